@@ -1,0 +1,1 @@
+"""infersight: production ML observability."""

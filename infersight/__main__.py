@@ -1,0 +1,3 @@
+from infersight.cli import main
+
+main()

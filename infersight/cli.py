@@ -1,0 +1,110 @@
+"""The ``infersight`` command line (DESIGN §7).
+
+Each command reads the settings when it starts. Commands whose part of the system is
+not built yet say so and exit with status 2; they never print fake output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="infersight: production ML observability (data, prediction and concept drift).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+reference_app = typer.Typer(help="Reference (training/validation) data.", no_args_is_help=True)
+grafana_app = typer.Typer(help="Grafana dashboards and data sources.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alert delivery.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(reference_app, name="reference")
+app.add_typer(grafana_app, name="grafana")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(alerts_app, name="alerts")
+
+
+def _not_implemented(command: str) -> None:
+    typer.echo(f"infersight {command}: not implemented yet", err=True)
+    raise typer.Exit(code=2)
+
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@app.command()
+def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run everything embedded: SQLite, in-process bus, worker, API and web page."""
+    _not_implemented("up")
+
+
+@app.command()
+def demo(
+    speed: Annotated[float, typer.Option(help="Time compression factor.")] = 60.0,
+    duration: Annotated[str, typer.Option(help="Stop after this long, e.g. 5m.")] = "10m",
+) -> None:
+    """Embedded mode plus a simulated model whose inputs drift and whose alert fires."""
+    _not_implemented("demo")
+
+
+@app.command()
+def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run the HTTP API and web page."""
+    _not_implemented("api")
+
+
+@app.command()
+def worker() -> None:
+    """Run a collector worker (Kafka consumer group member)."""
+    _not_implemented("worker")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    _not_implemented("db upgrade")
+
+
+@reference_app.command("upload")
+def reference_upload(model: str, version: str, file: Path) -> None:
+    """Upload a reference CSV or Parquet file for MODEL VERSION."""
+    _not_implemented("reference upload")
+
+
+@grafana_app.command("sync")
+def grafana_sync() -> None:
+    """Create or update the data source and dashboards in Grafana."""
+    _not_implemented("grafana sync")
+
+
+@apikey_app.command("create")
+def apikey_create(name: str) -> None:
+    """Create an API key."""
+    _not_implemented("apikey create")
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List API keys."""
+    _not_implemented("apikey list")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: str) -> None:
+    """Revoke an API key."""
+    _not_implemented("apikey revoke")
+
+
+@alerts_app.command("test")
+def alerts_test(channel: str) -> None:
+    """Send a test notification to CHANNEL."""
+    _not_implemented("alerts test")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,78 @@
+"""Service settings from ``INFERSIGHT_*`` environment variables (pydantic-settings).
+
+Settings are read when a command starts (``load_settings()``), never at import time.
+
+>>> parse_duration("90s"), parse_duration("5m"), parse_duration("7d")
+(90.0, 300.0, 604800.0)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Parse ``30s``, ``5m``, ``1h``, ``168h``, ``7d`` (or a number of seconds) into seconds.
+
+    >>> parse_duration("1h")
+    3600.0
+    >>> parse_duration(2.5)
+    2.5
+    """
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 5m, 1h, 7d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in settings as ``30s``, ``5m``, ``1h``, ``7d``."""
+
+
+def default_data_dir() -> Path:
+    """Where the embedded mode keeps its SQLite file (``$XDG_DATA_HOME/infersight``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "infersight"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'infersight.db'}"
+
+
+class Settings(BaseSettings):
+    """All ``INFERSIGHT_*`` settings; the README lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="INFERSIGHT_", extra="ignore")
+
+    transport: str = "local"
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: str | None = None
+    database_url: str = ""
+    kafka_bootstrap_servers: str = "localhost:9092"
+    window: Duration = 3600.0
+    eval_interval: Duration = 10.0
+    auth: Literal["on", "off"] = "on"
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or default_database_url()
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment now."""
+    return Settings()

@@ -1,0 +1,35 @@
+"""The CLI skeleton: every DESIGN §7 command is present; unbuilt ones say so and fail."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from infersight.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ["up", "demo", "api", "worker", "db", "reference", "grafana"]:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("argv", [["grafana", "sync"]])
+def test_unbuilt_command_exits_nonzero_saying_so(argv: list[str]) -> None:
+    result = runner.invoke(app, argv)
+    assert result.exit_code != 0
+    assert "not implemented yet" in result.output
+
+
+def test_console_entry_point_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "infersight", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "infersight" in result.stdout
