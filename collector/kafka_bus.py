@@ -1,0 +1,143 @@
+"""The Kafka adapter of :class:`~infersight.collector.bus.ConsumerBus` (kafka-python).
+
+A consumer group member with auto-commit off: offsets live in the database. The
+rebalance listener runs on kafka-python's IO thread, so it only records the change and
+pauses newly assigned partitions; the worker's loop seeks them to their stored offsets and
+resumes them. kafka-python reconnects to the broker by itself; a broker outage shows up
+as empty polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from infersight.collector.bus import AssignmentChange, Record, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KafkaTopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+log = logging.getLogger(__name__)
+
+
+def _tp(tp: TopicPartition) -> KafkaTopicPartition:
+    return KafkaTopicPartition(tp[0], tp[1])
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, bus: KafkaConsumerBus) -> None:
+        self._bus = bus
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._bus._record_change(revoked=[(tp.topic, tp.partition) for tp in revoked])
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        tps = [(tp.topic, tp.partition) for tp in assigned]
+        # Hold the new partitions until the worker has sought them to the stored offsets.
+        self._bus._consumer.pause(*assigned)
+        self._bus._record_change(assigned=tps)
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self.on_partitions_revoked(lost)
+
+
+class KafkaConsumerBus:
+    """A kafka-python consumer group member on the given topics.
+
+    ``options`` are passed to :class:`kafka.KafkaConsumer` (e.g. ``session_timeout_ms``).
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        **options: Any,
+    ) -> None:
+        config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_partition_fetch_bytes": 8 * 1024 * 1024,
+            "client_id": f"infersight-worker-{group_id}",
+        }
+        config.update(options)
+        self._lock = threading.Lock()
+        self._change = AssignmentChange()
+        self._consumer = KafkaConsumer(**config)
+        self._consumer.subscribe(topics=list(topics), listener=_Listener(self))
+
+    def _record_change(
+        self, assigned: Iterable[TopicPartition] = (), revoked: Iterable[TopicPartition] = ()
+    ) -> None:
+        with self._lock:
+            for tp in revoked:
+                self._change.assigned.discard(tp)
+                self._change.revoked.add(tp)
+            for tp in assigned:
+                self._change.assigned.add(tp)
+
+    def take_assignment_changes(self) -> AssignmentChange:
+        with self._lock:
+            change, self._change = self._change, AssignmentChange()
+        return change
+
+    def poll(self, timeout_s: float, max_records: int) -> list[Record]:
+        batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        return [
+            Record(tp.topic, tp.partition, message.offset, message.key, message.value)
+            for tp, messages in batches.items()
+            for message in messages
+        ]
+
+    def assignment(self) -> set[TopicPartition]:
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._consumer.seek(_tp(tp), offset)
+
+    def pause(self, tps: Iterable[TopicPartition]) -> None:
+        self._consumer.pause(*[_tp(tp) for tp in tps])
+
+    def resume(self, tps: Iterable[TopicPartition]) -> None:
+        self._consumer.resume(*[_tp(tp) for tp in tps])
+
+    def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        if not tps:
+            return {}
+        ends = self._consumer.end_offsets([_tp(tp) for tp in tps], timeout_ms=2000)
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class KafkaDeadLetterPublisher:
+    """Produces dead letters to ``infersight.deadletter``; failures are logged, not raised.
+
+    The database row written in the worker's transaction is the record of truth.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self._topic = topic
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks=1, linger_ms=5, max_block_ms=2000
+        )
+
+    def publish(self, key: bytes | None, value: bytes) -> None:
+        try:
+            self._producer.send(self._topic, key=key, value=value)
+        except Exception as exc:  # the broker being down must not stop the worker
+            log.warning("dead letter not produced to %s: %s", self._topic, exc)
+
+    def flush(self, timeout_s: float) -> None:
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except Exception as exc:
+            log.warning("dead letters not flushed: %s", exc)
+
+    def close(self) -> None:
+        self._producer.close(timeout=2)

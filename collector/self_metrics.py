@@ -1,0 +1,72 @@
+"""The worker's own Prometheus metrics, on an explicit registry (never the global one).
+
+>>> from prometheus_client import CollectorRegistry, generate_latest
+>>> metrics = WorkerMetrics(CollectorRegistry())
+>>> metrics.events_consumed.labels(topic="infersight.events").inc(3)
+>>> b'infersight_events_consumed_total{topic="infersight.events"} 3.0' in generate_latest(metrics.registry)
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class WorkerMetrics:
+    """Counters, gauges and histograms of one worker process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "infersight_events_consumed", "Events decoded from the bus.", ["topic"], registry=r
+        )
+        self.events_deadlettered = Counter(
+            "infersight_events_deadlettered",
+            "Events sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.window_evaluations = Counter(
+            "infersight_window_evaluations", "Window evaluations written.", registry=r
+        )
+        self.labels_joined = Counter(
+            "infersight_labels_joined", "Labels joined to their prediction.", registry=r
+        )
+        self.labels_duplicate = Counter(
+            "infersight_labels_duplicate",
+            "Labels ignored because their prediction was already labelled.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "infersight_consumer_lag",
+            "Messages between the worker's position and the end of each partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "infersight_batch_seconds",
+            "Time to process one polled batch, from decode to commit.",
+            buckets=_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.db_transaction_seconds = Histogram(
+            "infersight_db_transaction_seconds",
+            "Time of the database transaction that persists a batch.",
+            buckets=_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.db_failures = Counter(
+            "infersight_db_failures",
+            "Database transactions that failed and were retried.",
+            registry=r,
+        )
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> tuple[WSGIServer, threading.Thread]:
+        """Expose ``/metrics`` on ``host:port`` from a daemon thread."""
+        return start_http_server(port, addr=host, registry=self.registry)
