@@ -1,0 +1,210 @@
+"""Alert rules: what to watch, when it breaches, and whom to tell.
+
+A rule compares one metric of a window (DESIGN §5 names) with a threshold that is either
+absolute or relative to the model version's reference value of a metric::
+
+    name: precision_drop
+    model: "fraud*"            # glob over model names
+    metric: precision
+    feature: null              # null: dataset level; a name, a glob, or "any"
+    op: "<"
+    threshold: reference - 0.05   # or a number, or "reference * 1.2"
+    for: 2                     # consecutive qualifying windows before firing
+    min_samples: 200           # windows with fewer rows neither fire nor resolve
+    severity: critical
+    channels: [oncall]
+    cooldown: 1h               # no second firing notification sooner than this
+
+>>> rule = AlertRule.model_validate(
+...     {"name": "p", "metric": "precision", "op": "<", "threshold": "reference - 0.05"})
+>>> rule.threshold.resolve(reference=0.9)
+0.85
+>>> rule.breaches(0.8, reference=0.9), rule.breaches(0.88, reference=0.9)
+(True, False)
+>>> rule.matches_model("fraud"), rule.matches_feature("")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from infersight.settings import Duration
+
+Severity = Literal["critical", "error", "warning", "info"]
+Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+ANY_FEATURE = "any"
+"""``feature: any`` matches every per-feature point (not the dataset-level one)."""
+
+PREDICTION_FEATURE = "__prediction__"
+"""The ``metric_points.feature`` under which prediction (output) drift is recorded."""
+
+_RELATIVE = re.compile(
+    r"^\s*reference\s*(?:(?P<op>[-+*])\s*(?P<amount>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+))?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An absolute number, or ``reference``, ``reference ± d`` or ``reference * r``.
+
+    >>> Threshold.parse("reference * 1.25").resolve(reference=2.0)
+    2.5
+    >>> Threshold.parse(0.3).resolve(reference=None)
+    0.3
+    >>> str(Threshold.parse("reference-0.05"))
+    'reference - 0.05'
+    """
+
+    value: float
+    relative: bool = False
+    operation: Literal["+", "-", "*"] = "+"
+
+    @classmethod
+    def parse(cls, raw: object) -> Threshold:
+        if isinstance(raw, Threshold):
+            return raw
+        if isinstance(raw, bool):
+            raise ValueError("threshold must be a number or 'reference [+|-|*] number'")
+        if isinstance(raw, int | float):
+            if not math.isfinite(raw):
+                raise ValueError(f"threshold must be finite, got {raw!r}")
+            return cls(float(raw))
+        if isinstance(raw, str):
+            try:
+                return cls.parse(float(raw))
+            except ValueError:
+                pass
+            match = _RELATIVE.match(raw)
+            if match is None:
+                raise ValueError(
+                    f"threshold {raw!r} is neither a number nor 'reference', "
+                    "'reference - 0.05', 'reference + 0.1' or 'reference * 1.2'"
+                )
+            if match.group("op") is None:
+                return cls(0.0, relative=True)
+            op = match.group("op")
+            return cls(float(match.group("amount")), relative=True, operation=op)
+        raise ValueError(f"threshold must be a number or a string, got {type(raw).__name__}")
+
+    def resolve(self, reference: float | None) -> float | None:
+        """The threshold as a number; None for a relative one without a reference value."""
+        if not self.relative:
+            return self.value
+        if reference is None or not math.isfinite(reference):
+            return None
+        if self.operation == "*":
+            return reference * self.value
+        return round(reference + (self.value if self.operation == "+" else -self.value), 12)
+
+    def __str__(self) -> str:
+        if not self.relative:
+            return f"{self.value:g}"
+        if self.value == 0 and self.operation != "*":
+            return "reference"
+        return f"reference {self.operation} {self.value:g}"
+
+
+ThresholdField = Annotated[
+    Threshold,
+    BeforeValidator(Threshold.parse),
+    PlainSerializer(lambda t: t.value if not t.relative else str(t), return_type=Any),
+]
+
+
+class AlertRule(BaseModel):
+    """One alert rule (from the API, the YAML file, or the built-in defaults)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
+    model: str = "*"
+    """Glob over model names."""
+    metric: str = Field(min_length=1, max_length=64)
+    feature: str | None = None
+    """None: the dataset-level point; a feature name or glob; ``any``: every feature."""
+    op: Comparison
+    threshold: ThresholdField
+    reference_metric: str | None = None
+    """Reference value's metric for relative thresholds; default: ``metric`` without an
+    ``estimated_`` prefix (estimated precision is compared with the reference precision)."""
+    for_windows: int = Field(default=1, ge=1, le=1000, alias="for")
+    min_samples: int = Field(default=0, ge=0)
+    delay: Duration | None = None
+    """Only judge windows that ended at least this long ago (e.g. label coverage)."""
+    severity: Severity = "warning"
+    channels: list[str] = Field(default_factory=list)
+    """Channel names; empty means the configured default channels."""
+    cooldown: Duration | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+
+    @field_validator("model", "feature")
+    @classmethod
+    def _pattern_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank (omit the field for the dataset level)")
+        return value
+
+    @model_validator(mode="after")
+    def _relative_needs_sense(self) -> AlertRule:
+        if self.threshold.relative and self.threshold.operation == "*" and self.threshold.value <= 0:
+            raise ValueError("a 'reference * r' threshold needs r > 0")
+        return self
+
+    @property
+    def reference_metric_name(self) -> str:
+        return self.reference_metric or self.metric.removeprefix("estimated_")
+
+    def matches_model(self, model: str) -> bool:
+        return fnmatch.fnmatchcase(model, self.model)
+
+    def matches_feature(self, feature: str) -> bool:
+        """Whether a metric point's feature ('' = dataset level) is watched by this rule."""
+        if self.feature is None:
+            return feature == ""
+        if self.feature == ANY_FEATURE:
+            return feature != ""
+        return feature != "" and fnmatch.fnmatchcase(feature, self.feature)
+
+    def breaches(self, value: float | None, reference: float | None = None) -> bool | None:
+        """True/False, or None when undecidable (no value, or no reference for it)."""
+        if value is None or not math.isfinite(value):
+            return None
+        limit = self.threshold.resolve(reference)
+        if limit is None:
+            return None
+        return COMPARISONS[self.op](value, limit)
+
+    def describe(self) -> str:
+        """``precision < reference - 0.05 for 2 windows``."""
+        target = f"{self.metric}" + (f"[{self.feature}]" if self.feature else "")
+        suffix = f" for {self.for_windows} windows" if self.for_windows > 1 else ""
+        return f"{target} {self.op} {self.threshold}{suffix}"
