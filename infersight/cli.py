@@ -67,7 +67,26 @@ def worker() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest migration."""
-    _not_implemented("db upgrade")
+    from infersight.settings import load_settings
+
+    try:
+        from infersight.storage.db import current_revision, normalise_url, upgrade
+    except ImportError as exc:  # the base install has no SQLAlchemy/Alembic
+        typer.echo(
+            f"infersight db upgrade needs the server extra (infersight[server]): {exc}", err=True
+        )
+        raise typer.Exit(code=2) from exc
+    url = load_settings().resolved_database_url()
+    try:
+        shown = normalise_url(url).render_as_string(hide_password=True)
+        before = current_revision(url)
+        upgrade(url)
+        after = current_revision(url)
+    except Exception as exc:
+        typer.echo(f"infersight db upgrade failed: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    typer.echo(f"database {shown}: {change} revision {after}")
 
 
 @reference_app.command("upload")

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     window: Duration = 3600.0
     eval_interval: Duration = 10.0
     auth: Literal["on", "off"] = "on"
+    prediction_retention: Duration = 30 * 86400.0
+    """How long the prediction index (for the label join) keeps a prediction."""
+    label_ttl: Duration = 7 * 86400.0
+    """How long a label waits for its prediction before it is dead-lettered as unmatched."""
+    dead_letter_retention: Duration = 30 * 86400.0
+    """How long dead letters are kept for inspection."""
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""

@@ -7,14 +7,14 @@ once); SQLite uses batch mode so later migrations can alter tables.
 from __future__ import annotations
 
 from alembic import context
+from infersight.migrations.metadata import target_metadata as _target_metadata
 from infersight.storage.db import make_engine
-from infersight.storage.models import Base
 from sqlalchemy import Connection, text
 
 MIGRATION_LOCK_ID = 0x1AF3_5167  # arbitrary, constant: pg_advisory_xact_lock key
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = _target_metadata()
 
 
 def _database_url() -> str:
@@ -42,7 +42,9 @@ def _run(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID}
+            )
         context.run_migrations()
 
 

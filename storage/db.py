@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+
 def normalise_url(url: str | URL) -> URL:
     """Parse a database URL, choosing psycopg 3 for Postgres.
 

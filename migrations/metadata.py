@@ -1,0 +1,22 @@
+"""The metadata the migrations must produce: every table of every part of the service.
+
+Tables are declared next to the code that owns them (storage, alerts) on one ``Base``;
+importing those modules registers them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from sqlalchemy import MetaData
+
+MODEL_MODULES = ("infersight.storage.models", "infersight.alerts.models")
+
+
+def target_metadata() -> MetaData:
+    """``Base.metadata`` with the tables of every model module registered."""
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    from infersight.storage.models import Base
+
+    return Base.metadata

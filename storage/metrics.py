@@ -1,0 +1,122 @@
+"""Metric points: one value per (model, version, window, feature, metric).
+
+Re-evaluating a window upserts its points, never duplicates them. ``feature`` is ``''`` in
+the table for dataset-level metrics and ``None`` in :class:`MetricPointRecord`. Undefined
+values (NaN, infinities) are stored as NULL and read back as ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from infersight.storage.models import MetricPoint
+from infersight.storage.types import utc_now
+from infersight.storage.upsert import upsert
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+DATASET_LEVEL = ""
+"""The ``feature`` value stored for metrics that belong to no feature."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPointRecord:
+    """A metric value of one window; ``feature`` None for dataset-level metrics."""
+
+    model: str
+    version: str
+    window_start: datetime
+    window_end: datetime
+    feature: str | None
+    metric: str
+    value: float | None
+    sample_size: int
+    evaluated_at: datetime | None = None
+
+
+def _stored_value(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+_KEY = ("model", "version", "window_start", "feature", "metric")
+_UPDATE = ("window_end", "value", "sample_size", "evaluated_at")
+
+
+def upsert_metric_points(session: Session, points: Iterable[MetricPointRecord]) -> int:
+    """Write metric points in bulk; a re-evaluated point overwrites the stored one."""
+    now = utc_now()
+    rows = [
+        {
+            "model": p.model,
+            "version": p.version,
+            "window_start": p.window_start,
+            "window_end": p.window_end,
+            "feature": DATASET_LEVEL if p.feature is None else p.feature,
+            "metric": p.metric,
+            "value": _stored_value(p.value),
+            "sample_size": p.sample_size,
+            "evaluated_at": p.evaluated_at or now,
+        }
+        for p in points
+    ]
+    return upsert(session, MetricPoint, rows, conflict=_KEY, update=_UPDATE)
+
+
+def query_metric_points(
+    session: Session,
+    model: str,
+    *,
+    version: str | None = None,
+    metric: str | None = None,
+    feature: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> list[MetricPointRecord]:
+    """Points of ``model`` with ``window_start`` in ``[start, end)``, oldest first.
+
+    ``feature=None`` returns every feature; ``feature=DATASET_LEVEL`` ('') only the
+    dataset-level points.
+    """
+    query = select(MetricPoint).where(MetricPoint.model == model)
+    if version is not None:
+        query = query.where(MetricPoint.version == version)
+    if metric is not None:
+        query = query.where(MetricPoint.metric == metric)
+    if feature is not None:
+        query = query.where(MetricPoint.feature == feature)
+    if start is not None:
+        query = query.where(MetricPoint.window_start >= start)
+    if end is not None:
+        query = query.where(MetricPoint.window_start < end)
+    query = query.order_by(
+        MetricPoint.window_start, MetricPoint.version, MetricPoint.feature, MetricPoint.metric
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        MetricPointRecord(
+            model=row.model,
+            version=row.version,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            feature=row.feature or None,
+            metric=row.metric,
+            value=row.value,
+            sample_size=row.sample_size,
+            evaluated_at=row.evaluated_at,
+        )
+        for row in session.scalars(query)
+    ]
+
+
+def metric_names(session: Session, model: str) -> list[str]:
+    """The distinct metric names stored for ``model``, sorted."""
+    query = select(MetricPoint.metric).where(MetricPoint.model == model).distinct()
+    return sorted(session.scalars(query))

@@ -1,0 +1,47 @@
+"""Retention: purge rows that outlived their settings.
+
+The prediction index is kept ``INFERSIGHT_PREDICTION_RETENTION`` (default 30 days, by
+prediction event time), dead letters ``INFERSIGHT_DEAD_LETTER_RETENTION``. Pending labels
+expire through :func:`infersight.storage.labels.expire_pending_labels`, because the caller
+dead-letters them.
+
+>>> from datetime import UTC, datetime
+>>> cutoff(86400, now=datetime(2024, 1, 2, tzinfo=UTC))
+datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from infersight.storage.models import DeadLetter, PredictionIndex
+from infersight.storage.types import utc_now
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+
+def cutoff(retention_seconds: float, now: datetime | None = None) -> datetime:
+    """The oldest time still kept under a retention of ``retention_seconds``."""
+    if retention_seconds <= 0:
+        raise ValueError(f"retention must be positive, got {retention_seconds!r} seconds")
+    return (now or utc_now()) - timedelta(seconds=retention_seconds)
+
+
+def purge_prediction_index(session: Session, older_than: datetime) -> int:
+    """Delete indexed predictions whose event time is before ``older_than``; returns how many."""
+    result = session.execute(
+        delete(PredictionIndex)
+        .where(PredictionIndex.ts < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_dead_letters(session: Session, older_than: datetime) -> int:
+    """Delete dead letters stored before ``older_than``; returns how many."""
+    result = session.execute(
+        delete(DeadLetter)
+        .where(DeadLetter.created_at < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
