@@ -74,6 +74,25 @@ class Settings(BaseSettings):
     dead_letter_retention: Duration = 30 * 86400.0
     """How long dead letters are kept for inspection."""
 
+    alert_rules: Path | None = None
+    """YAML file of alert rules and channels (``docs/alerts.md``); reloaded when it changes."""
+    alert_disabled_rules: str = ""
+    """Comma-separated names of built-in alert rules to turn off."""
+    alert_give_up_after: Duration = 86400.0
+    """An undelivered notification older than this is marked dead (visible in the API)."""
+    alert_backoff_initial: Duration = 5.0
+    """First retry delay of a failed notification (then exponential with jitter)."""
+    alert_backoff_max: Duration = 900.0
+    """Longest delay between two delivery attempts."""
+    alert_dispatch_interval: Duration = 2.0
+    """How often the alert dispatcher looks for due notifications."""
+    alert_page_url: str | None = None
+    """Base URL of the web page used in alert links (default: ``api_url``)."""
+    alert_grafana_url: str | None = None
+    """Grafana base URL used in alert links (no dashboard link when unset)."""
+    alert_dashboard_uid: str = "infersight-model"
+    """UID of the per-model Grafana dashboard (links and annotations)."""
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or default_database_url()
