@@ -1,0 +1,122 @@
+"""Built-in alert rules, active for every model unless disabled by name.
+
+Thresholds and why:
+
+- ``data_drift_share``: ``drift_share > 0.3`` for 2 windows, ≥ 500 rows. Per-feature
+  decisions are already corrected for multiple testing (Benjamini–Hochberg), so a third of
+  the features moving is a real shift, not noise; 0.3 warns earlier than the common 0.5
+  "dataset drift" cut-off, and two windows filter a single odd hour.
+- ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "__prediction__"``) for
+  2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
+  0.25 major).
+- ``performance_drop``: ``f1 < reference - 0.05``, ≥ 200 labelled rows: a five-point drop
+  is what most teams would act on, and with 200 labels the 95 % interval of a proportion
+  near 0.8 is about ±0.055, so smaller drops would mostly be noise.
+- ``error_increase``: ``mae > reference * 1.25``, ≥ 200 labelled rows (regression models).
+- ``estimated_performance_drop``: ``estimated_f1 < reference - 0.05`` (compared with the
+  reference ``f1``) for 2 windows, ≥ 500 rows: label-free estimates are noisier, so they
+  need more rows and a second window.
+- ``label_coverage_low``: ``label_coverage < 0.05`` on windows that ended at least 24 h ago,
+  ≥ 500 rows: labels usually arrive late, so fresh windows are not judged; below 5 %
+  realised performance cannot be trusted.
+- ``latency_p99_slo``: ``latency_p99_ms > 500`` for 3 windows, ≥ 100 rows: a generous
+  online-serving SLO meant to be overridden per model.
+- ``retraining_recommended``: sustained data or prediction drift plus a realised or
+  estimated performance drop (see :mod:`infersight.alerts.recommendation`).
+
+>>> [r.name for r in builtin_rules()][:3]
+['data_drift_share', 'prediction_drift', 'performance_drop']
+>>> builtin_retraining_rule().name
+'retraining_recommended'
+"""
+
+from __future__ import annotations
+
+from infersight.alerts.recommendation import RetrainingRule
+from infersight.alerts.rules import PREDICTION_FEATURE, AlertRule
+
+_BUILTIN_RULES: tuple[dict[str, object], ...] = (
+    {
+        "name": "data_drift_share",
+        "metric": "drift_share",
+        "op": ">",
+        "threshold": 0.3,
+        "for": 2,
+        "min_samples": 500,
+        "severity": "warning",
+        "annotations": {"summary": "A large share of input features drifted from the reference"},
+    },
+    {
+        "name": "prediction_drift",
+        "metric": "psi",
+        "feature": PREDICTION_FEATURE,
+        "op": ">",
+        "threshold": 0.2,
+        "for": 2,
+        "min_samples": 500,
+        "severity": "warning",
+        "annotations": {"summary": "The model's output distribution moved from the reference"},
+    },
+    {
+        "name": "performance_drop",
+        "metric": "f1",
+        "op": "<",
+        "threshold": "reference - 0.05",
+        "min_samples": 200,
+        "severity": "critical",
+        "annotations": {"summary": "Realised F1 on labelled traffic fell below the reference"},
+    },
+    {
+        "name": "error_increase",
+        "metric": "mae",
+        "op": ">",
+        "threshold": "reference * 1.25",
+        "min_samples": 200,
+        "severity": "critical",
+        "annotations": {"summary": "Realised MAE on labelled traffic rose above the reference"},
+    },
+    {
+        "name": "estimated_performance_drop",
+        "metric": "estimated_f1",
+        "op": "<",
+        "threshold": "reference - 0.05",
+        "for": 2,
+        "min_samples": 500,
+        "severity": "warning",
+        "annotations": {"summary": "Estimated F1 (before labels) fell below the reference F1"},
+    },
+    {
+        "name": "label_coverage_low",
+        "metric": "label_coverage",
+        "op": "<",
+        "threshold": 0.05,
+        "delay": "24h",
+        "min_samples": 500,
+        "severity": "info",
+        "annotations": {"summary": "Too few predictions received a label to measure performance"},
+    },
+    {
+        "name": "latency_p99_slo",
+        "metric": "latency_p99_ms",
+        "op": ">",
+        "threshold": 500,
+        "for": 3,
+        "min_samples": 100,
+        "severity": "warning",
+        "annotations": {"summary": "p99 latency of monitored calls is above the SLO"},
+    },
+)
+
+
+def builtin_rules() -> list[AlertRule]:
+    """Fresh copies of the built-in threshold rules."""
+    return [AlertRule.model_validate(spec) for spec in _BUILTIN_RULES]
+
+
+def builtin_retraining_rule() -> RetrainingRule:
+    """The built-in retraining recommendation."""
+    return RetrainingRule(
+        name="retraining_recommended",
+        drift_rules=["data_drift_share", "prediction_drift"],
+        performance_rules=["performance_drop", "error_increase", "estimated_performance_drop"],
+    )

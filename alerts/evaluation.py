@@ -1,0 +1,181 @@
+"""Judge rules against the metric points the worker writes (``metric_points``).
+
+For each rule and watched feature, the latest *qualifying* windows are read: windows with at
+least ``min_samples`` rows and a decidable comparison (a relative threshold needs a
+reference value). Windows below the sample minimum neither fire nor resolve: a provisional
+window of 12 rows is ignored and the previous window still counts. The judgement is the
+latest qualifying window's verdict plus the streak of consecutive breaching qualifying
+windows ending there. Because it is recomputed from stored points, a late label that
+changes an older window is taken into account on the next evaluation.
+
+Reference values (for ``reference - 0.05`` thresholds) are metric points of the model
+version stored at ``window_start = REFERENCE_WINDOW_START`` (the Unix epoch): the worker
+writes the reference profile's own metrics there when a reference is set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infersight.alerts.rules import AlertRule
+from infersight.storage.models import MetricPoint
+
+REFERENCE_WINDOW_START = datetime(1970, 1, 1, tzinfo=UTC)
+"""``metric_points.window_start`` of a version's reference metrics (e.g. reference ``f1``)."""
+
+LOOKBACK_SLACK = 24
+"""Windows read beyond ``for`` so that under-sampled windows can be skipped."""
+
+
+@dataclass(frozen=True)
+class WindowValue:
+    """One window's value of the judged metric."""
+
+    window_start: datetime
+    window_end: datetime
+    value: float | None
+    sample_size: int
+    breaching: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "value": self.value,
+            "sample_size": self.sample_size,
+            "breaching": self.breaching,
+        }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A rule's verdict for one (model, version, feature) at its latest qualifying window."""
+
+    rule: AlertRule
+    model: str
+    version: str
+    feature: str
+    reference: float | None
+    threshold: float | None
+    windows: list[WindowValue] = field(default_factory=list)
+    """Qualifying windows, latest first (the streak plus the window that ended it, if read)."""
+
+    @property
+    def latest(self) -> WindowValue:
+        return self.windows[0]
+
+    @property
+    def breaching(self) -> bool:
+        return self.latest.breaching
+
+    @property
+    def streak(self) -> int:
+        count = 0
+        for window in self.windows:
+            if not window.breaching:
+                break
+            count += 1
+        return count
+
+    @property
+    def satisfied(self) -> bool:
+        """Breaching for at least ``for`` consecutive qualifying windows."""
+        return self.breaching and self.streak >= self.rule.for_windows
+
+    @property
+    def dedup_key(self) -> str:
+        return dedup_key(self.rule.name, self.model, self.version, self.feature)
+
+
+def dedup_key(rule: str, model: str, version: str, feature: str = "") -> str:
+    """``rule/model/version/feature`` — one alert state per key.
+
+    >>> dedup_key("data_drift_share", "fraud", "3")
+    'data_drift_share/fraud/3/'
+    """
+    return f"{rule}/{model}/{version}/{feature}"
+
+
+def reference_values(session: Session, model: str, version: str) -> dict[tuple[str, str], float]:
+    """The version's reference metrics: ``{(metric, feature): value}``."""
+    rows = session.execute(
+        select(MetricPoint.metric, MetricPoint.feature, MetricPoint.value).where(
+            MetricPoint.model == model,
+            MetricPoint.version == version,
+            MetricPoint.window_start == REFERENCE_WINDOW_START,
+        )
+    )
+    return {(m, f): v for m, f, v in rows if v is not None}
+
+
+def judge(
+    session: Session,
+    rule: AlertRule,
+    model: str,
+    version: str,
+    now: datetime,
+    references: dict[tuple[str, str], float],
+) -> list[Judgement]:
+    """Judge ``rule`` for every watched feature of (model, version); features without a
+    qualifying window get no judgement (their state is left as it is)."""
+    conditions = [
+        MetricPoint.model == model,
+        MetricPoint.version == version,
+        MetricPoint.metric == rule.metric,
+        MetricPoint.window_start > REFERENCE_WINDOW_START,
+    ]
+    if rule.delay:
+        conditions.append(MetricPoint.window_end <= now - timedelta(seconds=rule.delay))
+    starts = list(
+        session.scalars(
+            select(MetricPoint.window_start)
+            .where(*conditions)
+            .distinct()
+            .order_by(MetricPoint.window_start.desc())
+            .limit(rule.for_windows + LOOKBACK_SLACK)
+        )
+    )
+    if not starts:
+        return []
+    points = session.scalars(
+        select(MetricPoint).where(*conditions, MetricPoint.window_start.in_(starts))
+    )
+    by_feature: dict[str, list[MetricPoint]] = defaultdict(list)
+    for point in points:
+        if rule.matches_feature(point.feature):
+            by_feature[point.feature].append(point)
+    judgements = []
+    for feature, feature_points in sorted(by_feature.items()):
+        reference = references.get((rule.reference_metric_name, feature))
+        windows = []
+        for point in sorted(feature_points, key=lambda p: p.window_start, reverse=True):
+            if point.sample_size < rule.min_samples:
+                continue
+            verdict = rule.breaches(point.value, reference)
+            if verdict is None:
+                continue
+            windows.append(
+                WindowValue(
+                    point.window_start, point.window_end, point.value, point.sample_size, verdict
+                )
+            )
+            if not verdict or len(windows) > rule.for_windows:
+                break
+        if windows:
+            judgements.append(
+                Judgement(
+                    rule=rule,
+                    model=model,
+                    version=version,
+                    feature=feature,
+                    reference=reference,
+                    threshold=rule.threshold.resolve(reference),
+                    windows=windows,
+                )
+            )
+    return judgements

@@ -1,0 +1,190 @@
+"""Load the alert YAML file (``INFERSIGHT_ALERT_RULES``) with errors that name line and field.
+
+The file is parsed twice by PyYAML: ``yaml.compose`` keeps each node's position, and the
+plain data is validated by pydantic; every validation error's location (``rules → 1 →
+threshold``) is walked down the node tree to the line it came from.
+
+>>> text = '''
+... rules:
+...   - name: slow
+...     metric: latency_p99_ms
+...     op: ">"
+...     threshold: fast
+... '''
+>>> try:
+...     parse_alert_config(text, source="rules.yaml")
+... except AlertConfigError as error:
+...     print(error)
+rules.yaml:6: rules[0].threshold: Value error, threshold 'fast' is neither a number nor 'reference', 'reference - 0.05', 'reference + 0.1' or 'reference * 1.2'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from infersight.alerts.config import AlertConfig, LinkConfig
+from infersight.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error: where (line, dotted field) and why."""
+
+    line: int | None
+    field: str
+    message: str
+
+
+class AlertConfigError(ValueError):
+    """The alert file is invalid; ``problems`` lists every error with its line."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = []
+        for problem in problems:
+            where = f"{source}:{problem.line}" if problem.line else source
+            field = f" {problem.field}:" if problem.field else ""
+            lines.append(f"{where}:{field} {problem.message}")
+        super().__init__("\n".join(lines))
+
+
+def parse_alert_config(
+    text: str, source: str = "<alert rules>", defaults: dict[str, Any] | None = None
+) -> AlertConfig:
+    """Validate the YAML text into an :class:`AlertConfig`; ``defaults`` fill absent keys."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise AlertConfigError(source, [Problem(line, "", f"invalid YAML: {reason}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        line = node.start_mark.line + 1 if node is not None else None
+        raise AlertConfigError(
+            source, [Problem(line, "", "the file must be a mapping with keys such as rules:")]
+        )
+    merged = {**(defaults or {}), **data}
+    if defaults and "disable" in defaults and isinstance(data.get("disable"), list):
+        merged["disable"] = [*defaults["disable"], *data["disable"]]
+    try:
+        return AlertConfig.model_validate(merged)
+    except ValidationError as error:
+        problems = [
+            Problem(_line_of(node, item["loc"]), _dotted(item["loc"]), item["msg"])
+            for item in error.errors()
+        ]
+        raise AlertConfigError(source, problems) from None
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest node the location reaches."""
+    if node is None:
+        return None
+    current: yaml.Node = node
+    for part in loc:
+        child = None
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child = value
+                    break
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(current.value):
+                child = current.value[part]
+        if child is None:
+            continue  # pydantic adds parts absent from the file (e.g. a union tag)
+        current = child
+    return current.start_mark.line + 1
+
+
+def settings_defaults(settings: Settings) -> dict[str, Any]:
+    """The parts of the alert configuration that come from ``INFERSIGHT_*`` settings."""
+    disabled = [n.strip() for n in settings.alert_disabled_rules.split(",") if n.strip()]
+    return {
+        "disable": disabled,
+        "give_up_after": settings.alert_give_up_after,
+        "backoff_initial": settings.alert_backoff_initial,
+        "backoff_max": settings.alert_backoff_max,
+        "links": LinkConfig(
+            page_url=settings.alert_page_url or settings.api_url,
+            grafana_url=settings.alert_grafana_url,
+            dashboard_uid=settings.alert_dashboard_uid,
+        ).model_dump(),
+    }
+
+
+def load_alert_config(settings: Settings) -> AlertConfig:
+    """The configuration from the settings and the YAML file they name (if any)."""
+    defaults = settings_defaults(settings)
+    path = settings.alert_rules
+    if path is None:
+        return AlertConfig.model_validate(defaults)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise AlertConfigError(str(path), [Problem(None, "", f"cannot read: {error}")]) from None
+    return parse_alert_config(text, source=str(path), defaults=defaults)
+
+
+class AlertConfigSource:
+    """The current configuration, reloaded when the YAML file changes.
+
+    A file that becomes invalid is reported (logged, and kept in ``last_error``) and the
+    previous valid configuration stays in force, so a typo never turns alerting off.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._stamp: tuple[float, int] | None = self._file_stamp()
+        self._config = load_alert_config(settings)
+        self.last_error: AlertConfigError | None = None
+
+    def _file_stamp(self) -> tuple[float, int] | None:
+        path = self._settings.alert_rules
+        if path is None:
+            return None
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            return None
+        return (stat.st_mtime, stat.st_size)
+
+    def current(self) -> AlertConfig:
+        """The configuration, reloading the file first if it changed since the last call."""
+        with self._lock:
+            stamp = self._file_stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._config = load_alert_config(self._settings)
+                    self.last_error = None
+                    log.info("alert rules reloaded from %s", self._settings.alert_rules)
+                except AlertConfigError as error:
+                    self.last_error = error
+                    log.error("alert rules not reloaded, keeping the previous ones:\n%s", error)
+            return self._config
