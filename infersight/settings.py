@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     dead_letter_retention: Duration = 30 * 86400.0
     """How long dead letters are kept for inspection."""
 
+    worker_group: str = "infersight-workers"
+    """Kafka consumer group of the collector workers (offsets are stored per group)."""
+    worker_metrics_port: int = 9464
+    """Port of the worker's Prometheus ``/metrics`` (0 turns it off)."""
+    worker_metrics_host: str = "127.0.0.1"
+    """Interface of the worker's ``/metrics`` endpoint."""
+    worker_session_timeout: Duration = 10.0
+    """Kafka consumer-group session timeout: how soon a dead worker's partitions move."""
+    worker_max_records: int = 200
+    """Kafka messages (each a batch of events) per polled batch and database transaction."""
+    worker_lateness: float = 0.1
+    """Allowed lateness as a share of the window length (the watermark lags by it)."""
+
     alert_rules: Path | None = None
     """YAML file of alert rules and channels (``docs/alerts.md``); reloaded when it changes."""
     alert_disabled_rules: str = ""
