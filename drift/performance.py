@@ -452,8 +452,9 @@ class RegressionState:
 
     Holds ``count``, Σ|e|, Σe² (e = y_pred - y_true) and Σ|e / y_true| over rows with
     ``y_true != 0`` (``percentage_count`` of them; ``zero_target_count`` rows with
-    ``y_true == 0`` are left out of it). The sums are exact (kept as integers in units of
-    2**-1126), so merged states equal one state fed all rows, whatever the split.
+    ``y_true == 0``, or so near 0 that the ratio overflows, are left out of it). The sums
+    are exact (kept as integers in units of 2**-1126), so merged states equal one state fed
+    all rows, whatever the split.
 
     Examples
     --------
@@ -493,10 +494,11 @@ class RegressionState:
         with np.errstate(over="ignore"):
             error = np.abs(predicted - truth)
             squared = error * error
-            nonzero = truth != 0
-            percentage = error[nonzero] / np.abs(truth[nonzero])
-        if not (np.isfinite(squared).all() and np.isfinite(percentage).all()):
+            ratio = error / np.where(truth == 0, 1.0, np.abs(truth))
+        if not np.isfinite(squared).all():
             raise ValueError("errors too large to square in double precision (overflow)")
+        nonzero = (truth != 0) & np.isfinite(ratio)  # y_true ~ 1e-308 overflows like y_true == 0
+        percentage = ratio[nonzero]
         absolute, squared_sum = _exact_int_sum(error), _exact_int_sum(squared)
         percentage_sum = _exact_int_sum(percentage)
         try:
@@ -552,9 +554,10 @@ class RegressionState:
                 ("sum_absolute_percentage_error", "_percentage"),
             ):
                 parts = _finite_scores(data[key], key)
-                if parts.ndim != 1 or (parts < 0).any():
-                    raise ValueError(f"{key} must be a list of non-negative numbers")
-                setattr(state, attribute, _exact_int_sum(parts))
+                total = _exact_int_sum(parts) if parts.ndim == 1 else -1
+                if total < 0:
+                    raise ValueError(f"{key} must be a list of numbers with a non-negative sum")
+                setattr(state, attribute, total)
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed regression state: {error!r}") from None
         return state
