@@ -61,7 +61,18 @@ def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 @app.command()
 def worker() -> None:
     """Run a collector worker (Kafka consumer group member)."""
-    _not_implemented("worker")
+    import logging
+
+    from infersight.collector.service import run_kafka_worker
+    from infersight.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        typer.echo(f"infersight worker: invalid settings: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    run_kafka_worker(settings)
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,86 @@
+"""The one place the worker calls the statistics engine (:mod:`infersight.drift`).
+
+The worker only needs: load a reference, make/load/serialise a window state, add decoded
+predictions and joined labels to it, merge states, and turn a merged state into metric
+rows. Keeping these calls here keeps the worker independent of the engine's internals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MetricRow = tuple[str | None, str, float | None, int]
+"""``(feature or None, metric, value, sample_size)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """What the worker needs to know of a model (``models`` row, or the defaults)."""
+
+    window_s: float
+    task: str | None = None
+    positive_label: Any = None
+    threshold: float = 0.5
+    drift_config: Any = None
+
+
+def load_reference(data: bytes) -> Any:
+    from infersight.drift import Reference
+
+    return Reference.from_bytes(data)
+
+
+def new_state(reference: Any) -> Any:
+    return reference.new_window()
+
+
+def load_state(reference: Any, data: bytes) -> Any:
+    state = reference.new_window()
+    return type(state).from_bytes(data)
+
+
+def dump_state(state: Any) -> bytes:
+    return bytes(state.to_bytes())
+
+
+def add_predictions(state: Any, predictions: Sequence[Any]) -> None:
+    state.update(list(predictions))
+
+
+def add_labels(
+    state: Any, joined: Sequence[tuple[Any, Any]], settings: ModelSettings
+) -> None:
+    """Add ``(prediction value as stored in the index, label)`` pairs to ``state``."""
+    predictions = [prediction for prediction, _label in joined]
+    labels = [label for _prediction, label in joined]
+    state.update_labels(
+        predictions,
+        labels,
+        task=settings.task,
+        positive_label=settings.positive_label,
+        threshold=settings.threshold,
+    )
+
+
+def merge_states(reference: Any, states: Sequence[Any]) -> Any:
+    merged = reference.new_window()
+    for state in states:
+        merged.merge(state)
+    return merged
+
+
+def evaluate(reference: Any, state: Any, settings: ModelSettings) -> list[MetricRow]:
+    """Metric rows of one (merged) window state compared with the reference."""
+    from infersight.drift import compare
+
+    report = compare(reference, state, config=settings.drift_config)
+    rows: list[MetricRow] = []
+    for feature, metric, value, sample_size in report.rows():
+        number = None if value is None else float(value)
+        if number is not None and not math.isfinite(number):
+            number = None
+        rows.append((feature, str(metric), number, int(sample_size)))
+    return rows

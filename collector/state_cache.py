@@ -1,0 +1,105 @@
+"""In-memory window states of the partitions this worker owns, loaded lazily from the DB.
+
+An entry holds the *cumulative* state of one ``(model, version, window_start,
+partition_key)`` row: what is stored plus what this worker added since. After a commit
+every entry is clean, so any of them can be evicted without losing anything; the cache is
+bounded (closed windows go first, then the least recently used). A failed transaction
+invalidates the entries it touched: they are reloaded from the database.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from infersight.collector import engine, persistence
+from infersight.collector.persistence import StateKey
+from sqlalchemy.orm import Session
+
+
+@dataclass(slots=True)
+class CachedState:
+    state: Any
+    window_end: datetime
+    event_count: int
+    dirty: bool = False
+
+
+class StateCache:
+    """Bounded LRU of window states keyed by :data:`~persistence.StateKey`."""
+
+    def __init__(self, max_entries: int = 5000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[StateKey, CachedState] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_many(
+        self,
+        session: Session,
+        wanted: dict[StateKey, tuple[Any, datetime]],
+    ) -> dict[StateKey, CachedState]:
+        """Entries for ``{key: (reference, window_end)}``, loading misses in one query."""
+        missing = [key for key in wanted if key not in self._entries]
+        if missing:
+            stored = persistence.load_states(session, missing)
+            for key in missing:
+                reference, window_end = wanted[key]
+                row = stored.get(key)
+                if row is None:
+                    entry = CachedState(engine.new_state(reference), window_end, 0)
+                else:
+                    entry = CachedState(
+                        engine.load_state(reference, row.state), window_end, row.event_count
+                    )
+                self._entries[key] = entry
+        found = {}
+        for key in wanted:
+            self._entries.move_to_end(key)
+            found[key] = self._entries[key]
+        return found
+
+    def dirty(self) -> list[tuple[StateKey, CachedState]]:
+        return [(key, entry) for key, entry in self._entries.items() if entry.dirty]
+
+    def mark_clean(self) -> None:
+        for entry in self._entries.values():
+            entry.dirty = False
+
+    def invalidate(self, partition_keys: Iterable[str] | None = None) -> None:
+        """Forget entries of ``partition_keys`` (all when None), e.g. after a failed commit."""
+        if partition_keys is None:
+            self._entries.clear()
+            return
+        doomed = set(partition_keys)
+        for key in [key for key in self._entries if key[3] in doomed]:
+            del self._entries[key]
+
+    def invalidate_dirty(self) -> None:
+        for key in [key for key, entry in self._entries.items() if entry.dirty]:
+            del self._entries[key]
+
+    def evict(self, closed_before: dict[str, datetime]) -> int:
+        """Drop clean entries of closed windows (``window_end <= watermark`` of the model),
+        then the least recently used beyond ``max_entries``. Returns how many went."""
+        doomed = [
+            key
+            for key, entry in self._entries.items()
+            if not entry.dirty
+            and key[0] in closed_before
+            and entry.window_end <= closed_before[key[0]]
+        ]
+        for key in doomed:
+            del self._entries[key]
+        evicted = len(doomed)
+        while len(self._entries) > self.max_entries:
+            key, entry = next(iter(self._entries.items()))
+            if entry.dirty:
+                break
+            del self._entries[key]
+            evicted += 1
+        return evicted

@@ -1,0 +1,442 @@
+"""The collector worker loop: poll → decode → aggregate → persist with offsets → evaluate.
+
+Exactly-once in effect (DESIGN §9): per polled batch, one transaction holds the window
+states, the prediction-index and label-join effects, the dead-letter rows, the watermarks
+and the consumed offsets. On assignment the worker seeks to the offsets stored in the
+database. If the database fails, the worker pauses its partitions, rolls its memory back
+to what is committed, seeks back and retries with backoff: it loses and repeats nothing.
+
+>>> WorkerConfig(window_s=60).lateness_fraction
+0.1
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from infersight.collector import persistence
+from infersight.collector.bus import ConsumerBus, DeadLetterPublisher, Record, TopicPartition
+from infersight.collector.catalog import ModelCatalog
+from infersight.collector.evaluation import evaluate_window
+from infersight.collector.pipeline import (
+    BatchAggregator,
+    BatchEffects,
+    DeadLetter,
+    WindowKey,
+    decode,
+)
+from infersight.collector.self_metrics import WorkerMetrics
+from infersight.collector.state_cache import StateCache
+from infersight.collector.windows import WindowSpec
+from infersight.sdk import wire
+from infersight.storage.types import utc_now
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Tunables of one worker (the CLI fills them from ``INFERSIGHT_*`` settings)."""
+
+    window_s: float = 3600.0
+    eval_interval_s: float = 10.0
+    group: str = "infersight-workers"
+    lateness_fraction: float = 0.1
+    label_ttl_s: float = 7 * 86400.0
+    prediction_retention_s: float = 30 * 86400.0
+    poll_timeout_s: float = 0.5
+    max_records: int = 200
+    max_cached_states: int = 5000
+    housekeeping_interval_s: float = 60.0
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+
+
+class Worker:
+    """One collector worker on a :class:`ConsumerBus` and a database engine."""
+
+    def __init__(
+        self,
+        bus: ConsumerBus,
+        engine: Engine,
+        config: WorkerConfig,
+        *,
+        deadletters: DeadLetterPublisher | None = None,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self.bus = bus
+        self.engine = engine
+        self.config = config
+        self.deadletters = deadletters
+        self.metrics = metrics or WorkerMetrics()
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.catalog = ModelCatalog(config.window_s)
+        self.cache = StateCache(config.max_cached_states)
+        self.aggregator = BatchAggregator(self.catalog, self.cache, config.lateness_fraction)
+        self.positions: dict[TopicPartition, int] = {}
+        """Next offset to process per owned partition: always what the database holds."""
+        self.stored: dict[TopicPartition, int | None] = {}
+        self.unsought: set[TopicPartition] = set()
+        self.dirty_windows: dict[WindowKey, float] = {}
+        self.watermarks: dict[str, datetime] = {}
+        self._retry_s = 0.0
+        self._last_eval = time.monotonic()
+        self._last_housekeeping = 0.0
+        self._last_lag = 0.0
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Process until ``stop`` is set, then close the bus."""
+        try:
+            while not stop.is_set():
+                self.step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.deadletters is not None:
+            self.deadletters.flush(5.0)
+            self.deadletters.close()
+        self.bus.close()
+
+    def step(self) -> int:
+        """One iteration; returns the number of records committed."""
+        if self._retry_s and not self._database_ready():
+            return 0
+        self._handle_assignment()
+        if self.unsought:
+            self._seek_unsought()
+        records = self.bus.poll(self.config.poll_timeout_s, self.config.max_records)
+        records = self._expected(records)
+        committed = 0
+        if records:
+            committed = self._process(records)
+        self._evaluate_due()
+        self._housekeeping()
+        return committed
+
+    # -- assignment -------------------------------------------------------------------------
+
+    def _handle_assignment(self) -> None:
+        change = self.bus.take_assignment_changes()
+        if not change:
+            return
+        if change.revoked:
+            log.info("partitions revoked: %s", sorted(change.revoked))
+            for tp in change.revoked:
+                self.positions.pop(tp, None)
+                self.stored.pop(tp, None)
+                self.unsought.discard(tp)
+            self.cache.invalidate(f"{t}/{p}" for t, p in change.revoked)
+        if change.assigned:
+            log.info("partitions assigned: %s", sorted(change.assigned))
+            self.unsought.update(change.assigned)
+
+    def _seek_unsought(self) -> None:
+        tps = sorted(self.unsought)
+        try:
+            with self.sessions() as session:
+                offsets = persistence.load_offsets(session, self.config.group, tps)
+                self.watermarks = persistence.read_watermarks(session)
+        except DATABASE_ERRORS as exc:
+            self._database_failed(exc)
+            return
+        for tp in tps:
+            offset = offsets.get(tp)
+            self.stored[tp] = offset
+            self.positions[tp] = offset or 0
+            self.bus.seek(tp, offset or 0)
+        self.unsought.clear()
+        self.bus.resume(tps)
+        log.info("sought to stored offsets: %s", {f"{t}/{p}": o for (t, p), o in offsets.items()})
+        self._sweep_stale()
+
+    def _expected(self, records: Sequence[Record]) -> list[Record]:
+        """Keep records at or after each owned partition's committed position, in order."""
+        kept = []
+        for record in records:
+            position = self.positions.get(record.topic_partition)
+            if position is None or record.offset < position:
+                continue
+            kept.append(record)
+        return kept
+
+    # -- one batch --------------------------------------------------------------------------
+
+    def _process(self, records: list[Record]) -> int:
+        started = time.perf_counter()
+        decoded, dead = decode(records)
+        effects = BatchEffects(dead_letters=dead)
+        if dead and self.deadletters is not None:
+            for letter in dead:
+                self.deadletters.publish(letter.topic.encode(), letter.message())
+            self.deadletters.flush(5.0)
+        next_offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            next_offsets[record.topic_partition] = record.offset + 1
+        try:
+            with self.sessions() as session, session.begin():
+                self.aggregator.apply(session, decoded, effects)
+                db_started = time.perf_counter()
+                persistence.add_dead_letters(session, [letter.row() for letter in dead])
+                persistence.advance_watermarks(session, effects.max_event_ts)
+                self._save_states(session)
+                persistence.save_offsets(
+                    session,
+                    self.config.group,
+                    {tp: (self.stored.get(tp), offset) for tp, offset in next_offsets.items()},
+                )
+            self.metrics.db_transaction_seconds.observe(time.perf_counter() - db_started)
+        except persistence.OffsetConflict as exc:
+            log.warning("lost partitions to another worker (%s); dropping their state", exc)
+            self._rollback(next_offsets, fenced=True)
+            return 0
+        except DATABASE_ERRORS as exc:
+            self._rollback(next_offsets)
+            self._database_failed(exc)
+            return 0
+        self._committed(next_offsets, effects)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        return len(records)
+
+    def _save_states(self, session: Session) -> None:
+        persistence.save_states(
+            session,
+            [
+                (key, entry.window_end, _dump(entry.state), entry.event_count)
+                for key, entry in self.cache.dirty()
+            ],
+        )
+
+    def _committed(self, next_offsets: dict[TopicPartition, int], effects: BatchEffects) -> None:
+        self._retry_s = 0.0
+        for tp, offset in next_offsets.items():
+            self.positions[tp] = offset
+            self.stored[tp] = offset
+        self.cache.mark_clean()
+        self.catalog.registered()
+        now = time.monotonic()
+        for key in effects.touched:
+            self.dirty_windows.setdefault(key, now)
+        for model, ts in effects.max_event_ts.items():
+            if model not in self.watermarks or ts > self.watermarks[model]:
+                self.watermarks[model] = ts
+        m = self.metrics
+        for topic, count in effects.consumed.items():
+            m.events_consumed.labels(topic=topic).inc(count)
+        for letter in effects.dead_letters:
+            m.events_deadlettered.labels(reason=letter.reason).inc()
+        m.labels_joined.inc(effects.labels_joined)
+        m.labels_duplicate.inc(effects.labels_duplicate)
+
+    def _rollback(self, next_offsets: dict[TopicPartition, int], fenced: bool = False) -> None:
+        """Forget uncommitted memory and rewind the consumer to the committed positions."""
+        self.cache.invalidate_dirty()
+        for tp in next_offsets:
+            if fenced:
+                self.positions.pop(tp, None)
+                self.stored.pop(tp, None)
+                self.cache.invalidate([f"{tp[0]}/{tp[1]}"])
+                self.unsought.add(tp)
+                self.bus.pause([tp])
+            elif tp in self.positions:
+                self.bus.seek(tp, self.positions[tp])
+
+    def _database_failed(self, exc: BaseException) -> None:
+        self.metrics.db_failures.inc()
+        self._retry_s = min(
+            self.config.retry_max_s, max(self.config.retry_initial_s, self._retry_s * 2)
+        )
+        log.warning("database unavailable (%s); pausing for %.1fs", _short(exc), self._retry_s)
+        self.bus.pause(self.bus.assignment())
+        time.sleep(self._retry_s * (0.5 + random.random() / 2))
+
+    def _database_ready(self) -> bool:
+        """While backing off: keep the group membership alive and probe the database."""
+        self.bus.poll(0.0, 1)
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except DATABASE_ERRORS as exc:
+            self._database_failed(exc)
+            return False
+        log.info("database reachable again; resuming")
+        self._retry_s = 0.0
+        self.cache.invalidate()
+        owned = [tp for tp in self.positions if tp not in self.unsought]
+        for tp in owned:
+            self.bus.seek(tp, self.positions[tp])
+        self.bus.resume(owned)
+        return True
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def _evaluate_due(self) -> None:
+        if not self.dirty_windows:
+            return
+        now = time.monotonic()
+        provisional = now - self._last_eval >= self.config.eval_interval_s
+        due = []
+        for key in sorted(self.dirty_windows):
+            if provisional or self._is_closed(key):
+                due.append(key)
+        if provisional:
+            self._last_eval = now
+        if due:
+            self.evaluate(due)
+
+    def _is_closed(self, key: WindowKey) -> bool:
+        watermark = self.watermarks.get(key[0])
+        if watermark is None:
+            return False
+        with self.sessions() as session:
+            spec = WindowSpec(self.catalog.settings(session, key[0]).window_s,
+                              self.config.lateness_fraction)
+        return spec.is_closed(key[2], spec.watermark(watermark))
+
+    def evaluate(self, keys: Iterable[WindowKey]) -> int:
+        """Evaluate windows now (each in its own short transaction)."""
+        done = 0
+        for key in keys:
+            try:
+                with self.sessions() as session, session.begin():
+                    evaluate_window(session, self.catalog, *key)
+            except DATABASE_ERRORS as exc:
+                log.warning("evaluation of %s failed (%s); will retry", key, _short(exc))
+                continue
+            self.dirty_windows.pop(key, None)
+            self.metrics.window_evaluations.inc()
+            done += 1
+        return done
+
+    def _sweep_stale(self) -> None:
+        """Evaluate windows committed but not evaluated (e.g. a worker killed in between)."""
+        since = utc_now() - timedelta(seconds=max(self.config.label_ttl_s, 86400.0))
+        try:
+            with self.sessions() as session:
+                stale = persistence.stale_windows(session, _metric_points(), since, margin_s=30.0)
+        except DATABASE_ERRORS as exc:
+            log.warning("stale-window sweep failed: %s", _short(exc))
+            return
+        now = time.monotonic()
+        for key in stale:
+            self.dirty_windows.setdefault(key, now)
+        self.evaluate(stale)
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag >= 5.0:
+            self._last_lag = now
+            self._update_lag()
+        if now - self._last_housekeeping < self.config.housekeeping_interval_s:
+            return
+        self._last_housekeeping = now
+        try:
+            self._expire_pending_labels()
+            self._join_raced_labels()
+            with self.sessions() as session, session.begin():
+                persistence.purge_prediction_index(
+                    session, utc_now() - timedelta(seconds=self.config.prediction_retention_s)
+                )
+        except DATABASE_ERRORS as exc:
+            log.warning("housekeeping failed: %s", _short(exc))
+        with self.sessions() as session:
+            self.watermarks = persistence.read_watermarks(session)
+        self.cache.evict(self._closed_before())
+        self._sweep_stale()
+
+    def _closed_before(self) -> dict[str, datetime]:
+        closed: dict[str, datetime] = {}
+        for model, ts in self.watermarks.items():
+            spec = WindowSpec(self.config.window_s, self.config.lateness_fraction)
+            closed[model] = spec.watermark(ts)
+        return closed
+
+    def _expire_pending_labels(self) -> None:
+        cutoff = utc_now() - timedelta(seconds=self.config.label_ttl_s)
+        with self.sessions() as session, session.begin():
+            expired = persistence.expire_pending_labels(session, cutoff)
+            letters = [
+                DeadLetter(
+                    wire.LABELS_TOPIC, -1, -1, "unmatched_label",
+                    f"no prediction {pid!r} of model {model!r} within the label TTL",
+                    wire.encode_batch([wire.Label(model=model, prediction_id=pid, label=label,
+                                                  ts=ts)]),
+                )
+                for model, pid, label, ts in expired
+            ]
+            persistence.add_dead_letters(session, [letter.row() for letter in letters])
+        for letter in letters:
+            self.metrics.events_deadlettered.labels(reason=letter.reason).inc()
+            if self.deadletters is not None:
+                self.deadletters.publish(letter.topic.encode(), letter.message())
+
+    def _join_raced_labels(self) -> None:
+        """Join pending labels whose prediction was committed concurrently with them."""
+        owned = sorted(tp for tp in self.positions if tp[0] == wire.LABELS_TOPIC)
+        if not owned:
+            return
+        tp = owned[0]
+        effects = BatchEffects()
+        try:
+            with self.sessions() as session, session.begin():
+                keys = persistence.claimable_pending_labels(session)
+                if not keys:
+                    return
+                taken = persistence.take_pending_labels(session, keys)
+                labels = [
+                    wire.Label(model=m, prediction_id=pid, label=label, ts=ts)
+                    for (m, pid), (label, ts) in taken.items()
+                ]
+                self.aggregator.labels(session, f"{tp[0]}/{tp[1]}", labels, effects)
+                self._save_states(session)
+                stored = self.stored.get(tp)
+                persistence.save_offsets(session, self.config.group, {tp: (stored, stored or 0)})
+        except (persistence.OffsetConflict, *DATABASE_ERRORS) as exc:
+            self.cache.invalidate_dirty()
+            log.warning("joining raced labels failed: %s", _short(exc))
+            return
+        self._committed({}, effects)
+
+    def _update_lag(self) -> None:
+        owned = sorted(self.positions)
+        try:
+            ends = self.bus.end_offsets(owned)
+        except Exception as exc:  # lag is informative only
+            log.debug("end offsets unavailable: %s", exc)
+            return
+        for tp, end in ends.items():
+            if tp in self.positions:
+                self.metrics.consumer_lag.labels(topic=tp[0], partition=str(tp[1])).set(
+                    max(0, end - self.positions[tp])
+                )
+
+
+def _dump(state: object) -> bytes:
+    from infersight.collector import engine
+
+    return engine.dump_state(state)
+
+
+def _metric_points():  # type: ignore[no-untyped-def]
+    from infersight.storage.models import MetricPoint
+
+    return MetricPoint.__table__
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
