@@ -67,4 +67,4 @@ def count_dead_letters(session: Session, *, since: datetime | None = None) -> di
     query = select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)
     if since is not None:
         query = query.where(DeadLetter.created_at >= since)
-    return {reason: count for reason, count in session.execute(query).tuples()}
+    return {reason: count for reason, count in session.execute(query)}

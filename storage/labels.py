@@ -17,11 +17,25 @@ from typing import Any
 from infersight.storage.models import PendingLabel, PredictionIndex
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 PredictionKey = tuple[str, str]
 """(model, prediction_id)."""
+
+_INDEX = PredictionIndex.__table__
+_SET_LABEL = (
+    update(_INDEX)
+    .where(
+        _INDEX.c.model == bindparam("b_model", type_=_INDEX.c.model.type),
+        _INDEX.c.prediction_id == bindparam("b_prediction_id", type_=_INDEX.c.prediction_id.type),
+    )
+    .values(
+        label=bindparam("b_label", type_=_INDEX.c.label.type),
+        labelled_at=bindparam("b_labelled_at", type_=_INDEX.c.labelled_at.type),
+    )
+)
+"""Core executemany UPDATE: rows that are not indexed are skipped, not an error."""
 
 _CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 
@@ -131,15 +145,15 @@ def set_labels(session: Session, labels: Iterable[LabelRecord]) -> int:
     """
     rows = [
         {
-            "model": label.model,
-            "prediction_id": label.prediction_id,
-            "label": label.label,
-            "labelled_at": label.ts,
+            "b_model": label.model,
+            "b_prediction_id": label.prediction_id,
+            "b_label": label.label,
+            "b_labelled_at": label.ts,
         }
         for label in labels
     ]
     if rows:
-        session.execute(update(PredictionIndex), rows)
+        session.execute(_SET_LABEL, rows)
     return len(rows)
 
 

@@ -37,4 +37,4 @@ def load_watermarks(session: Session, models: Iterable[str] | None = None) -> di
     query = select(Watermark.model, Watermark.max_event_ts)
     if models is not None:
         query = query.where(Watermark.model.in_(list(models)))
-    return {model: ts for model, ts in session.execute(query).tuples()}
+    return {model: ts for model, ts in session.execute(query)}
