@@ -3,7 +3,7 @@
 Thresholds and why:
 
 - ``data_drift_share``: ``drift_share > 0.3`` for 2 windows, ≥ 500 rows. Per-feature
-  decisions are already corrected for multiple testing (Benjamini–Hochberg), so a third of
+  decisions are already corrected for multiple testing (Benjamini-Hochberg), so a third of
   the features moving is a real shift, not noise; 0.3 warns earlier than the common 0.5
   "dataset drift" cut-off, and two windows filter a single odd hour.
 - ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "__prediction__"``) for

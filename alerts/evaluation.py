@@ -19,11 +19,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from infersight.alerts.rules import AlertRule
 from infersight.storage.models import MetricPoint
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 REFERENCE_WINDOW_START = datetime(1970, 1, 1, tzinfo=UTC)
 """``metric_points.window_start`` of a version's reference metrics (e.g. reference ``f1``)."""

@@ -14,19 +14,20 @@ interval, the windows involved.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from infersight.alerts.evaluation import REFERENCE_WINDOW_START, Judgement
+from infersight.alerts.rules import PREDICTION_FEATURE, Severity
+from infersight.storage.models import MetricPoint
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infersight.alerts.evaluation import REFERENCE_WINDOW_START, Judgement
-from infersight.alerts.rules import PREDICTION_FEATURE, Severity
 from infersight.settings import Duration
-from infersight.storage.models import MetricPoint
 
 PROPORTION_METRICS = frozenset(
     {"accuracy", "precision", "recall", "f1", "roc_auc", "label_coverage"}
@@ -34,7 +35,14 @@ PROPORTION_METRICS = frozenset(
 )
 """Metrics bounded in [0, 1] for which a Wilson interval over the sample size is meaningful."""
 
-FEATURE_SCORES = ("psi", "js_distance", "hellinger", "wasserstein_normed", "ks_pvalue", "chi2_pvalue")
+FEATURE_SCORES = (
+    "psi",
+    "js_distance",
+    "hellinger",
+    "wasserstein_normed",
+    "ks_pvalue",
+    "chi2_pvalue",
+)
 """Per-feature statistics copied into the evidence when the worker wrote them."""
 
 
@@ -59,6 +67,9 @@ class RetrainingRule(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
+
+    def matches_model(self, model: str) -> bool:
+        return fnmatch.fnmatchcase(model, self.model)
 
 
 def wilson_interval(p: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -124,8 +135,9 @@ def drift_evidence(judgement: Judgement) -> dict[str, Any]:
         "threshold": judgement.threshold,
         "sample_size": latest.sample_size,
         "consecutive_windows": judgement.streak,
-        "since": judgement.windows[min(judgement.streak, len(judgement.windows)) - 1]
-        .window_start.isoformat(),
+        "since": judgement.windows[
+            min(judgement.streak, len(judgement.windows)) - 1
+        ].window_start.isoformat(),
     }
 
 
@@ -213,9 +225,7 @@ def summarise(
     parts = [f"Retraining recommended for {model} v{version}:"]
     for judgement in drift:
         target = judgement.rule.metric + (f"[{judgement.feature}]" if judgement.feature else "")
-        parts.append(
-            f"{target}={_fmt(judgement.latest.value)} for {judgement.streak} windows;"
-        )
+        parts.append(f"{target}={_fmt(judgement.latest.value)} for {judgement.streak} windows;")
     if features:
         top = ", ".join(f"{f['feature']} ({_fmt(f['score'])})" for f in features[:3])
         parts.append(f"top drifted: {top};")

@@ -33,7 +33,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -109,8 +109,8 @@ class Threshold:
                 )
             if match.group("op") is None:
                 return cls(0.0, relative=True)
-            op = match.group("op")
-            return cls(float(match.group("amount")), relative=True, operation=op)
+            operation = cast(Literal["+", "-", "*"], match.group("op"))
+            return cls(float(match.group("amount")), relative=True, operation=operation)
         raise ValueError(f"threshold must be a number or a string, got {type(raw).__name__}")
 
     def resolve(self, reference: float | None) -> float | None:
@@ -175,7 +175,11 @@ class AlertRule(BaseModel):
 
     @model_validator(mode="after")
     def _relative_needs_sense(self) -> AlertRule:
-        if self.threshold.relative and self.threshold.operation == "*" and self.threshold.value <= 0:
+        if (
+            self.threshold.relative
+            and self.threshold.operation == "*"
+            and self.threshold.value <= 0
+        ):
             raise ValueError("a 'reference * r' threshold needs r > 0")
         return self
 

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from infersight.alerts.config import AlertConfig, LinkConfig
 from pydantic import ValidationError
 
-from infersight.alerts.config import AlertConfig, LinkConfig
 from infersight.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,12 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                 if isinstance(key, yaml.ScalarNode) and key.value == str(part):
                     child = value
                     break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                child = current.value[part]
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            child = current.value[part]
         if child is None:
             continue  # pydantic adds parts absent from the file (e.g. a union tag)
         current = child

@@ -1,0 +1,195 @@
+"""The engine over real metric points: for, min samples, cooldown, silences, relative
+thresholds, late re-evaluation, and the outbox rows written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from infersight.alerts.config import AlertConfig
+from infersight.alerts.engine import evaluate_window
+from infersight.alerts.models import AlertNotification, AlertState
+from infersight.alerts.silences import Matcher, SilenceSpec, create_silence
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.alerts.conftest import HOUR, T0, seed, seed_reference
+
+HOOK = {"type": "webhook", "url": "http://127.0.0.1:9/hook"}
+
+
+def config(**extra: object) -> AlertConfig:
+    return AlertConfig.model_validate(
+        {"channels": {"hook": HOOK}, "default_channels": ["hook"], **extra}
+    )
+
+
+def run(sessions: sessionmaker[Session], window_index: int, cfg: AlertConfig, **kw: object):
+    now = T0 + (window_index + 1) * HOUR + timedelta(minutes=1)
+    now = kw.get("now", now)  # type: ignore[assignment]
+    with sessions.begin() as session:
+        return evaluate_window(session, "fraud", "3", T0 + window_index * HOUR, now, cfg)
+
+
+def notifications(sessions: sessionmaker[Session]) -> list[AlertNotification]:
+    with sessions() as session:
+        return list(session.scalars(select(AlertNotification).order_by(AlertNotification.id)))
+
+
+def state(sessions: sessionmaker[Session], key: str) -> AlertState | None:
+    with sessions() as session:
+        return session.get(AlertState, key)
+
+
+def test_drift_share_fires_after_for_windows_then_resolves_once(sessions) -> None:
+    cfg = config()
+    key = "data_drift_share/fraud/3/"
+    seed(sessions, "drift_share", [0.5])
+    run(sessions, 0, cfg)
+    assert state(sessions, key).status == "pending"
+    assert notifications(sessions) == []
+    seed(sessions, "drift_share", [0.6], first=1)
+    run(sessions, 1, cfg)
+    run(sessions, 1, cfg)  # evaluated again: no second notification
+    assert state(sessions, key).status == "firing"
+    sent = notifications(sessions)
+    assert [(n.event, n.channel) for n in sent] == [("firing", "hook")]
+    assert sent[0].payload["value"] == 0.6 and sent[0].payload["threshold"] == 0.3
+    seed(sessions, "drift_share", [0.1], first=2)
+    run(sessions, 2, cfg)
+    run(sessions, 2, cfg)
+    assert state(sessions, key).status == "resolved"
+    assert [n.event for n in notifications(sessions)] == ["firing", "resolved"]
+
+
+def test_windows_below_min_samples_neither_fire_nor_resolve(sessions) -> None:
+    cfg = config()
+    key = "data_drift_share/fraud/3/"
+    seed(sessions, "drift_share", [0.9, 0.9, 0.9], sample_size=12)
+    run(sessions, 2, cfg)
+    assert state(sessions, key) is None
+    seed(sessions, "drift_share", [0.9, 0.9], first=3)
+    run(sessions, 4, cfg)
+    assert state(sessions, key).status == "firing"
+    seed(sessions, "drift_share", [0.0], first=5, sample_size=12)  # provisional: 12 rows
+    run(sessions, 5, cfg)
+    assert state(sessions, key).status == "firing"
+
+
+def test_relative_threshold_reads_reference_and_skips_without_one(sessions) -> None:
+    cfg = config()
+    key = "performance_drop/fraud/3/"
+    seed(sessions, "f1", [0.70], sample_size=400)
+    run(sessions, 0, cfg)
+    assert state(sessions, key) is None  # no reference value: undecidable
+    seed_reference(sessions, "f1", 0.80)
+    run(sessions, 0, cfg)
+    assert state(sessions, key).status == "firing"
+    assert notifications(sessions)[0].payload["threshold"] == 0.75
+    assert notifications(sessions)[0].payload["reference"] == 0.8
+
+
+def test_late_label_reevaluation_resolves_from_the_stored_points(sessions) -> None:
+    cfg = config()
+    seed_reference(sessions, "f1", 0.80)
+    seed(sessions, "f1", [0.70], sample_size=400)
+    run(sessions, 0, cfg)
+    seed(sessions, "f1", [0.79], sample_size=900)  # late labels: the same window upserted
+    run(sessions, 0, cfg)
+    assert state(sessions, "performance_drop/fraud/3/").status == "resolved"
+
+
+def test_cooldown_holds_a_new_firing_in_pending(sessions) -> None:
+    cfg = config(
+        rules=[
+            {
+                "name": "slow",
+                "metric": "latency_p99_ms",
+                "op": ">",
+                "threshold": 100,
+                "cooldown": "3h",
+            }
+        ]
+    )
+    key = "slow/fraud/3/"
+    for index, value in enumerate([150, 50, 150]):
+        seed(sessions, "latency_p99_ms", [value], first=index)
+        run(sessions, index, cfg)
+    assert state(sessions, key).status == "pending"
+    seed(sessions, "latency_p99_ms", [150], first=3)
+    assert [n.event for n in notifications(sessions)] == ["firing", "resolved"]
+    run(sessions, 3, cfg, now=T0 + 4 * HOUR + timedelta(minutes=2))  # 3h after the firing
+    assert state(sessions, key).status == "firing"
+    assert [n.event for n in notifications(sessions)] == ["firing", "resolved", "firing"]
+
+
+def test_silence_suppresses_firing_and_its_resolve(sessions) -> None:
+    cfg = config(rules=[{"name": "slow", "metric": "latency_p99_ms", "op": ">", "threshold": 100}])
+    with sessions.begin() as session:
+        create_silence(
+            session,
+            SilenceSpec(
+                matchers=[
+                    Matcher(name="alertname", value="slow"),
+                    Matcher(name="model", value="fr*"),
+                ],
+                ends_at=T0 + 2 * HOUR,
+            ),
+            now=T0,
+        )
+    seed(sessions, "latency_p99_ms", [150])
+    run(sessions, 0, cfg)
+    assert state(sessions, "slow/fraud/3/").status == "firing"
+    seed(sessions, "latency_p99_ms", [50], first=1)
+    run(sessions, 1, cfg)
+    assert state(sessions, "slow/fraud/3/").status == "resolved"
+    assert notifications(sessions) == []
+
+
+def test_firing_during_silence_is_notified_once_the_silence_ends(sessions) -> None:
+    cfg = config(rules=[{"name": "slow", "metric": "latency_p99_ms", "op": ">", "threshold": 100}])
+    with sessions.begin() as session:
+        create_silence(
+            session,
+            SilenceSpec(
+                matchers=[Matcher(name="severity", value="warning")],
+                ends_at=T0 + 90 * timedelta(minutes=1),
+            ),
+            now=T0,
+        )
+    seed(sessions, "latency_p99_ms", [150])
+    run(sessions, 0, cfg)
+    assert notifications(sessions) == []
+    seed(sessions, "latency_p99_ms", [150], first=1)
+    run(sessions, 1, cfg)
+    run(sessions, 1, cfg)
+    assert [n.event for n in notifications(sessions)] == ["firing"]
+
+
+def test_feature_any_keeps_one_state_per_feature(sessions) -> None:
+    cfg = config(
+        rules=[{"name": "psi_any", "metric": "psi", "feature": "any", "op": ">", "threshold": 0.25}]
+    )
+    seed(sessions, "psi", [0.4], feature="amount")
+    seed(sessions, "psi", [0.1], feature="country")
+    seed(sessions, "psi", [0.9], feature=None)  # dataset level: not watched by "any"
+    transitions = run(sessions, 0, cfg)
+    firing = sorted(t.dedup_key for t in transitions if t.event == "firing")
+    assert firing == ["psi_any/fraud/3/amount"]
+
+
+def test_rolled_back_evaluation_leaves_neither_state_nor_notification(sessions) -> None:
+    cfg = config(rules=[{"name": "slow", "metric": "latency_p99_ms", "op": ">", "threshold": 100}])
+    seed(sessions, "latency_p99_ms", [150])
+    with sessions() as session:
+        evaluate_window(session, "fraud", "3", T0, T0 + 2 * HOUR, cfg)
+        session.rollback()
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AlertState)) == 0
+        assert session.scalar(select(func.count()).select_from(AlertNotification)) == 0
+
+
+def test_disabled_builtin_does_not_notify(sessions) -> None:
+    cfg = config(disable=["data_drift_share"])
+    seed(sessions, "drift_share", [0.9, 0.9])
+    run(sessions, 1, cfg)
+    assert notifications(sessions) == []
