@@ -90,7 +90,8 @@ class CBPE:
             raise ValueError("calibration values must be probabilities in [0, 1]")
         if (np.diff(curve) < 0).any():
             raise ValueError("calibration must be non-decreasing in the score")
-        if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
+        valid = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        if not (valid and 0.0 <= threshold <= 1.0):
             raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
         if isinstance(positive_label, np.generic):
             positive_label = positive_label.item()

@@ -259,11 +259,11 @@ class ClassificationState:
         if len(truth) != len(predicted):
             raise ValueError(f"y_true has {len(truth)} rows but y_pred has {len(predicted)}")
         rows = len(truth)
+        if rows == 0:
+            return
         score_bins = None
         if scores is not None:
             score_bins = score_bin_index(self._score_matrix(scores, rows))
-        if rows == 0:
-            return
         true_slot, pred_slot = self._slots(truth), self._slots(predicted)
         size = len(self.classes) + 1
         flat = np.bincount(true_slot * size + pred_slot, minlength=size * size)
@@ -315,7 +315,14 @@ class ClassificationState:
                 if array.shape != expected or (array < 0).any():
                     raise ValueError(f"{name} must be non-negative counts of shape {expected}")
                 setattr(state, name, array.copy())
-            state.other_agreement = int(data.get("other_agreement", 0))
+            if (state.score_positive > state.score_total).any():
+                raise ValueError("score_positive counts exceed score_total counts")
+            agreement = data.get("other_agreement", 0)
+            if not isinstance(agreement, int) or not 0 <= agreement <= state.confusion[-1, -1]:
+                raise ValueError(
+                    f"other_agreement must be in [0, other x other], got {agreement!r}"
+                )
+            state.other_agreement = agreement
         except (KeyError, TypeError, OverflowError) as error:
             raise ValueError(f"malformed classification state: {error!r}") from None
         return state

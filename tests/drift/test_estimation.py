@@ -162,6 +162,7 @@ def test_bad_histograms_and_states_are_rejected() -> None:
         {"calibration": [1.5] * SCORE_BINS},
         {"threshold": 2.0},
         {"threshold": "high"},
+        {"threshold": True},
     ):
         with pytest.raises(ValueError):
             CBPE.from_dict(good | damage)

@@ -358,6 +358,8 @@ def test_to_dict_survives_json_and_msgpack() -> None:
         {"confusion": [[1, 2], [3, 4]]},
         {"score_total": [[-1] * SCORE_BINS]},
         {"confusion": "many"},
+        {"other_agreement": 1},  # more agreeing unseen labels than (other, other) rows
+        {"score_positive": [[1] * SCORE_BINS]},  # more positives than scored rows
     ],
 )
 def test_from_dict_rejects_malformed_state(damage: dict[str, object]) -> None:
