@@ -147,6 +147,16 @@ def _label_array(values: ArrayLike, what: str) -> np.ndarray:
     return array
 
 
+def _count_equal(left: np.ndarray, right: np.ndarray) -> int:
+    try:
+        equal = np.asarray(left == right, dtype=bool)
+        if equal.shape == left.shape:
+            return int(equal.sum())
+    except (TypeError, ValueError):
+        pass
+    return sum(bool(a == b) for a, b in zip(left.tolist(), right.tolist(), strict=True))
+
+
 class ClassificationState:
     """Mergeable labelled-outcome state of a binary or multiclass classifier.
 
@@ -227,9 +237,7 @@ class ClassificationState:
                     [self._index.get(u, other) for u in uniques.tolist()], dtype=np.intp
                 )
                 return lookup[inverse.ravel()]
-            return np.fromiter(
-                (self._index.get(_plain(v), other) for v in values), np.intp, len(values)
-            )
+            return np.fromiter((self._index.get(v, other) for v in values), np.intp, len(values))
         except TypeError as error:  # unhashable labels such as lists
             raise ValueError(f"labels must be hashable scalars: {error}") from None
 
@@ -269,7 +277,7 @@ class ClassificationState:
         flat = np.bincount(true_slot * size + pred_slot, minlength=size * size)
         self.confusion += flat.reshape(size, size).astype(np.int64)
         both_other = np.flatnonzero((true_slot == size - 1) & (pred_slot == size - 1))
-        self.other_agreement += sum(bool(truth[i] == predicted[i]) for i in both_other.tolist())
+        self.other_agreement += _count_equal(truth[both_other], predicted[both_other])
         if score_bins is None:
             return
         for column, label in enumerate(self.scored_classes):

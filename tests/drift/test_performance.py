@@ -461,3 +461,18 @@ def test_regression_from_dict_rejects_malformed_state() -> None:
             RegressionState.from_dict(good | damage)
     with pytest.raises(ValueError, match="malformed"):
         RegressionState.from_dict({"count": 0})
+
+
+def test_accuracy_counts_identical_unseen_labels_whatever_the_array_types() -> None:
+    rng = np.random.default_rng(13)
+    y_true = rng.choice(np.array(["a", "b", "x", "y"]), 2000)
+    y_pred = rng.choice(np.array(["a", "b", "x", "y"]), 2000)
+    state = ClassificationState(["a", "b"])
+    state.update(y_true, y_pred)  # numpy string arrays: the vectorised comparison
+    assert classification_metrics(state)["accuracy"] == pytest.approx(
+        accuracy_score(y_true, y_pred), rel=REL
+    )
+    numbers = ClassificationState([0, 1])
+    numbers.update(np.array([7, 8, 0]), np.array(["7", "8", "0"]))  # never equal across types
+    assert numbers.other_agreement == 0
+    assert classification_metrics(numbers)["accuracy"] == 0.0
