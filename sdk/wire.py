@@ -1,20 +1,369 @@
-"""Wire format ``infersight.events/v1`` (placeholder; replaced by the full codec)."""
+"""Wire format ``infersight.events/v1``: one JSON batch of events per message.
+
+Producers write ``{"schema": "infersight.events/v1", "events": [...]}`` (docs/wire-format.md);
+:func:`decode_batch` validates every event, keeps the good ones and explains each bad one.
+Only the standard library and msgspec are imported: this module is part of the light SDK.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> event = Prediction(model="fraud", version="3", prediction_id="p-1",
+...                    ts=datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc),
+...                    features={"amount": 12.5, "country": "DE"}, prediction=0.93)
+>>> batch = decode_batch(encode_batch([event]))
+>>> batch.predictions == [event], batch.rejected
+(True, [])
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
 
 import msgspec
 
-SCHEMA = "infersight.events/v1"
-EVENTS_TOPIC = "infersight.events"
-LABELS_TOPIC = "infersight.labels"
-DEADLETTER_TOPIC = "infersight.deadletter"
+SCHEMA: Final = "infersight.events/v1"
+EVENTS_TOPIC: Final = "infersight.events"
+LABELS_TOPIC: Final = "infersight.labels"
+DEADLETTER_TOPIC: Final = "infersight.deadletter"
+DEADLETTER_SCHEMA: Final = "infersight.deadletter/v1"
 
-_encoder = msgspec.json.Encoder()
+MAX_MESSAGE_BYTES: Final = 1_000_000
+"""A message bigger than this is rejected whole (reason ``oversize``)."""
+MAX_FEATURES: Final = 1_000
+MAX_TAGS: Final = 100
+MAX_CLASSES: Final = 1_000
+MAX_NAME_CHARS: Final = 256
+"""Model, version, prediction id, error type, feature and tag names, class names."""
+MAX_STRING_CHARS: Final = 4_096
+"""String feature values, tag values and string labels."""
+DEADLETTER_MAX_RAW_BYTES: Final = 512 * 1024
+"""A dead letter keeps at most this many bytes of the offending input (``truncated`` says so)."""
+
+REASONS: Final = (
+    "invalid_json",  # not JSON, or not UTF-8
+    "not_a_batch",  # not an object with "schema" (string) and "events" (array)
+    "unknown_schema",  # "schema" is not infersight.events/v1
+    "oversize",  # the message is bigger than max_bytes
+    "wrong_type",  # a value of the wrong JSON type (the event itself not an object included)
+    "missing_field",  # a required field is absent
+    "unknown_type",  # "type" is neither "prediction" nor "label"
+    "non_finite",  # a number too large for a finite double (1e999): JSON's way to write inf
+    "invalid_timestamp",  # not RFC 3339, or without a UTC offset
+    "limit_exceeded",  # a string, map or list beyond the documented bounds
+    "invalid_value",  # right type, wrong value: empty id, negative latency, probability > 1 ...
+)
+"""Every reason :class:`Rejected` can carry."""
+
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
+_Text = Annotated[str, msgspec.Meta(max_length=MAX_STRING_CHARS)]
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+_Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+FeatureValue = float | _Int64 | _Text | bool | None
+ClassLabel = _Text | _Int64 | bool
 
 
-def encode_batch(events: Sequence[Mapping[str, Any]]) -> bytes:
-    """Encode events (dicts in wire shape) as one batch message."""
-    return _encoder.encode({"schema": SCHEMA, "events": list(events)})
+class ScoredLabel(msgspec.Struct, gc=False, omit_defaults=True):
+    """A class label with its score, or with every class's probability.
+
+    Examples
+    --------
+    >>> msgspec.json.encode(ScoredLabel(label="spam", score={"spam": 0.8, "ham": 0.2}))
+    b'{"label":"spam","score":{"spam":0.8,"ham":0.2}}'
+    """
+
+    label: ClassLabel
+    score: (
+        float
+        | Annotated[dict[_Name, _Probability], msgspec.Meta(max_length=MAX_CLASSES)]
+        | None
+    ) = None
+
+
+PredictionValue = (
+    float
+    | _Int64
+    | _Text
+    | bool
+    | Annotated[list[_Probability], msgspec.Meta(max_length=MAX_CLASSES)]
+    | ScoredLabel
+    | None
+)
+
+
+class Prediction(msgspec.Struct, tag_field="type", tag="prediction", gc=False, omit_defaults=True):
+    """One monitored model call; ``error`` names the exception type of a call that raised.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> p = Prediction(model="m", version="1", prediction_id="a", features={"x": 1.0},
+    ...                ts=datetime(2024, 1, 1, tzinfo=timezone.utc), prediction=[0.2, 0.8])
+    >>> msgspec.json.encode(p)
+    b'{"type":"prediction","model":"m","version":"1","prediction_id":"a","ts":"2024-01-01T00:00:00Z","features":{"x":1.0},"prediction":[0.2,0.8]}'
+    """
+
+    model: _Name
+    version: _Name
+    prediction_id: _Name
+    ts: _Timestamp
+    # Feature names are checked after decoding (_bad_feature_name): a length constraint on keys
+    # here would bypass msgspec's key cache and cost a quarter of the decoding speed.
+    features: Annotated[dict[str, FeatureValue], msgspec.Meta(max_length=MAX_FEATURES)]
+    prediction: PredictionValue
+    latency_ms: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
+    tags: Annotated[dict[_Name, _Text], msgspec.Meta(max_length=MAX_TAGS)] = {}
+    error: _Name | None = None
+
+
+class Label(msgspec.Struct, tag_field="type", tag="label", gc=False, omit_defaults=True):
+    """The ground truth for an earlier prediction, joined on (model, prediction_id).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> Label(model="m", prediction_id="a", label=1, ts=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    Label(model='m', prediction_id='a', label=1, ts=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    """
+
+    model: _Name
+    prediction_id: _Name
+    label: _Text | _Int64 | float | bool
+    ts: _Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why an event (``index``) or the whole message (``index is None``) was refused."""
+
+    index: int | None
+    reason: str
+    detail: str
+    raw: bytes
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """The outcome of :func:`decode_batch`: good events by kind, and the rejected ones."""
+
+    predictions: list[Prediction] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+class _Batch(msgspec.Struct, gc=False):
+    schema: str
+    events: list[Prediction | Label]
+
+
+class _Envelope(msgspec.Struct):
+    schema: str
+    events: Sequence[Mapping[str, Any] | Prediction | Label]
+
+
+_batch_decoder: Final = msgspec.json.Decoder(_Batch)
+_event_decoder: Final = msgspec.json.Decoder(Prediction | Label)
+_object_decoder: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_array_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
+_schema_decoder: Final = msgspec.json.Decoder(str)
+
+
+def _to_builtins(obj: Any) -> Any:
+    """Encode other mappings, and numpy-like scalars and arrays without importing numpy."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    for method in ("tolist", "item"):
+        convert = getattr(obj, method, None)
+        if callable(convert):
+            return convert()
+    raise TypeError(f"cannot encode a {type(obj).__name__} in an event")
+
+
+_encoder: Final = msgspec.json.Encoder(enc_hook=_to_builtins)
+
+
+def encode_batch(events: Sequence[Mapping[str, Any] | Prediction | Label]) -> bytes:
+    """Encode events (structs, or mappings in wire shape with a ``"type"``) as one batch message.
+
+    Non-finite floats are written as ``null`` (a missing value). Timestamps must be timezone-aware.
+    The decoder is the validator: this only refuses what it cannot write correctly.
+
+    Raises
+    ------
+    ValueError
+        An event timestamp is a naive ``datetime``.
+    TypeError
+        A value of a type JSON cannot represent.
+
+    Examples
+    --------
+    >>> encode_batch([{"type": "label", "model": "m", "prediction_id": "a", "label": True,
+    ...                "ts": "2024-01-01T00:00:00Z"}])
+    b'{"schema":"infersight.events/v1","events":[{"type":"label","model":"m","prediction_id":"a","label":true,"ts":"2024-01-01T00:00:00Z"}]}'
+    """
+    for index, event in enumerate(events):
+        ts = event.ts if isinstance(event, Prediction | Label) else event.get("ts")
+        if isinstance(ts, datetime) and ts.utcoffset() is None:
+            raise ValueError(f"events[{index}].ts: naive datetime {ts.isoformat()}; give it a timezone")
+    return _encoder.encode(_Envelope(SCHEMA, events if isinstance(events, list | tuple) else list(events)))
+
+
+def decode_batch(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> DecodedBatch:
+    """Decode one batch message, keeping every valid event; never raises.
+
+    Timestamps come back in UTC. Each refused event (or the whole message) is a :class:`Rejected`
+    with one of :data:`REASONS`, a detail naming the field, and its raw bytes for dead-lettering.
+
+    Examples
+    --------
+    >>> batch = decode_batch(b'{"schema": "infersight.events/v1", "events": ['
+    ...     b'{"type": "label", "model": "m", "prediction_id": "a", "label": 1, "ts": "2024-01-01T02:00:00+02:00"},'
+    ...     b'{"type": "label", "model": "m", "prediction_id": "b", "label": 1, "ts": "yesterday"}]}')
+    >>> batch.labels[0].ts.isoformat()
+    '2024-01-01T00:00:00+00:00'
+    >>> batch.rejected[0].index, batch.rejected[0].reason, batch.rejected[0].detail
+    (1, 'invalid_timestamp', 'events[1].ts: expected an RFC 3339 timestamp with a UTC offset (Z or ±hh:mm)')
+    >>> decode_batch(b"[1, 2]").rejected[0].reason
+    'not_a_batch'
+    """
+    try:
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        elif not isinstance(data, bytes):
+            data = bytes(data)
+        if len(data) > max_bytes:
+            return _reject_message(data, "oversize", f"message of {len(data)} bytes exceeds {max_bytes}")
+        try:
+            batch = _batch_decoder.decode(data)
+        except msgspec.MsgspecError:
+            return _decode_event_by_event(data)
+        if batch.schema != SCHEMA:
+            return _reject_message(data, "unknown_schema", f"schema {batch.schema!r} is not {SCHEMA!r}")
+        result = DecodedBatch()
+        for event in batch.events:
+            _add(result, event)
+        return result
+    except Exception as error:  # a bug must not stop the consumer: say so and dead-letter it
+        raw = data if isinstance(data, bytes) else repr(data).encode()
+        return _reject_message(raw, "invalid_value", f"undecodable message ({error!r})")
+
+
+def _add(result: DecodedBatch, event: Prediction | Label) -> None:
+    tz = event.ts.tzinfo
+    if tz is not UTC:
+        event.ts = event.ts.astimezone(UTC)
+    if type(event) is Prediction:
+        result.predictions.append(event)
+    else:
+        assert isinstance(event, Label)
+        result.labels.append(event)
+
+
+def _reject_message(raw: bytes, reason: str, detail: str) -> DecodedBatch:
+    return DecodedBatch(rejected=[Rejected(None, reason, detail, raw)])
+
+
+def _decode_event_by_event(data: bytes) -> DecodedBatch:
+    """The slow path: the message is bad somewhere; find what, and keep the good events."""
+    try:
+        envelope = _object_decoder.decode(data)
+    except msgspec.ValidationError:  # (a subclass of DecodeError)
+        kind = _json_kind(data)
+        return _reject_message(data, "not_a_batch", f"message: expected object, got {kind}")
+    except msgspec.DecodeError as error:
+        return _reject_message(data, "invalid_json", f"invalid JSON: {error}")
+    if "schema" not in envelope or "events" not in envelope:
+        missing = "schema" if "schema" not in envelope else "events"
+        return _reject_message(data, "not_a_batch", f"message: required field {missing!r} is missing")
+    try:
+        schema = _schema_decoder.decode(envelope["schema"])
+    except msgspec.ValidationError:
+        kind = _json_kind(envelope["schema"])
+        return _reject_message(data, "not_a_batch", f"message.schema: expected string, got {kind}")
+    if schema != SCHEMA:
+        return _reject_message(data, "unknown_schema", f"schema {schema!r} is not {SCHEMA!r}")
+    try:
+        events = _array_decoder.decode(envelope["events"])
+    except msgspec.ValidationError:
+        kind = _json_kind(envelope["events"])
+        return _reject_message(data, "not_a_batch", f"message.events: expected array, got {kind}")
+    result = DecodedBatch()
+    for index, raw in enumerate(events):
+        try:
+            _add(result, _event_decoder.decode(raw))
+        except msgspec.ValidationError as error:
+            reason, detail = _explain(bytes(raw), str(error))
+            result.rejected.append(Rejected(index, reason, f"events[{index}]{detail}", bytes(raw)))
+    return result
+
+
+_JSON_KINDS: Final = {"{": "object", "[": "array", '"': "string", "t": "boolean", "f": "boolean",
+                      "n": "null"}
+_TYPE_WORDS: Final = {"float": "number", "int": "integer", "str": "string", "bool": "boolean",
+                      "null": "null", "object": "object", "array": "array", "datetime": "timestamp"}
+_EXPECTED: Final = re.compile(r"Expected `([^`]*)`, got `([^`]*)`")
+_PATH: Final = re.compile(r" - at `(key` in `)?\$([^`]*)`$")
+_TIMESTAMP_RULE: Final = "expected an RFC 3339 timestamp with a UTC offset (Z or ±hh:mm)"
+_KEY_DECODER: Final = msgspec.json.Decoder(_Name)
+_ENTRY_DECODERS: Final[dict[str, msgspec.json.Decoder[Any]]] = {
+    ".features": msgspec.json.Decoder(FeatureValue),
+    ".tags": msgspec.json.Decoder(_Text),
+    ".prediction.score": msgspec.json.Decoder(_Probability),
+}
+
+
+def _json_kind(raw: bytes | msgspec.Raw) -> str:
+    text = bytes(raw).lstrip()
+    return _JSON_KINDS.get(text[:1].decode("latin-1"), "number")
+
+
+def _explain(raw: bytes, message: str) -> tuple[str, str]:
+    """Turn a msgspec validation message into (reason, detail) naming the offending field."""
+    match = _PATH.search(message)
+    text = message[: match.start()] if match else message
+    path = match.group(2) if match else ""
+    if match and (match.group(1) or "[...]" in path):
+        path = _locate(raw, path.partition("[...]")[0], in_key=bool(match.group(1)))
+    if text.startswith("Object missing required field"):
+        return "missing_field", f"{path}.{text.split('`')[1]}: required field is missing"
+    if text.startswith("Invalid value") and path == ".type":
+        return "unknown_type", f"{path}: {text.removeprefix('Invalid value ')} is not 'prediction' or 'label'"
+    if text == "Number out of range":
+        return "non_finite", f"{path}: number beyond the finite double range (infinity is not allowed)"
+    if "datetime" in text or "RFC3339" in text:
+        return "invalid_timestamp", f"{path}: {_TIMESTAMP_RULE}"
+    if expected := _EXPECTED.match(text):
+        wanted = " or ".join(_TYPE_WORDS.get(w, w) for w in expected.group(1).split(" | "))
+        return "wrong_type", f"{path}: expected {wanted}, got {_TYPE_WORDS.get(expected[2], expected[2])}"
+    if " of length <= " in text:
+        unit = "characters" if text.startswith("Expected `str`") else "entries"
+        return "limit_exceeded", f"{path}: more than {text.rsplit(' ', 1)[1]} {unit}"
+    if " of length >= " in text:
+        return "invalid_value", f"{path}: must not be empty"
+    if text.startswith("Expected `int`"):
+        return "invalid_value", f"{path}: integer outside the signed 64-bit range"
+    if text.startswith("Expected `float` "):
+        return "invalid_value", f"{path}: must be {text.removeprefix('Expected `float` ')}"
+    return "invalid_value", f"{path}: {text}"
+
+
+def _locate(raw: bytes, container_path: str, *, in_key: bool) -> str:
+    """Name the entry of a map that msgspec reports only as ``[...]`` (a bad value) or ``key``."""
+    try:
+        node = raw
+        for name in container_path.strip(".").split("."):
+            node = bytes(_object_decoder.decode(node)[name])
+        check = _KEY_DECODER if in_key else _ENTRY_DECODERS[container_path]
+        for key, value in _object_decoder.decode(node).items():
+            try:
+                check.decode(msgspec.json.encode(key) if in_key else value)
+            except msgspec.ValidationError:
+                shown = key if len(key) <= 40 else key[:40] + "…"
+                return f"{container_path}[{msgspec.json.encode(shown).decode()}]"
+    except (msgspec.MsgspecError, KeyError):
+        pass
+    return container_path + ("" if in_key else "[...]")
