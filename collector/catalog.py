@@ -14,8 +14,7 @@ from typing import Any
 from infersight.collector import engine
 from infersight.collector.engine import ModelSettings
 from infersight.storage.models import Model, ModelVersion
-from infersight.storage.types import utc_now
-from infersight.storage.upsert import insert_missing
+from infersight.storage.registry import ensure_model_versions
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,20 +35,7 @@ class ModelCatalog:
         new = sorted(set(versions) - self._known_versions)
         if not new:
             return
-        now = utc_now()
-        insert_missing(
-            session,
-            Model,
-            [{"name": m, "created_at": now, "updated_at": now, "threshold": 0.5}
-             for m in sorted({m for m, _ in new})],
-            conflict=("name",),
-        )
-        insert_missing(
-            session,
-            ModelVersion,
-            [{"model": m, "version": v, "created_at": now} for m, v in new],
-            conflict=("model", "version"),
-        )
+        ensure_model_versions(session, new)
         self._pending_known = new
 
     def registered(self) -> None:

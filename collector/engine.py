@@ -7,10 +7,13 @@ rows. Keeping these calls here keeps the worker independent of the engine's inte
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MetricRow = tuple[str | None, str, float | None, int]
 """``(feature or None, metric, value, sample_size)``."""
@@ -38,8 +41,7 @@ def new_state(reference: Any) -> Any:
 
 
 def load_state(reference: Any, data: bytes) -> Any:
-    state = reference.new_window()
-    return type(state).from_bytes(data)
+    return reference.window_from_bytes(data)
 
 
 def dump_state(state: Any) -> bytes:
@@ -53,16 +55,13 @@ def add_predictions(state: Any, predictions: Sequence[Any]) -> None:
 def add_labels(
     state: Any, joined: Sequence[tuple[Any, Any]], settings: ModelSettings
 ) -> None:
-    """Add ``(prediction value as stored in the index, label)`` pairs to ``state``."""
+    """Add ``(prediction value as stored in the index, label)`` pairs to ``state``.
+
+    The task, classes and threshold come from the state's reference.
+    """
     predictions = [prediction for prediction, _label in joined]
     labels = [label for _prediction, label in joined]
-    state.update_labels(
-        predictions,
-        labels,
-        task=settings.task,
-        positive_label=settings.positive_label,
-        threshold=settings.threshold,
-    )
+    state.add_labels(labels, predictions)
 
 
 def merge_states(reference: Any, states: Sequence[Any]) -> Any:
@@ -72,11 +71,28 @@ def merge_states(reference: Any, states: Sequence[Any]) -> Any:
     return merged
 
 
+def drift_config(settings: ModelSettings) -> Any:
+    """The model's per-feature test overrides, or None (the documented defaults).
+
+    An invalid stored configuration falls back to the defaults (and is logged): a bad
+    setting must not stop evaluation.
+    """
+    if not settings.drift_config:
+        return None
+    from infersight.drift.config import DriftConfig
+
+    try:
+        return DriftConfig.from_dict(settings.drift_config)
+    except (ValueError, TypeError) as exc:
+        log.warning("ignoring invalid drift_config %r: %s", settings.drift_config, exc)
+        return None
+
+
 def evaluate(reference: Any, state: Any, settings: ModelSettings) -> list[MetricRow]:
     """Metric rows of one (merged) window state compared with the reference."""
     from infersight.drift import compare
 
-    report = compare(reference, state, config=settings.drift_config)
+    report = compare(reference, state, drift_config(settings))
     rows: list[MetricRow] = []
     for feature, metric, value, sample_size in report.rows():
         number = None if value is None else float(value)

@@ -1,0 +1,201 @@
+"""Exactly-once in effect, against the real Tansu broker and the real Postgres.
+
+One stream is produced once; each test replays it from the start in its own consumer
+group into its own database, disturbing the workers differently, and must end with the
+same metric points as one uninterrupted worker: counts exactly, statistics within float
+tolerance.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
+from infersight.storage.db import upgrade
+from sqlalchemy.engine import make_url
+
+from tests.collector.conftest import install_references
+from tests.collector.harness import (
+    MetricKey,
+    WorkerProcess,
+    assert_same_metrics,
+    create_topics,
+    expected_offsets,
+    first_lines,
+    metric_snapshot,
+    produce,
+    progress,
+    wait_until_done,
+    worker_env,
+)
+from tests.collector.streams import make_stream
+from tests.collector.tcp_proxy import TcpProxy
+from tests.support.postgres import temporary_database
+from tests.support.tansu import TansuBroker
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+STREAM = make_stream(seed=11)
+Snapshot = dict[MetricKey, tuple[float | None, int]]
+
+
+@pytest.fixture(scope="module")
+def produced(module_broker: TansuBroker) -> dict[tuple[str, int], int]:
+    create_topics(module_broker.bootstrap, {EVENTS_TOPIC: 4, LABELS_TOPIC: 2})
+    labels = produce(module_broker.bootstrap, LABELS_TOPIC, STREAM.labels[: len(STREAM.labels) // 3])
+    events = produce(module_broker.bootstrap, EVENTS_TOPIC, STREAM.events)
+    labels += produce(module_broker.bootstrap, LABELS_TOPIC, STREAM.labels[len(STREAM.labels) // 3 :])
+    return expected_offsets(events, labels)
+
+
+def _fresh_database() -> Iterator[str]:
+    with temporary_database("infersight_worker") as url:
+        upgrade(url)
+        install_references(url)
+        yield url
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    yield from _fresh_database()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(
+    module_broker: TansuBroker, produced: dict[tuple[str, int], int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Snapshot]:
+    """The metric points of one worker that ran from start to end undisturbed."""
+    log = tmp_path_factory.mktemp("single") / "worker.log"
+    for url in _fresh_database():
+        worker = WorkerProcess(worker_env(url, module_broker.bootstrap, "single"), log)
+        try:
+            wait_until_done(url, "single", produced)
+        except TimeoutError:
+            raise AssertionError(first_lines(log)) from None
+        finally:
+            assert worker.stop() == 0, first_lines(log)
+        yield metric_snapshot(url)
+
+
+def _expected_window_counts() -> Counter[tuple[str, datetime]]:
+    """Per (model, window start) event counts, computed from the produced stream itself."""
+    counts: Counter[tuple[str, datetime]] = Counter()
+    for _partition, _key, value in STREAM.events:
+        for event in msgspec.json.decode(value)["events"]:
+            ts = datetime.fromisoformat(event["ts"]).astimezone(UTC)
+            start = int(ts.timestamp()) // 60 * 60
+            counts[(event["model"], datetime.fromtimestamp(start, UTC))] += 1
+    return counts
+
+
+def test_one_worker_counts_every_prediction_once(uninterrupted: Snapshot) -> None:
+    counts = {
+        (model, start): value
+        for (model, _v, start, feature, metric), (value, _n) in uninterrupted.items()
+        if metric == "count" and feature == ""
+    }
+    assert counts == dict(_expected_window_counts())
+    assert sum(counts.values()) == STREAM.prediction_count
+
+
+def test_two_workers_sharing_partitions_give_the_same_metrics(
+    module_broker: TansuBroker, produced: dict[tuple[str, int], int], uninterrupted: Snapshot,
+    database: str, tmp_path: Path,
+) -> None:
+    env = worker_env(database, module_broker.bootstrap, "pair")
+    workers = [WorkerProcess(env, tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        wait_until_done(database, "pair", produced)
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0], first_lines(tmp_path / "worker0.log")
+    assert_same_metrics(uninterrupted, metric_snapshot(database))
+
+
+def _run_until(
+    url: str, group: str, produced: Mapping[tuple[str, int], int], share: float, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while progress(url, group, produced) < share:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no progress to {share:.0%} within {timeout}s")
+        time.sleep(0.05)
+
+
+def test_worker_killed_with_sigkill_repeatedly_gives_the_same_metrics(
+    module_broker: TansuBroker, produced: dict[tuple[str, int], int], uninterrupted: Snapshot,
+    database: str, tmp_path: Path,
+) -> None:
+    rng = random.Random(2024)
+    env = worker_env(database, module_broker.bootstrap, "killed")
+    kills = sorted(rng.uniform(low, low + 0.2) for low in (0.1, 0.35, 0.6))
+    log = tmp_path / "worker.log"
+    for share in kills:
+        worker = WorkerProcess(env, log)
+        try:
+            _run_until(database, "killed", produced, share, timeout=60)
+            time.sleep(rng.uniform(0.0, 0.3))  # land anywhere in the batch cycle
+        finally:
+            worker.kill()
+    worker = WorkerProcess(env, log)
+    try:
+        wait_until_done(database, "killed", produced)
+    finally:
+        assert worker.stop() == 0, first_lines(log)
+    assert first_lines(log, 100000).count("sought to stored offsets") >= len(kills) + 1
+    assert_same_metrics(uninterrupted, metric_snapshot(database))
+
+
+def test_worker_joining_and_leaving_mid_stream_gives_the_same_metrics(
+    module_broker: TansuBroker, produced: dict[tuple[str, int], int], uninterrupted: Snapshot,
+    database: str, tmp_path: Path,
+) -> None:
+    env = worker_env(database, module_broker.bootstrap, "rebalance")
+    first = WorkerProcess(env, tmp_path / "first.log")
+    second: WorkerProcess | None = None
+    try:
+        _run_until(database, "rebalance", produced, 0.2, timeout=60)
+        second = WorkerProcess(env, tmp_path / "second.log")  # joins: partitions move to it
+        _run_until(database, "rebalance", produced, 0.6, timeout=60)
+        assert first.stop() == 0  # leaves cleanly: its partitions move back
+        wait_until_done(database, "rebalance", produced)
+    finally:
+        first.stop()
+        if second is not None:
+            assert second.stop() == 0, first_lines(tmp_path / "second.log")
+    assert "partitions revoked" in first_lines(tmp_path / "first.log", 100000)
+    assert_same_metrics(uninterrupted, metric_snapshot(database))
+
+
+def test_database_outage_mid_stream_loses_and_repeats_nothing(
+    module_broker: TansuBroker, produced: dict[tuple[str, int], int], uninterrupted: Snapshot,
+    database: str, tmp_path: Path,
+) -> None:
+    url = make_url(database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
+    env = worker_env(through_proxy, module_broker.bootstrap, "outage")
+    log = tmp_path / "worker.log"
+    worker = WorkerProcess(env, log)
+    try:
+        _run_until(database, "outage", produced, 0.3, timeout=60)
+        proxy.down()
+        before = progress(database, "outage", produced)
+        time.sleep(4)
+        assert worker.alive(), first_lines(log)
+        assert progress(database, "outage", produced) == before  # nothing committed meanwhile
+        proxy.up()
+        wait_until_done(database, "outage", produced)
+    finally:
+        proxy.close()
+        assert worker.stop() == 0, first_lines(log)
+    assert "database unavailable" in first_lines(log, 100000)
+    assert_same_metrics(uninterrupted, metric_snapshot(database))
