@@ -1,0 +1,151 @@
+"""Turn a batch (DataFrame, mapping name→array, or decoded wire-format events) into columns.
+
+Examples
+--------
+>>> batch = to_columns([{"features": {"x": 1.5}, "prediction": 0.9, "latency_ms": 3.0},
+...                     {"features": {"x": None}, "prediction": 0.2}], ["x"])
+>>> batch.rows, batch.features["x"], batch.latency_ms.tolist()
+(2, [1.5, None], [3.0, nan])
+>>> to_float([1, None, "abc", float("inf")])
+(array([ 1., nan, nan, inf]), 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+FeatureKind = Literal["numeric", "categorical"]
+ArrayF = npt.NDArray[np.float64]
+
+
+@dataclass
+class Columns:
+    """A batch as columns: ``features[name]`` (absent names are all-missing), optional outputs."""
+
+    rows: int
+    features: dict[str, Any]
+    predictions: Any = None
+    latency_ms: ArrayF | None = None
+
+
+def _column_length(name: str, column: Any) -> int:
+    if isinstance(column, str | bytes) or not hasattr(column, "__len__"):
+        raise TypeError(f"feature {name!r}: expected an array or sequence of values, "
+                        f"got {type(column).__name__}")
+    return len(column)
+
+
+def _get(event: Any, field: str) -> Any:
+    if isinstance(event, Mapping):
+        return event.get(field)
+    return getattr(event, field, None)
+
+
+def to_columns(batch: Any, names: Iterable[str]) -> Columns:
+    """Columns of ``names`` from a DataFrame, a mapping name→array, or a list of events.
+
+    An event is a dict or an object with ``features`` (mapping), ``prediction`` and
+    ``latency_ms``; a dict without a ``features`` mapping is read as one row of features.
+    """
+    wanted = list(names)
+    if isinstance(batch, pd.DataFrame):
+        cols = {n: batch[n].to_numpy() for n in wanted if n in batch.columns}
+        return Columns(len(batch), cols)
+    if isinstance(batch, Mapping):
+        cols = {}
+        lengths = {n: _column_length(n, batch[n]) for n in wanted if n in batch}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"columns have different lengths: {lengths}")
+        for n in lengths:
+            cols[n] = batch[n]
+        rows = next(iter(lengths.values()), 0)
+        if not lengths and batch:
+            rows = _column_length(next(iter(batch)), next(iter(batch.values())))
+        return Columns(rows, cols)
+    if isinstance(batch, Sequence) and not isinstance(batch, str | bytes):
+        return _events_to_columns(batch, wanted)
+    raise TypeError(f"cannot read a batch from {type(batch).__name__}: pass a DataFrame, a "
+                    "mapping name→array or a list of events")
+
+
+def _events_to_columns(events: Sequence[Any], wanted: list[str]) -> Columns:
+    rows = len(events)
+    if rows == 0:
+        return Columns(0, {})
+    first = events[0]
+    is_event = isinstance(_get(first, "features"), Mapping)
+    if is_event:
+        feats = [_get(e, "features") for e in events]
+        feats = [f if isinstance(f, Mapping) else {} for f in feats]
+        if isinstance(first, Mapping):
+            predictions = [e.get("prediction") if isinstance(e, Mapping) else None for e in events]
+            latency = [e.get("latency_ms") if isinstance(e, Mapping) else None for e in events]
+        else:
+            predictions = [getattr(e, "prediction", None) for e in events]
+            latency = [getattr(e, "latency_ms", None) for e in events]
+    else:
+        feats = [e if isinstance(e, Mapping) else {} for e in events]
+        predictions, latency = [], []
+    cols = {n: [f.get(n) for f in feats] for n in wanted}
+    has_pred = any(p is not None for p in predictions)
+    lat = to_float(latency)[0] if any(v is not None for v in latency) else None
+    return Columns(rows, cols, predictions if has_pred else None, lat)
+
+
+def to_float(column: Any) -> tuple[ArrayF, int]:
+    """Column → float64 array (None/NaN → NaN) and the number of values that are not numbers."""
+    if isinstance(column, pd.Series):
+        column = column.to_numpy()
+    try:
+        arr = np.asarray(column, dtype=np.float64)
+        if arr.ndim == 1:
+            return arr, 0
+    except (TypeError, ValueError, OverflowError):
+        pass
+    values = list(np.asarray(column, dtype=object).ravel()) if not isinstance(column, list) \
+        else column
+    out = np.empty(len(values), dtype=np.float64)
+    invalid = 0
+    for i, v in enumerate(values):
+        if v is None:
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError, OverflowError):
+            out[i] = np.nan
+            invalid += 1
+    return out, invalid
+
+
+def infer_kind(column: Any) -> FeatureKind:
+    """Numeric for real-valued columns; categorical for text, booleans and 0/1-style flags.
+
+    Examples
+    --------
+    >>> infer_kind([1.5, 2.0, 3.25]), infer_kind(["a", "b"]), infer_kind([0, 1, 1, 0])
+    ('numeric', 'categorical', 'categorical')
+    """
+    series = column if isinstance(column, pd.Series) else pd.Series(
+        list(column) if not isinstance(column, np.ndarray) else column)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "categorical"
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.dropna()
+        if values.empty or not all(isinstance(v, int | float | np.integer | np.floating)
+                                   and not isinstance(v, bool | np.bool_) for v in values):
+            return "categorical"
+        series = values.astype(np.float64)
+    values = series.dropna()
+    if values.empty:
+        return "numeric"
+    arr = values.to_numpy(dtype=np.float64)
+    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.unique(arr).size <= 2:
+        return "categorical"
+    return "numeric"

@@ -1,0 +1,173 @@
+"""Compare a window with its reference: every applicable metric and the drift decisions.
+
+Examples
+--------
+>>> import numpy as np
+>>> from infersight.drift import Reference
+>>> rng = np.random.default_rng(0)
+>>> ref = Reference.from_data({"x": rng.normal(0, 1, 5000), "c": rng.choice(["a", "b"], 5000)})
+>>> w = ref.new_window()
+>>> w.update({"x": rng.normal(1, 1, 5000), "c": rng.choice(["a", "b"], 5000)})
+>>> report = compare(ref, w)
+>>> report.drifted("x"), report.drifted("c"), report.drift_share
+(True, False, 0.5)
+>>> round(report.features["x"]["wasserstein_normed"], 1)
+1.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .categorical import CategoricalProfile, CategoricalState
+from .config import DriftConfig
+from .distances import hellinger, js_distance, kl_divergence, psi
+from .estimation import CBPE
+from .numeric import NumericProfile, NumericState, wasserstein_binned
+from .performance import (
+    ClassificationState,
+    RegressionState,
+    classification_metrics,
+    regression_metrics,
+)
+from .reference import Profile, Reference
+from .report import DriftReport, FeatureDrift, TestResult
+from .stattests import TESTS, benjamini_hochberg, chi2_two_sample, ks_pvalue, ks_statistic_binned
+from .window import State, WindowState
+
+_DEFAULT = DriftConfig()
+
+
+def _distances(current: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    return {"psi": psi(current, reference), "js_distance": js_distance(current, reference),
+            "hellinger": hellinger(current, reference),
+            "kl_divergence": kl_divergence(current, reference)}
+
+
+def numeric_metrics(profile: NumericProfile, state: NumericState) -> dict[str, float]:
+    """Drift metrics of a numeric feature (only those defined for this window)."""
+    metrics = {"count": float(state.count),
+               "missing_rate": (state.missing + state.invalid) / state.count
+               if state.count else float("nan")}
+    n, m = state.n, int(profile.ref_counts.sum())
+    if n == 0 or m == 0:
+        return {k: v for k, v in metrics.items() if not np.isnan(v)}
+    metrics.update(_distances(profile.coarse(state.counts), profile.coarse(profile.ref_counts)))
+    w1 = wasserstein_binned(profile, state)
+    std = profile.moments.get("std", 0.0)
+    metrics["wasserstein_normed"] = w1 / std if std > 0 else w1
+    d = ks_statistic_binned(state.counts, profile.ref_counts)
+    metrics["ks_statistic"] = d
+    metrics["ks_pvalue"] = ks_pvalue(d, n, m)
+    return metrics
+
+
+def categorical_metrics(profile: CategoricalProfile, state: CategoricalState) -> dict[str, float]:
+    """Drift metrics of a categorical feature (only those defined for this window)."""
+    metrics = {"count": float(state.count)}
+    if state.count:
+        metrics["missing_rate"] = state.missing / state.count
+    n, m = state.n, int(profile.ref_counts.sum())
+    if n == 0 or m == 0:
+        return metrics
+    current = state.binned().astype(np.float64)
+    reference = profile.ref_counts.astype(np.float64)
+    metrics.update(_distances(current, reference))
+    metrics["chi2_pvalue"] = chi2_two_sample(current, reference)[1]
+    if profile.tracks_new:
+        metrics["new_category_rate"] = state.unseen / n
+    return metrics
+
+
+def _metrics(profile: Profile, state: State) -> tuple[str, dict[str, float], int]:
+    if isinstance(profile, NumericProfile) and isinstance(state, NumericState):
+        return "numeric", numeric_metrics(profile, state), state.n
+    if isinstance(profile, CategoricalProfile) and isinstance(state, CategoricalState):
+        return "categorical", categorical_metrics(profile, state), state.n
+    raise ValueError("window state and reference profile kinds differ")
+
+
+def _decide(details: dict[str, FeatureDrift], config: DriftConfig) -> None:
+    """Apply each feature's rules; p-value rules are Benjamini-Hochberg adjusted together."""
+    pending: list[tuple[str, str, float, float]] = []
+    for name, detail in details.items():
+        for rule in config.rules_for(name if name != "@prediction" else "@prediction",
+                                     detail.kind, detail.sample_size):
+            test = TESTS[rule.test]
+            value = detail.metrics.get(test.metric, float("nan"))
+            if test.kind == "pvalue":
+                if not np.isnan(value):
+                    pending.append((name, rule.test, rule.threshold, value))
+                else:
+                    detail.tests.append(TestResult(rule.test, rule.threshold, value, False))
+            else:
+                detail.tests.append(TestResult(rule.test, rule.threshold, value,
+                                               test.drifted(value, rule.threshold)))
+    adjusted = benjamini_hochberg([p for *_, p in pending])
+    for (name, test_name, threshold, raw), adj in zip(pending, adjusted.tolist(), strict=True):
+        details[name].tests.append(TestResult(test_name, threshold, raw,
+                                              TESTS[test_name].drifted(adj, threshold), adj))
+
+
+def _performance(ref: Reference, window: WindowState) -> tuple[dict[str, float], int, int]:
+    out: dict[str, float] = {}
+    labelled = 0
+    perf = window.performance
+    if isinstance(perf, ClassificationState) and perf.count:
+        out.update(classification_metrics(perf))
+        labelled = perf.count
+    elif isinstance(perf, RegressionState) and perf.count:
+        out.update(regression_metrics(perf))
+        labelled = perf.count
+    predicted = window.prediction.count if window.prediction is not None else window.rows
+    if labelled or predicted:
+        out["label_coverage"] = labelled / predicted if predicted else float("nan")
+    scored = 0
+    if isinstance(ref.cbpe, CBPE) and window.score_counts is not None:
+        scored = int(window.score_counts.sum())
+        if scored:
+            out.update(ref.cbpe.estimate(window.score_counts))
+    return {k: v for k, v in out.items() if not np.isnan(v)}, labelled, scored
+
+
+def compare(reference: Reference, window: WindowState,
+            config: DriftConfig | None = None) -> DriftReport:
+    """Compare ``window`` with ``reference`` and decide drift per feature.
+
+    Parameters
+    ----------
+    reference
+        The profile the window was built from.
+    window
+        A window state (possibly merged from many windows/partitions).
+    config
+        Decision rules; the documented default table when None.
+
+    Returns
+    -------
+    DriftReport
+        ``features[name][metric]``, ``drifted(name)``, ``drift_share``, ``prediction``,
+        ``performance``, ``model``, ``rows()``, ``to_dict()``.
+    """
+    if window.fingerprint != reference.fingerprint:
+        raise ValueError("the window state was built for a different reference")
+    config = config or _DEFAULT
+    details: dict[str, FeatureDrift] = {}
+    for name, profile in reference.features.items():
+        state = window.features.get(name)
+        if state is None:
+            state = profile.new_state()
+        kind, metrics, n = _metrics(profile, state)
+        details[name] = FeatureDrift(kind, metrics, n)
+    _decide(details, config)
+    prediction_detail = None
+    if reference.prediction is not None and window.prediction is not None:
+        kind, metrics, n = _metrics(reference.prediction, window.prediction)
+        prediction_detail = FeatureDrift(kind, metrics, n)
+        _decide({"@prediction": prediction_detail}, config)
+    decided = [d for d in details.values() if d.tests]
+    model = {"count": float(window.rows),
+             "drift_share": sum(d.drifted for d in decided) / len(decided) if decided else 0.0}
+    model.update(window.latency_quantiles())
+    performance, labelled, scored = _performance(reference, window)
+    return DriftReport(details, prediction_detail, performance, model, labelled, scored)

@@ -1,0 +1,272 @@
+"""Mergeable window state: feature, prediction, latency and labelled-outcome statistics.
+
+Examples
+--------
+>>> import numpy as np
+>>> from infersight.drift import Reference
+>>> ref = Reference.from_data({"x": np.arange(100.0)})
+>>> a, b = ref.new_window(), ref.new_window()
+>>> a.update({"x": [1.0, 2.0]}); b.update([{"features": {"x": None}, "latency_ms": 4.0}])
+>>> a.merge(b)
+>>> a.rows, a.features["x"].missing
+(3, 1)
+>>> ref.window_from_bytes(a.to_bytes()).rows
+3
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import datasketches as ds
+import numpy as np
+
+from . import _codec
+from .categorical import CategoricalProfile, CategoricalState
+from .columns import Columns, to_columns, to_float
+from .numeric import NumericProfile, NumericState
+from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
+from .predictions import labelled_rows
+
+if TYPE_CHECKING:
+    from .reference import Profile, Reference
+
+State = NumericState | CategoricalState
+PerformanceState = ClassificationState | RegressionState
+
+_MAGIC = b"ISWN"
+_VERSION = 1
+#: k of the latency KLL sketch (rank error ≈ 1.3%).
+LATENCY_KLL_K = 200
+
+
+def _new_state(profile: Profile) -> State:
+    return profile.new_state()
+
+
+def _state_to_dict(state: State) -> dict[str, Any]:
+    return {"k": "n" if isinstance(state, NumericState) else "c", **state.to_dict()}
+
+
+def _state_from_dict(d: dict[str, Any]) -> State:
+    if d.get("k") == "n":
+        return NumericState.from_dict(d)
+    if d.get("k") == "c":
+        return CategoricalState.from_dict(d)
+    raise _codec.FormatError(f"unknown state kind {d.get('k')!r}")
+
+
+def _update_state(state: State, profile: Profile, column: Any, rows: int) -> None:
+    if column is None:
+        state.count += rows
+        state.missing += rows
+        return
+    if len(column) != rows:
+        raise ValueError(f"column has {len(column)} values, the batch has {rows} rows")
+    if isinstance(state, NumericState) and isinstance(profile, NumericProfile):
+        values, invalid = to_float(column)
+        state.update(values, profile, invalid)
+    elif isinstance(state, CategoricalState) and isinstance(profile, CategoricalProfile):
+        state.update(column, profile)
+    else:  # pragma: no cover - guarded by the fingerprint
+        raise TypeError("state and profile kinds differ")
+
+
+class WindowState:
+    """Statistics of one window (or any merge of windows/partitions) for one reference.
+
+    ``rows`` counts updated rows; ``features[name]`` is the per-feature state; ``prediction``
+    the state of the model output; ``score_counts`` the binary score histogram over
+    ``SCORE_BINS``; ``latency`` a KLL sketch of latencies in ms; ``performance`` the labelled
+    outcomes joined so far.
+    """
+
+    def __init__(self, reference: Reference | None, *, fingerprint: bytes | None = None) -> None:
+        self.reference = reference
+        self.fingerprint = reference.fingerprint if reference is not None else (fingerprint or b"")
+        self.rows = 0
+        self.features: dict[str, State] = {}
+        self.prediction: State | None = None
+        self.score_counts: np.ndarray | None = None
+        self.latency = ds.kll_floats_sketch(LATENCY_KLL_K)
+        self.performance: PerformanceState | None = None
+        if reference is not None:
+            self.features = {n: _new_state(p) for n, p in reference.features.items()}
+            if reference.prediction is not None:
+                self.prediction = _new_state(reference.prediction)
+            spec = reference.prediction_spec
+            if spec is not None and spec.kind == "score":
+                self.score_counts = np.zeros(SCORE_BINS, dtype=np.int64)
+
+    def _bound(self) -> Reference:
+        if self.reference is None:
+            raise ValueError("this window state is not bound to its reference: restore it with "
+                             "reference.window_from_bytes(data) or call attach(reference)")
+        return self.reference
+
+    def attach(self, reference: Reference) -> None:
+        """Bind a state restored without its reference (checks that the layouts match)."""
+        if reference.fingerprint != self.fingerprint:
+            raise ValueError("this window state was built for a different reference")
+        self.reference = reference
+
+    def update(self, batch: Any, predictions: Any = None, latency_ms: Any = None) -> None:
+        """Add a batch: a DataFrame, a mapping name→array, or a list of decoded events.
+
+        ``predictions``/``latency_ms`` (arrays aligned with the rows) override the ones read
+        from events. Features absent from the batch count as missing; unknown ones are ignored.
+        """
+        ref = self._bound()
+        cols = to_columns(batch, ref.features)
+        preds = predictions if predictions is not None else cols.predictions
+        lat = latency_ms if latency_ms is not None else cols.latency_ms
+        self._check_lengths(cols, preds, lat)
+        for name, profile in ref.features.items():
+            _update_state(self.features[name], profile, cols.features.get(name), cols.rows)
+        if preds is not None:
+            self._update_predictions(ref, preds)
+        if lat is not None:
+            values, _ = to_float(lat)
+            values = values[np.isfinite(values) & (values >= 0)]
+            if values.size:
+                self.latency.update(values.astype(np.float32))
+        self.rows += cols.rows
+
+    @staticmethod
+    def _check_lengths(cols: Columns, preds: Any, lat: Any) -> None:
+        for what, values in (("predictions", preds), ("latency_ms", lat)):
+            if values is not None and len(values) != cols.rows:
+                raise ValueError(f"{what} has {len(values)} values, the batch has {cols.rows} rows")
+
+    def _update_predictions(self, ref: Reference, preds: Any) -> None:
+        spec, profile, state = ref.prediction_spec, ref.prediction, self.prediction
+        if spec is None or profile is None or state is None:
+            return  # the reference has no predictions: nothing to compare them with
+        read = spec.read(preds)
+        if spec.kind == "score" and read.scores is not None:
+            _update_state(state, profile, read.scores, len(read.scores))
+            finite = read.scores[np.isfinite(read.scores)]
+            if self.score_counts is not None and finite.size:
+                self.score_counts += score_histogram(finite)
+        elif spec.kind == "value" and read.values is not None:
+            _update_state(state, profile, read.values, len(read.values))
+        elif read.labels is not None:
+            _update_state(state, profile, read.labels, len(read.labels))
+
+    def add_labels(self, y_true: Any, predictions: Any) -> None:
+        """Add joined ground truth: true labels and the predictions they belong to.
+
+        ``predictions`` are in any accepted form (scores, labels, probability vectors,
+        ``{"label", "score"}``). Rows with a missing label or prediction are skipped.
+
+        Examples
+        --------
+        >>> from infersight.drift import Reference, compare
+        >>> ref = Reference.from_data({"x": [1.0, 2.0, 3.0, 4.0]}, predictions=[0.1, 0.9, 0.8, 0.2],
+        ...                           labels=[0, 1, 1, 0])
+        >>> w = ref.new_window()
+        >>> w.update({"x": [1.0, 2.0]}, predictions=[0.7, 0.3])
+        >>> w.add_labels([1, 1], [0.7, 0.3])
+        >>> compare(ref, w).performance["recall"]
+        0.5
+        """
+        ref = self._bound()
+        spec = ref.prediction_spec
+        if spec is None:
+            raise ValueError("the reference has no predictions or labels: task unknown")
+        read = spec.read(predictions)
+        truth = list(y_true.tolist() if hasattr(y_true, "tolist") else y_true)
+        if spec.task == "regression":
+            assert read.values is not None
+            t, _ = to_float(truth)
+            if t.size != read.values.size:
+                raise ValueError("y_true and predictions have different lengths")
+            ok = np.isfinite(t) & np.isfinite(read.values)
+            if self.performance is None:
+                self.performance = RegressionState()
+            assert isinstance(self.performance, RegressionState)
+            self.performance.update(t[ok], read.values[ok])
+            return
+        y_t, y_p, scores = labelled_rows(truth, read)
+        if self.performance is None:
+            self.performance = ClassificationState(spec.classes, spec.positive_label)
+        assert isinstance(self.performance, ClassificationState)
+        self.performance.update(y_t, y_p, scores)
+
+    def merge(self, other: WindowState) -> None:
+        """Add ``other`` (a window of the same reference) into this one."""
+        if not isinstance(other, WindowState):
+            raise TypeError(f"cannot merge {type(other).__name__} into a WindowState")
+        if other.fingerprint != self.fingerprint:
+            raise ValueError("cannot merge window states of different references")
+        self.rows += other.rows
+        for name, state in other.features.items():
+            mine = self.features.get(name)
+            if mine is None:
+                self.features[name] = state
+            else:
+                mine.merge(state)  # type: ignore[arg-type]
+        if other.prediction is not None:
+            if self.prediction is None:
+                self.prediction = other.prediction
+            else:
+                self.prediction.merge(other.prediction)  # type: ignore[arg-type]
+        if other.score_counts is not None:
+            if self.score_counts is None:
+                self.score_counts = other.score_counts.copy()
+            else:
+                self.score_counts += other.score_counts
+        if not other.latency.is_empty():
+            self.latency.merge(other.latency)
+        if other.performance is not None:
+            if self.performance is None:
+                self.performance = type(other.performance).from_dict(other.performance.to_dict())
+            else:
+                self.performance.merge(other.performance)  # type: ignore[arg-type]
+
+    def latency_quantiles(self) -> dict[str, float]:
+        """``latency_p50_ms``, ``latency_p95_ms``, ``latency_p99_ms`` (empty if no latency)."""
+        if self.latency.is_empty():
+            return {}
+        p50, p95, p99 = self.latency.get_quantiles([0.5, 0.95, 0.99])
+        return {"latency_p50_ms": float(p50), "latency_p95_ms": float(p95),
+                "latency_p99_ms": float(p99)}
+
+    def to_bytes(self) -> bytes:
+        """Compact versioned binary form."""
+        body: dict[str, Any] = {
+            "fp": self.fingerprint, "rows": self.rows,
+            "features": {n: _state_to_dict(s) for n, s in self.features.items()},
+            "prediction": _state_to_dict(self.prediction) if self.prediction else None,
+            "scores": _codec.encode_counts(self.score_counts)
+            if self.score_counts is not None else None,
+            "latency": None if self.latency.is_empty() else self.latency.serialize(),
+            "performance": self.performance.to_dict() if self.performance else None,
+        }
+        return _codec.pack(_MAGIC, _VERSION, body)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, reference: Reference | None = None) -> WindowState:
+        """Inverse of :meth:`to_bytes`. Without ``reference`` the state can be merged,
+        serialised and compared, but not updated until :meth:`attach`."""
+        _, body = _codec.unpack(data, _MAGIC, (_VERSION,))
+        try:
+            window = cls(None, fingerprint=bytes(body["fp"]))
+            window.rows = int(body["rows"])
+            window.features = {str(n): _state_from_dict(d) for n, d in body["features"].items()}
+            if body["prediction"] is not None:
+                window.prediction = _state_from_dict(body["prediction"])
+            if body["scores"] is not None:
+                window.score_counts = _codec.decode_array(body["scores"], np.int64).copy()
+            if body["latency"] is not None:
+                window.latency = ds.kll_floats_sketch.deserialize(bytes(body["latency"]))
+            perf = body["performance"]
+            if perf is not None:
+                window.performance = (RegressionState.from_dict(perf)
+                                      if perf.get("kind") == "regression"
+                                      else ClassificationState.from_dict(perf))
+        except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+            raise _codec.FormatError(f"corrupt window payload: {exc!r}") from exc
+        if reference is not None:
+            window.attach(reference)
+        return window
