@@ -47,7 +47,7 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, begin: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (the driver's implicit transactions break
@@ -64,13 +64,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL, *, sqlite_immediate: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for a Postgres or SQLite URL (parent folder of a SQLite file created).
 
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    ``sqlite_immediate`` makes SQLite transactions take the write lock when they begin
+    (``BEGIN IMMEDIATE``): use it for a writer whose transactions read before they write,
+    so concurrent writers wait for each other (up to the busy timeout) instead of failing
+    with "database is locked". Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -78,7 +81,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, "BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)

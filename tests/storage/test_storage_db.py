@@ -83,3 +83,32 @@ def test_upgrade_is_idempotent(sqlite_url: str) -> None:
     with session_factory(engine)() as session:
         assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
     engine.dispose()
+
+
+def test_immediate_sqlite_writers_that_read_first_wait_for_each_other(tmp_path: Path) -> None:
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'writers.db'}"
+    upgrade(url)
+    engine = make_engine(url, sqlite_immediate=True)
+    sessions = session_factory(engine)
+    errors: list[BaseException] = []
+
+    def increment(worker: int) -> None:
+        try:
+            for _ in range(20):
+                with sessions.begin() as session:
+                    current = load_offsets(session, "group").get(("t", 0), 0)
+                    store_offsets(session, "group", {("t", 0): current + 1})
+        except BaseException as exc:  # collected and reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=increment, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with sessions() as session:
+        assert load_offsets(session, "group") == {("t", 0): 80}  # no lost update
+    engine.dispose()
