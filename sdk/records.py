@@ -1,0 +1,28 @@
+"""The records the call path puts on the queue: plain tuples, the cheapest thing to build.
+
+``(CALL, spec, args, kwargs, result, error, latency_ns, wall_ns, prediction_id, user_ids)``
+    a monitored call (``error`` is the exception type's name or ``None``);
+``(PREDICTION, model, version, features, prediction, latency_ms, prediction_id, ts, tags,
+feature_names, redact, hash, error, wall_ns)``
+    ``log_prediction`` and the context-manager form of ``monitor``;
+``(LABEL, model, prediction_id, label, ts, wall_ns)``
+    ``log_label``;
+``(FLUSH, threading.Event)``
+    a flush request: the worker sends everything queued before it, then sets the event.
+
+>>> CALL, PREDICTION, LABEL, FLUSH
+(0, 1, 2, 3)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CALL", "FLUSH", "LABEL", "PREDICTION", "Record"]
+
+CALL = 0
+PREDICTION = 1
+LABEL = 2
+FLUSH = 3
+
+Record = tuple[Any, ...]

@@ -1,0 +1,141 @@
+"""The Kafka transport (kafka-python, imported lazily on the background thread).
+
+One batch per Kafka message, key = the model name. The producer never blocks the
+call path (only the background thread talks to it), and its own waits are bounded:
+``max_block_ms`` for metadata, ``delivery_timeout_ms`` for a send, after which the
+SDK retries the batch itself with backoff.
+
+URL options: ``acks`` (``0``, ``1`` (default) or ``all``), ``compression`` (``gzip``,
+``snappy``, ``lz4``, ``zstd``; the last three need their Python packages), ``linger_ms``,
+``client_id``.
+
+>>> transport = KafkaTransport.from_url("kafka://broker-1:9092,broker-2:9092?acks=all&compression=gzip")
+>>> transport.bootstrap_servers, transport.producer_options["acks"], transport.producer_options["compression_type"]
+(['broker-1:9092', 'broker-2:9092'], 'all', 'gzip')
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .transport import Delivery, PermanentSendError, Transport
+
+__all__ = ["KafkaTransport"]
+
+_BASE_OPTIONS: dict[str, Any] = {
+    "acks": 1,
+    "enable_idempotence": False,  # idempotence needs acks=all; at-least-once is the contract
+    "linger_ms": 5,
+    "max_block_ms": 2000,
+    "request_timeout_ms": 3000,
+    "delivery_timeout_ms": 6000,
+    "retry_backoff_ms": 100,
+    "reconnect_backoff_ms": 50,
+    "reconnect_backoff_max_ms": 1000,
+    "bootstrap_timeout_ms": 2000,
+    "max_request_size": 1_048_576,
+    "client_id": "infersight-sdk",
+}
+_COMPRESSIONS = {"gzip", "snappy", "lz4", "zstd"}
+_abandoned: list[Any] = []  # producers inherited through fork: never closed from the child
+
+
+class _KafkaDelivery(Delivery):
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def wait(self, timeout: float) -> bool:
+        if not self._future.is_done:
+            with contextlib.suppress(Exception):  # the outcome is read from the future below
+                self._future.get(timeout=max(0.0, timeout))
+        return bool(self._future.is_done)
+
+    @property
+    def error(self) -> BaseException | None:
+        if not self._future.is_done:
+            return None
+        exception: BaseException | None = self._future.exception
+        if exception is not None and getattr(exception, "retriable", True) is False:
+            return PermanentSendError(f"{type(exception).__name__}: {exception}")
+        return exception
+
+
+class KafkaTransport(Transport):
+    """Produces each batch as one Kafka message keyed by model."""
+
+    def __init__(self, bootstrap_servers: list[str], **producer_options: Any) -> None:
+        if not bootstrap_servers:
+            raise ValueError("kafka transport needs at least one host:port")
+        self.bootstrap_servers = bootstrap_servers
+        self.producer_options = {**_BASE_OPTIONS, **producer_options}
+        self.description = "kafka://" + ",".join(bootstrap_servers)
+        self._producer: Any = None
+
+    @classmethod
+    def from_url(cls, url: str) -> KafkaTransport:
+        """Parse ``kafka://host:port[,host:port][?option=value&...]``."""
+        parts = urlsplit(url)
+        servers = [server.strip() for server in parts.netloc.split(",") if server.strip()]
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"kafka transport {url!r}: {server!r} is not host:port")
+        options: dict[str, Any] = {}
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name == "acks":
+                if value not in {"0", "1", "all", "-1"}:
+                    raise ValueError(f"kafka transport {url!r}: acks must be 0, 1 or all, got {value!r}")
+                options["acks"] = value if value == "all" else int(value)
+                if options["acks"] in ("all", -1):
+                    options["enable_idempotence"] = True
+            elif name == "compression":
+                if value not in _COMPRESSIONS | {"none", ""}:
+                    raise ValueError(f"kafka transport {url!r}: compression must be one of {sorted(_COMPRESSIONS)}")
+                options["compression_type"] = None if value in {"none", ""} else value
+            elif name == "linger_ms":
+                if not value.isdigit():
+                    raise ValueError(f"kafka transport {url!r}: linger_ms must be an integer, got {value!r}")
+                options["linger_ms"] = int(value)
+            elif name == "client_id":
+                options["client_id"] = value
+            else:
+                raise ValueError(
+                    f"kafka transport {url!r}: unknown option {name!r} (acks, compression, linger_ms, client_id)"
+                )
+        options.setdefault("compression_type", None)
+        return cls(servers, **options)
+
+    def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            from kafka import KafkaProducer  # lazily: keeps `import infersight` fast
+
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.producer_options)
+        return self._producer
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> Delivery:
+        from kafka.errors import KafkaError
+
+        producer = self._ensure_producer()
+        try:
+            future = producer.send(topic, key=key, value=value)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise PermanentSendError(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        return _KafkaDelivery(future)
+
+    def close(self, timeout: float) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=max(0.0, timeout))
+
+    def after_fork(self) -> Transport:
+        if self._producer is not None:
+            # Its sockets and threads belong to the parent: never close it from here.
+            unregister = getattr(self._producer, "_unregister_cleanup", None)
+            if callable(unregister):
+                unregister()
+            _abandoned.append(self._producer)
+        return KafkaTransport(list(self.bootstrap_servers), **self.producer_options)
