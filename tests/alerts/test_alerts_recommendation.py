@@ -108,8 +108,10 @@ def test_recommendation_reaches_a_webhook_with_its_evidence(sessions, monkeypatc
     receiver = Receiver().start()
     try:
         cfg = AlertConfig.model_validate(
-            {"channels": {"hook": {"type": "webhook", "url": receiver.url}},
-             "default_channels": ["hook"]}
+            {
+                "channels": {"hook": {"type": "webhook", "url": receiver.url}},
+                "default_channels": ["hook"],
+            }
         )
         seed_drifted_traffic(sessions)
         seed_reference(sessions, "f1", 0.85)
@@ -118,9 +120,14 @@ def test_recommendation_reaches_a_webhook_with_its_evidence(sessions, monkeypatc
         Dispatcher(sessions, cfg, clock=lambda: T0 + 3 * HOUR).run_once()
         bodies = {r["json"]["rule"]: r["json"] for r in receiver.accepted}
         assert set(bodies) == {
-            "data_drift_share", "prediction_drift", "performance_drop", "retraining_recommended"
+            "data_drift_share",
+            "prediction_drift",
+            "performance_drop",
+            "retraining_recommended",
         }
-        assert bodies["retraining_recommended"]["evidence"]["top_features"][0]["feature"] == "amount"
+        assert (
+            bodies["retraining_recommended"]["evidence"]["top_features"][0]["feature"] == "amount"
+        )
     finally:
         receiver.stop()
 
