@@ -86,16 +86,18 @@ def save_offsets(
                     next_offset=next_offset, updated_at=now,
                 )
                 .on_conflict_do_nothing()
+                .returning(offsets_table.c.next_offset)
             )
-            if inserted.rowcount != 1:
+            if inserted.first() is None:
                 raise OffsetConflict(f"{topic}/{partition} was committed by another worker")
             continue
         result = session.execute(
             update(offsets_table)
             .where(key, offsets_table.c.next_offset == previous)
             .values(next_offset=next_offset, updated_at=now)
+            .returning(offsets_table.c.next_offset)
         )
-        if result.rowcount != 1:
+        if result.first() is None:
             raise OffsetConflict(f"{topic}/{partition} moved past {previous} in another worker")
 
 
@@ -290,7 +292,8 @@ def expire_pending_labels(
 
 def purge_prediction_index(session: Session, older_than: datetime) -> int:
     """Delete prediction-index rows with an event time before ``older_than``."""
-    return int(session.execute(delete(index_table).where(index_table.c.ts < older_than)).rowcount)
+    result = session.execute(delete(index_table).where(index_table.c.ts < older_than))
+    return max(0, int(getattr(result, "rowcount", 0)))
 
 
 # --- dead letters and watermarks ---------------------------------------------------------

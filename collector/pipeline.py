@@ -37,8 +37,8 @@ class DeadLetter:
     """A refused input: the DB row (record of truth) and the topic message."""
 
     topic: str
-    partition: int
-    offset: int
+    partition: int | None
+    offset: int | None
     reason: str
     detail: str
     raw: bytes
@@ -154,7 +154,6 @@ class BatchAggregator:
             index_rows.append({
                 "model": model, "prediction_id": pid, "version": p.version,
                 "window_start": start, "ts": p.ts, "prediction": prediction_value(p),
-                "label": None, "labelled_at": None,
             })
             current = effects.max_event_ts.get(model)
             if current is None or p.ts > current:

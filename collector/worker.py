@@ -372,7 +372,7 @@ class Worker:
             expired = persistence.expire_pending_labels(session, cutoff)
             letters = [
                 DeadLetter(
-                    wire.LABELS_TOPIC, -1, -1, "unmatched_label",
+                    wire.LABELS_TOPIC, None, None, "unmatched_label",
                     f"no prediction {pid!r} of model {model!r} within the label TTL",
                     wire.encode_batch([wire.Label(model=model, prediction_id=pid, label=label,
                                                   ts=ts)]),

@@ -9,7 +9,8 @@ from typing import Any
 
 from infersight.sdk.wire import encode_batch
 
-BASE_TS = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+BASE_TS = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
+"""Yesterday 09:00 UTC: recent enough for the prediction index's retention."""
 NUMERIC = ("amount", "age", "score_a")
 CATEGORIES = ("DE", "FR", "US", "IN", "BR")
 
