@@ -277,26 +277,28 @@ def decode_batch(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> De
         predictions: list[Prediction] = []
         labels: list[Label] = []
         checked_names = _checked_names
-        for (
-            event
-        ) in batch.events:  # the hot loop: keep it lean, leave the rare cases to the slow path
-            if event.ts.tzinfo is not UTC:
-                event.ts = event.ts.astimezone(UTC)
-            if type(event) is Prediction:
-                value = event.prediction
-                if type(value) is ScoredLabel:
-                    value = value.label
-                if (type(value) is int and not _INT64_MIN <= value <= _INT64_MAX) or (
-                    not checked_names.issuperset(event.features)
-                    and _bad_feature_name(event.features)
-                ):
-                    return _decode_event_by_event(data)
-                predictions.append(event)
-            else:
-                assert type(event) is Label
-                if type(event.label) is int and not _INT64_MIN <= event.label <= _INT64_MAX:
-                    return _decode_event_by_event(data)
-                labels.append(event)
+        # The hot loop: keep it lean; leave every rare case to the slow path.
+        try:
+            for event in batch.events:
+                if event.ts.tzinfo is not UTC:
+                    event.ts = event.ts.astimezone(UTC)
+                if type(event) is Prediction:
+                    value = event.prediction
+                    if type(value) is ScoredLabel:
+                        value = value.label
+                    if (type(value) is int and not _INT64_MIN <= value <= _INT64_MAX) or (
+                        not checked_names.issuperset(event.features)
+                        and _bad_feature_name(event.features) is not None
+                    ):
+                        return _decode_event_by_event(data)
+                    predictions.append(event)
+                else:
+                    assert type(event) is Label
+                    if type(event.label) is int and not _INT64_MIN <= event.label <= _INT64_MAX:
+                        return _decode_event_by_event(data)
+                    labels.append(event)
+        except OverflowError:  # a timestamp near year 1 or 9999 that leaves the range in UTC
+            return _decode_event_by_event(data)
         return DecodedBatch(predictions, labels)
     except Exception as error:  # a bug must not stop a consumer: say so, and dead-letter the input
         raw = data if isinstance(data, bytes) else repr(data).encode()
@@ -405,7 +407,10 @@ def _decode_event_by_event(data: bytes) -> DecodedBatch:
 
 def _finish(event: Prediction | Label) -> tuple[str, str] | None:
     """Checks msgspec does not make; normalises the timestamp and 64-bit-overflowing integers."""
-    event.ts = event.ts.astimezone(UTC)
+    try:
+        event.ts = event.ts.astimezone(UTC)
+    except OverflowError:
+        return "invalid_timestamp", ".ts: outside the years 0001-9999 once converted to UTC"
     if isinstance(event, Label):
         holder: Label | Prediction | ScoredLabel = event
         path, attribute = ".label", "label"
