@@ -466,9 +466,9 @@ def _explain(raw: bytes, message: str) -> tuple[str, str]:
         path = _locate(raw, path.partition("[...]")[0], in_key=bool(match.group(1)))
     if text.startswith("Object missing required field"):
         return "missing_field", f"{path}.{text.split('`')[1]}: required field is missing"
-    if text.startswith("Invalid value") and path == ".type":
-        value = text.removeprefix("Invalid value ")
-        return "unknown_type", f"{path}: {value} is not 'prediction' or 'label'"
+    if path == ".type":
+        value = bytes(_object_decoder.decode(raw)["type"]).decode()[:60]
+        return "unknown_type", f'.type: {value} is not "prediction" or "label"'
     if text == "Number out of range":
         return "non_finite", f"{path}: number beyond the finite double range"
     if "datetime" in text or "RFC3339" in text:
