@@ -132,8 +132,31 @@ def apikey_revoke(name: str) -> None:
 
 @alerts_app.command("test")
 def alerts_test(channel: str) -> None:
-    """Send a test notification to CHANNEL."""
-    _not_implemented("alerts test")
+    """Send a test notification to CHANNEL (a channel of the INFERSIGHT_ALERT_RULES file)."""
+    from datetime import UTC, datetime
+
+    from infersight.alerts.channels import DeliveryError
+    from infersight.alerts.probe import send_test_notification
+    from infersight.alerts.rules_file import AlertConfigError, load_alert_config
+    from infersight.settings import load_settings
+
+    try:
+        config = load_alert_config(load_settings())
+    except (AlertConfigError, ValueError) as error:
+        typer.echo(f"infersight alerts test: invalid alert configuration:\n{error}", err=True)
+        raise typer.Exit(code=2) from None
+    if channel not in config.channels:
+        configured = ", ".join(sorted(config.channels)) or "none (set INFERSIGHT_ALERT_RULES)"
+        typer.echo(
+            f"infersight alerts test: no channel {channel!r}; configured: {configured}", err=True
+        )
+        raise typer.Exit(code=2)
+    try:
+        send_test_notification(config, channel, datetime.now(UTC))
+    except DeliveryError as error:
+        typer.echo(f"infersight alerts test: delivery to {channel!r} failed: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"sent a test notification to {channel!r} ({config.channels[channel].type})")
 
 
 def main() -> None:

@@ -36,8 +36,9 @@ def alertmanager_body(payload: dict[str, Any], receiver: str) -> dict[str, Any]:
     annotations = {k: str(v) for k, v in payload["annotations"].items()}
     links = payload.get("links") or {}
     fingerprint = hashlib.sha256(payload["dedup_key"].encode()).hexdigest()[:16]
+    status = "resolved" if payload["status"] == "resolved" else "firing"  # "test" included
     alert = {
-        "status": payload["status"],
+        "status": status,
         "labels": labels,
         "annotations": annotations,
         "startsAt": payload["starts_at"],
@@ -49,7 +50,7 @@ def alertmanager_body(payload: dict[str, Any], receiver: str) -> dict[str, Any]:
         "version": "4",
         "groupKey": f'{{}}:{{alertname="{labels.get("alertname", "")}"}}',
         "truncatedAlerts": 0,
-        "status": payload["status"],
+        "status": status,
         "receiver": receiver,
         "groupLabels": {"alertname": labels.get("alertname", "")},
         "commonLabels": labels,
