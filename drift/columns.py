@@ -5,13 +5,14 @@ Examples
 >>> batch = to_columns([{"features": {"x": 1.5}, "prediction": 0.9, "latency_ms": 3.0},
 ...                     {"features": {"x": None}, "prediction": 0.2}], ["x"])
 >>> batch.rows, batch.features["x"], batch.latency_ms.tolist()
-(2, [1.5, None], [3.0, nan])
+(2, (1.5, None), [3.0, nan])
 >>> to_float([1, None, "abc", float("inf")])
 (array([ 1., nan, nan, inf]), 1)
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,12 +42,6 @@ def _column_length(name: str, column: Any) -> int:
     return len(column)
 
 
-def _get(event: Any, field: str) -> Any:
-    if isinstance(event, Mapping):
-        return event.get(field)
-    return getattr(event, field, None)
-
-
 def to_columns(batch: Any, names: Iterable[str]) -> Columns:
     """Columns of ``names`` from a DataFrame, a mapping name→array, or a list of events.
 
@@ -74,28 +69,68 @@ def to_columns(batch: Any, names: Iterable[str]) -> Columns:
                     "mapping name→array or a list of events")
 
 
+def _features_of(events: Sequence[Any], first: Any) -> list[Any] | None:
+    """The ``features`` mapping of each event, or None if these are rows, not events."""
+    if type(first) is dict:
+        if not isinstance(first.get("features"), Mapping):
+            return None
+        try:
+            return list(map(operator.itemgetter("features"), events))
+        except (KeyError, TypeError):
+            return [e.get("features") if isinstance(e, Mapping) else None for e in events]
+    if isinstance(first, Mapping):
+        return None if not isinstance(first.get("features"), Mapping) else [
+            e.get("features") if isinstance(e, Mapping) else None for e in events]
+    if not isinstance(getattr(first, "features", None), Mapping):
+        return None
+    try:
+        return list(map(operator.attrgetter("features"), events))
+    except AttributeError:
+        return [getattr(e, "features", None) for e in events]
+
+
+def _field(events: Sequence[Any], first: Any, name: str) -> list[Any]:
+    if type(first) is dict:
+        try:
+            return list(map(operator.itemgetter(name), events))
+        except (KeyError, TypeError):
+            pass
+        return [e.get(name) if isinstance(e, Mapping) else None for e in events]
+    try:
+        return list(map(operator.attrgetter(name), events))
+    except AttributeError:
+        return [getattr(e, name, None) for e in events]
+
+
+def _transpose(feats: list[Any], wanted: list[str]) -> dict[str, Any]:
+    """Columns of ``wanted`` from a list of feature mappings (missing key/mapping → None)."""
+    if not wanted:
+        return {}
+    try:
+        getter = operator.itemgetter(*wanted)
+        rows = list(map(getter, feats))
+        if len(wanted) == 1:
+            return {wanted[0]: rows}
+        return dict(zip(wanted, zip(*rows, strict=True), strict=True)) if rows else {
+            n: [] for n in wanted}
+    except (KeyError, TypeError):  # some event lacks a feature, or is not a mapping
+        safe = [f if isinstance(f, Mapping) else {} for f in feats]
+        return {n: [f.get(n) for f in safe] for n in wanted}
+
+
 def _events_to_columns(events: Sequence[Any], wanted: list[str]) -> Columns:
     rows = len(events)
     if rows == 0:
         return Columns(0, {})
     first = events[0]
-    is_event = isinstance(_get(first, "features"), Mapping)
-    if is_event:
-        feats = [_get(e, "features") for e in events]
-        feats = [f if isinstance(f, Mapping) else {} for f in feats]
-        if isinstance(first, Mapping):
-            predictions = [e.get("prediction") if isinstance(e, Mapping) else None for e in events]
-            latency = [e.get("latency_ms") if isinstance(e, Mapping) else None for e in events]
-        else:
-            predictions = [getattr(e, "prediction", None) for e in events]
-            latency = [getattr(e, "latency_ms", None) for e in events]
-    else:
-        feats = [e if isinstance(e, Mapping) else {} for e in events]
-        predictions, latency = [], []
-    cols = {n: [f.get(n) for f in feats] for n in wanted}
+    feats = _features_of(events, first)
+    if feats is None:  # a list of feature rows
+        return Columns(rows, _transpose(list(events), wanted))
+    predictions = _field(events, first, "prediction")
+    latency = _field(events, first, "latency_ms")
     has_pred = any(p is not None for p in predictions)
     lat = to_float(latency)[0] if any(v is not None for v in latency) else None
-    return Columns(rows, cols, predictions if has_pred else None, lat)
+    return Columns(rows, _transpose(feats, wanted), predictions if has_pred else None, lat)
 
 
 def to_float(column: Any) -> tuple[ArrayF, int]:
@@ -125,7 +160,7 @@ def to_float(column: Any) -> tuple[ArrayF, int]:
 
 
 def infer_kind(column: Any) -> FeatureKind:
-    """Numeric for real-valued columns; categorical for text, booleans and 0/1-style flags.
+    """Numeric for numbers; categorical for text, booleans and two-valued integer flags (0/1).
 
     Examples
     --------
@@ -146,6 +181,6 @@ def infer_kind(column: Any) -> FeatureKind:
     if values.empty:
         return "numeric"
     arr = values.to_numpy(dtype=np.float64)
-    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.unique(arr).size <= 2:
+    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.unique(arr).size == 2:
         return "categorical"
     return "numeric"

@@ -21,7 +21,7 @@ import numpy as np
 
 from .categorical import CategoricalProfile, CategoricalState
 from .config import DriftConfig
-from .distances import hellinger, js_distance, kl_divergence, psi
+from .distances import all_distances
 from .estimation import CBPE
 from .numeric import NumericProfile, NumericState, wasserstein_binned
 from .performance import (
@@ -32,33 +32,33 @@ from .performance import (
 )
 from .reference import Profile, Reference
 from .report import DriftReport, FeatureDrift, TestResult
-from .stattests import TESTS, benjamini_hochberg, chi2_two_sample, ks_pvalue, ks_statistic_binned
+from .stattests import TESTS, benjamini_hochberg, chi2_two_sample, ks_pvalues, ks_statistic_binned
 from .window import State, WindowState
 
 _DEFAULT = DriftConfig()
 
 
-def _distances(current: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    return {"psi": psi(current, reference), "js_distance": js_distance(current, reference),
-            "hellinger": hellinger(current, reference),
-            "kl_divergence": kl_divergence(current, reference)}
+def numeric_metrics(profile: NumericProfile, state: NumericState,
+                    with_pvalue: bool = True) -> dict[str, float]:
+    """Drift metrics of a numeric feature (only those defined for this window).
 
-
-def numeric_metrics(profile: NumericProfile, state: NumericState) -> dict[str, float]:
-    """Drift metrics of a numeric feature (only those defined for this window)."""
+    ``with_pvalue=False`` leaves ``ks_pvalue`` out (compare() computes them all at once).
+    """
     metrics = {"count": float(state.count),
                "missing_rate": (state.missing + state.invalid) / state.count
                if state.count else float("nan")}
     n, m = state.n, int(profile.ref_counts.sum())
     if n == 0 or m == 0:
         return {k: v for k, v in metrics.items() if not np.isnan(v)}
-    metrics.update(_distances(profile.coarse(state.counts), profile.coarse(profile.ref_counts)))
+    metrics.update(all_distances(profile.coarse(state.counts),
+                                 profile.coarse(profile.ref_counts)))
     w1 = wasserstein_binned(profile, state)
     std = profile.moments.get("std", 0.0)
     metrics["wasserstein_normed"] = w1 / std if std > 0 else w1
     d = ks_statistic_binned(state.counts, profile.ref_counts)
     metrics["ks_statistic"] = d
-    metrics["ks_pvalue"] = ks_pvalue(d, n, m)
+    if with_pvalue:
+        metrics["ks_pvalue"] = float(ks_pvalues([d], [n], [m])[0])
     return metrics
 
 
@@ -72,7 +72,7 @@ def categorical_metrics(profile: CategoricalProfile, state: CategoricalState) ->
         return metrics
     current = state.binned().astype(np.float64)
     reference = profile.ref_counts.astype(np.float64)
-    metrics.update(_distances(current, reference))
+    metrics.update(all_distances(current, reference))
     metrics["chi2_pvalue"] = chi2_two_sample(current, reference)[1]
     if profile.tracks_new:
         metrics["new_category_rate"] = state.unseen / n
@@ -81,18 +81,26 @@ def categorical_metrics(profile: CategoricalProfile, state: CategoricalState) ->
 
 def _metrics(profile: Profile, state: State) -> tuple[str, dict[str, float], int]:
     if isinstance(profile, NumericProfile) and isinstance(state, NumericState):
-        return "numeric", numeric_metrics(profile, state), state.n
+        return "numeric", numeric_metrics(profile, state, with_pvalue=False), state.n
     if isinstance(profile, CategoricalProfile) and isinstance(state, CategoricalState):
         return "categorical", categorical_metrics(profile, state), state.n
     raise ValueError("window state and reference profile kinds differ")
+
+
+def _fill_ks_pvalues(items: list[tuple[FeatureDrift, Profile]]) -> None:
+    todo = [(d, p) for d, p in items if "ks_statistic" in d.metrics]
+    pvalues = ks_pvalues([d.metrics["ks_statistic"] for d, _ in todo],
+                         [d.sample_size for d, _ in todo],
+                         [int(p.ref_counts.sum()) for _, p in todo])
+    for (detail, _), pvalue in zip(todo, pvalues.tolist(), strict=True):
+        detail.metrics["ks_pvalue"] = pvalue
 
 
 def _decide(details: dict[str, FeatureDrift], config: DriftConfig) -> None:
     """Apply each feature's rules; p-value rules are Benjamini-Hochberg adjusted together."""
     pending: list[tuple[str, str, float, float]] = []
     for name, detail in details.items():
-        for rule in config.rules_for(name if name != "@prediction" else "@prediction",
-                                     detail.kind, detail.sample_size):
+        for rule in config.rules_for(name, detail.kind, detail.sample_size):
             test = TESTS[rule.test]
             value = detail.metrics.get(test.metric, float("nan"))
             if test.kind == "pvalue":
@@ -153,17 +161,22 @@ def compare(reference: Reference, window: WindowState,
         raise ValueError("the window state was built for a different reference")
     config = config or _DEFAULT
     details: dict[str, FeatureDrift] = {}
+    items: list[tuple[FeatureDrift, Profile]] = []
     for name, profile in reference.features.items():
         state = window.features.get(name)
         if state is None:
             state = profile.new_state()
         kind, metrics, n = _metrics(profile, state)
         details[name] = FeatureDrift(kind, metrics, n)
-    _decide(details, config)
+        items.append((details[name], profile))
     prediction_detail = None
     if reference.prediction is not None and window.prediction is not None:
         kind, metrics, n = _metrics(reference.prediction, window.prediction)
         prediction_detail = FeatureDrift(kind, metrics, n)
+        items.append((prediction_detail, reference.prediction))
+    _fill_ks_pvalues(items)
+    _decide(details, config)
+    if prediction_detail is not None:
         _decide({"@prediction": prediction_detail}, config)
     decided = [d for d in details.values() if d.tests]
     model = {"count": float(window.rows),

@@ -114,3 +114,26 @@ def hellinger(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
     pp, qq = _pair(p, q)
     bc = float(np.sum(np.sqrt(pp * qq)))
     return float(np.sqrt(max(1.0 - bc, 0.0)))
+
+
+def all_distances(p: npt.ArrayLike, q: npt.ArrayLike) -> dict[str, float]:
+    """``psi``, ``js_distance``, ``hellinger`` and ``kl_divergence`` in one pass.
+
+    Examples
+    --------
+    >>> d = all_distances([60, 40], [50, 50])
+    >>> d["psi"] == psi([60, 40], [50, 50]), sorted(d)
+    (True, ['hellinger', 'js_distance', 'kl_divergence', 'psi'])
+    """
+    pp, qq = _pair(p, q)
+    ps, qs = _smoothed(pp), _smoothed(qq)
+    log_ratio = np.log(ps / qs)
+    m = 0.5 * (pp + qq)
+    nz_p, nz_q = pp > 0, qq > 0
+    js = 0.5 * (float(np.sum(pp[nz_p] * np.log2(pp[nz_p] / m[nz_p])))
+                + float(np.sum(qq[nz_q] * np.log2(qq[nz_q] / m[nz_q]))))
+    bc = float(np.sum(np.sqrt(pp * qq)))
+    return {"psi": float(np.sum((ps - qs) * log_ratio)),
+            "js_distance": float(np.sqrt(max(js, 0.0))),
+            "hellinger": float(np.sqrt(max(1.0 - bc, 0.0))),
+            "kl_divergence": float(np.sum(ps * log_ratio))}

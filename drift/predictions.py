@@ -100,8 +100,11 @@ class PredictionSpec:
         return cls(task_name, kind, classes, positive if task_name == "binary" else None,
                    threshold)
 
-    def read(self, predictions: Any) -> ReadPredictions:
-        """Read raw predictions into columns according to this spec."""
+    def read(self, predictions: Any, need_labels: bool = True) -> ReadPredictions:
+        """Read raw predictions into columns according to this spec.
+
+        With ``need_labels=False`` plain scores are not turned into predicted classes.
+        """
         if self.task == "regression":
             values, _ = to_float(_flat_numbers(predictions))
             return ReadPredictions(None, None, values)
@@ -112,7 +115,8 @@ class PredictionSpec:
             try:
                 scores = np.asarray(predictions, dtype=np.float64)
                 if scores.ndim == 1:
-                    return ReadPredictions(scores, self._threshold_labels(scores), None)
+                    labels = self._threshold_labels(scores) if need_labels else None
+                    return ReadPredictions(scores, labels, None)
             except (TypeError, ValueError):
                 pass
         preds = _as_list(predictions)
@@ -128,8 +132,11 @@ class PredictionSpec:
     def _threshold_labels(self, scores: ArrayF) -> list[str | None]:
         neg = next((c for c in self.classes if c != self.positive_label), "0")
         pos = self.positive_label or "1"
-        out: list[str | None] = [None if not np.isfinite(s) else (pos if s >= self.threshold
-                                                                  else neg) for s in scores]
+        with np.errstate(invalid="ignore"):
+            positive = scores >= self.threshold
+        out: list[str | None] = np.where(positive, pos, neg).astype(object).tolist()
+        for i in np.flatnonzero(~np.isfinite(scores)).tolist():
+            out[i] = None
         return out
 
     def _from_matrix(self, arr: ArrayF) -> ReadPredictions:

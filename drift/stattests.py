@@ -95,6 +95,25 @@ def ks_pvalue(statistic: float, n: int, m: int) -> float:
     return float(np.clip(stats.kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
 
 
+def ks_pvalues(statistics: npt.ArrayLike, n: npt.ArrayLike, m: npt.ArrayLike
+               ) -> npt.NDArray[np.float64]:
+    """Vectorised :func:`ks_pvalue` (one scipy call for many features).
+
+    Examples
+    --------
+    >>> ks_pvalues([0.0, 0.05], [1000, 1000], [1000, 1000])[0]
+    1.0
+    """
+    d = np.asarray(statistics, dtype=np.float64)
+    nn, mm = np.asarray(n, dtype=np.float64), np.asarray(m, dtype=np.float64)
+    if d.size == 0:
+        return d
+    if np.any(nn <= 0) or np.any(mm <= 0):
+        raise ValueError("both samples must be non-empty")
+    en = np.round(nn * mm / (nn + mm))
+    return np.asarray(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0), dtype=np.float64)
+
+
 def chi2_two_sample(current_counts: npt.ArrayLike, reference_counts: npt.ArrayLike
                     ) -> tuple[float, float]:
     """χ² test of homogeneity on the 2xk table [reference; current] → ``(statistic, p-value)``.

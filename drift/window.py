@@ -142,7 +142,7 @@ class WindowState:
         spec, profile, state = ref.prediction_spec, ref.prediction, self.prediction
         if spec is None or profile is None or state is None:
             return  # the reference has no predictions: nothing to compare them with
-        read = spec.read(preds)
+        read = spec.read(preds, need_labels=spec.kind != "score")
         if spec.kind == "score" and read.scores is not None:
             _update_state(state, profile, read.scores, len(read.scores))
             finite = read.scores[np.isfinite(read.scores)]
