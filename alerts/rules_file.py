@@ -77,6 +77,12 @@ def parse_alert_config(
         raise AlertConfigError(
             source, [Problem(line, "", "the file must be a mapping with keys such as rules:")]
         )
+    dangling = _undefined_channels(data)
+    if dangling:
+        problems = [
+            Problem(_line_of(node, loc), _dotted(loc), message) for loc, message in dangling
+        ]
+        raise AlertConfigError(source, problems)
     merged = {**(defaults or {}), **data}
     if defaults and "disable" in defaults and isinstance(data.get("disable"), list):
         merged["disable"] = [*defaults["disable"], *data["disable"]]
@@ -88,6 +94,33 @@ def parse_alert_config(
             for item in error.errors()
         ]
         raise AlertConfigError(source, problems) from None
+
+
+def _undefined_channels(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...], str]]:
+    """Channel names used by rules or default_channels but not defined under channels."""
+    channels = data.get("channels") or {}
+    if not isinstance(channels, dict):
+        return []
+    defined = ", ".join(sorted(map(str, channels))) or "none"
+    found: list[tuple[tuple[int | str, ...], str]] = []
+    uses: list[tuple[tuple[int | str, ...], object]] = [
+        (("default_channels",), data.get("default_channels"))
+    ]
+    for section in ("rules", "retraining"):
+        entries = data.get(section)
+        if isinstance(entries, list):
+            uses += [
+                ((section, i, "channels"), entry.get("channels"))
+                for i, entry in enumerate(entries)
+                if isinstance(entry, dict)
+            ]
+    for loc, names in uses:
+        if not isinstance(names, list):
+            continue
+        for j, name in enumerate(names):
+            if isinstance(name, str) and name not in channels:
+                found.append(((*loc, j), f"channel {name!r} is not defined (defined: {defined})"))
+    return found
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
