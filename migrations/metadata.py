@@ -10,7 +10,12 @@ import importlib
 
 from sqlalchemy import MetaData
 
-MODEL_MODULES = ("infersight.storage.models", "infersight.alerts.models")
+MODEL_MODULES = (
+    "infersight.storage.models",
+    "infersight.alerts.models",
+    "infersight.storage.apikeys",
+    "infersight.storage.rollups",
+)
 
 
 def target_metadata() -> MetaData:

@@ -1,0 +1,207 @@
+"""Window rollups: pre-merged window states of epoch-aligned buckets (10 min … 7 days).
+
+A rollup is a cache. Its row remembers the *signature* of the window-state rows it was
+merged from — how many rows had ``window_start`` in the bucket and their latest
+``updated_at`` — so a reader can tell at once whether it is still exact: a late event
+rewrites a window-state row (newer ``updated_at``), a new partition adds a row, retention
+removes rows; each changes the signature. A stale rollup is never used; the reader falls
+back to smaller buckets or to the window states themselves.
+
+>>> bucket_of(datetime(2026, 1, 1, 12, 34, tzinfo=UTC), 3600).isoformat()
+'2026-01-01T12:00:00+00:00'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from infersight.storage.models import NAME, Base, WindowState
+from infersight.storage.types import UtcDateTime, utc_now
+from infersight.storage.upsert import upsert
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    LargeBinary,
+    Select,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class WindowRollup(Base):
+    """The merged state of every window (all partitions) whose start lies in one bucket."""
+
+    __tablename__ = "window_rollups"
+
+    model: Mapped[str] = mapped_column(NAME, primary_key=True)
+    version: Mapped[str] = mapped_column(NAME, primary_key=True)
+    bucket_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    event_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    source_rows: Mapped[int] = mapped_column(Integer)
+    """Window-state rows merged into this rollup."""
+    source_updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """The latest ``updated_at`` among them."""
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+def bucket_of(ts: datetime, seconds: int) -> datetime:
+    """Start of the epoch-aligned bucket of ``seconds`` holding ``ts``."""
+    offset = int((ts - _EPOCH).total_seconds() // seconds) * seconds
+    return _EPOCH + timedelta(seconds=offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What a bucket's window-state rows look like now: row count and latest update."""
+
+    rows: int
+    updated_at: datetime
+
+    def combine(self, other: Signature) -> Signature:
+        return Signature(self.rows + other.rows, max(self.updated_at, other.updated_at))
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRecord:
+    """A stored rollup (``state`` may be empty when only the metadata was loaded)."""
+
+    version: str
+    bucket_seconds: int
+    bucket_start: datetime
+    signature: Signature
+    event_count: int
+    state: bytes = b""
+
+
+def _bucket_number(session: Session, seconds: int) -> ColumnElement[int]:
+    """``floor(epoch(window_start) / seconds)`` in the session's dialect."""
+    column = WindowState.window_start
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
+    # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'; integer division floors (>= 1970).
+    return cast(func.strftime("%s", column), Integer) / seconds
+
+
+def window_signatures(
+    session: Session,
+    model: str,
+    bucket_seconds: int,
+    start: datetime,
+    end: datetime,
+    version: str | None = None,
+) -> dict[tuple[str, datetime], Signature]:
+    """``{(version, bucket_start): Signature}`` of the window states in ``[start, end)``."""
+    bucket = _bucket_number(session, bucket_seconds).label("bucket")
+    query: Select[tuple[str, int, int, datetime]] = (
+        select(
+            WindowState.version,
+            bucket,
+            func.count(),
+            func.max(WindowState.updated_at),
+        )
+        .where(
+            WindowState.model == model,
+            WindowState.window_start >= start,
+            WindowState.window_start < end,
+        )
+        .group_by(WindowState.version, bucket)
+    )
+    if version is not None:
+        query = query.where(WindowState.version == version)
+    out: dict[tuple[str, datetime], Signature] = {}
+    for row_version, number, rows, updated in session.execute(query):
+        if isinstance(updated, str):  # SQLite aggregates lose the column type
+            updated = datetime.fromisoformat(updated)
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=UTC)
+        key = (row_version, _EPOCH + timedelta(seconds=int(number) * bucket_seconds))
+        out[key] = Signature(int(rows), updated.astimezone(UTC))
+    return out
+
+
+def load_rollups(
+    session: Session,
+    model: str,
+    start: datetime,
+    end: datetime,
+    *,
+    version: str | None = None,
+    with_state: bool = False,
+    keys: Iterable[tuple[str, int, datetime]] | None = None,
+) -> list[RollupRecord]:
+    """Rollups of ``model`` whose bucket starts in ``[start, end)`` (optionally only ``keys``:
+    ``(version, bucket_seconds, bucket_start)``)."""
+    columns = [
+        WindowRollup.version,
+        WindowRollup.bucket_seconds,
+        WindowRollup.bucket_start,
+        WindowRollup.source_rows,
+        WindowRollup.source_updated_at,
+        WindowRollup.event_count,
+    ]
+    if with_state:
+        columns.append(WindowRollup.state)
+    query = select(*columns).where(
+        WindowRollup.model == model,
+        WindowRollup.bucket_start >= start,
+        WindowRollup.bucket_start < end,
+    )
+    if version is not None:
+        query = query.where(WindowRollup.version == version)
+    wanted = set(keys) if keys is not None else None
+    if wanted is not None:
+        starts = sorted({k[2] for k in wanted})
+        if not starts:
+            return []
+        query = query.where(WindowRollup.bucket_start.in_(starts))
+    records = []
+    for row in session.execute(query):
+        key = (row[0], int(row[1]), row[2])
+        if wanted is not None and key not in wanted:
+            continue
+        records.append(
+            RollupRecord(
+                version=row[0],
+                bucket_seconds=int(row[1]),
+                bucket_start=row[2],
+                signature=Signature(int(row[3]), row[4]),
+                event_count=int(row[5]),
+                state=bytes(row[6]) if with_state else b"",
+            )
+        )
+    return records
+
+
+def upsert_rollups(session: Session, model: str, records: Sequence[RollupRecord]) -> int:
+    """Store rollups (an existing bucket's rollup is replaced)."""
+    now = utc_now()
+    rows = [
+        {
+            "model": model,
+            "version": r.version,
+            "bucket_seconds": r.bucket_seconds,
+            "bucket_start": r.bucket_start,
+            "state": r.state,
+            "event_count": r.event_count,
+            "source_rows": r.signature.rows,
+            "source_updated_at": r.signature.updated_at,
+            "updated_at": now,
+        }
+        for r in records
+    ]
+    return upsert(
+        session,
+        WindowRollup,
+        rows,
+        conflict=("model", "version", "bucket_seconds", "bucket_start"),
+        update=("state", "event_count", "source_rows", "source_updated_at", "updated_at"),
+    )
