@@ -81,7 +81,7 @@ def test_valid_file_loads_with_rules_channels_and_disabled_builtins() -> None:
         (
             "channels: [oncall, team-slack]",
             "channels: [oncall, pager]",
-            21,
+            20,
             "rules[0].channels[1]",
             "channel 'pager' is not defined (defined: oncall, team-slack)",
         ),
