@@ -1,0 +1,267 @@
+"""The model detail dashboard (Postgres data source): one model, its versions and features.
+
+Its UID is the one alert links and Grafana annotations use (``INFERSIGHT_ALERT_DASHBOARD_UID``
+defaults to it); alert links set ``var-model`` and ``var-version``.
+
+>>> board = model_detail()
+>>> board["uid"], [v["name"] for v in board["templating"]["list"]]
+('infersight-model', ['model', 'version', 'feature'])
+"""
+
+from __future__ import annotations
+
+from infersight.dashboards.panels import (
+    Json,
+    dashboard,
+    grid,
+    row,
+    sql_target,
+    sql_variable,
+    stat,
+    table,
+    timeseries,
+)
+from infersight.dashboards.thresholds import (
+    DRIFT_SHARE_ALERT,
+    JS_DRIFT,
+    LABEL_COVERAGE_ALERT,
+    LATENCY_P99_ALERT_MS,
+    PREDICTION_PSI_ALERT,
+    PSI_DRIFT,
+    PSI_WATCH,
+    WASSERSTEIN_DRIFT,
+)
+
+UID = "infersight-model"
+PREDICTION = "@prediction"
+"""The ``feature`` under which prediction-drift metrics are stored."""
+
+SCOPE = "model = '$model' AND version IN ($version)"
+DATASET = f"{SCOPE} AND feature = ''"
+
+
+def per_feature_sql(metric: str) -> str:
+    """One series per selected feature: the largest value of ``metric`` in each interval."""
+    return f"""
+SELECT $__timeGroupAlias(window_start, $__interval), feature AS metric, max(value) AS value
+FROM metric_points
+WHERE {SCOPE} AND feature IN ($feature) AND metric = '{metric}'
+  AND $__timeFilter(window_start)
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+
+def dataset_sql(metrics: tuple[str, ...], series: str = "metric", weighted: bool = True) -> str:
+    """Dataset-level ``metrics`` over time (sample-size weighted mean, or the maximum)."""
+    listed = ", ".join(f"'{m}'" for m in metrics)
+    value = ("sum(value * sample_size) / nullif(sum(sample_size), 0)" if weighted
+             else "max(value)")
+    return f"""
+SELECT $__timeGroupAlias(window_start, $__interval), {series} AS metric, {value} AS value
+FROM metric_points
+WHERE {DATASET} AND metric IN ({listed})
+  AND $__timeFilter(window_start)
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+
+def performance_sql(metric: str) -> str:
+    """Realised ``metric`` and its label-free estimate, per version."""
+    return dataset_sql(
+        (metric, f"estimated_{metric}"),
+        series="CASE WHEN metric LIKE 'estimated_%' THEN 'estimated ' ELSE 'realised ' END "
+               "|| version",
+    )
+
+
+LATEST_DRIFT_SHARE_SQL = f"""
+SELECT window_start AS time, max(value) AS drift_share
+FROM metric_points
+WHERE {DATASET} AND metric = 'drift_share' AND $__timeFilter(window_start)
+GROUP BY 1
+ORDER BY 1
+"""
+
+EVENTS_SQL = f"""
+SELECT coalesce(sum(value), 0) AS events
+FROM metric_points
+WHERE {DATASET} AND metric = 'count' AND $__timeFilter(window_start)
+"""
+
+LATEST_LABEL_COVERAGE_SQL = f"""
+SELECT window_start AS time,
+  sum(value * sample_size) / nullif(sum(sample_size), 0) AS label_coverage
+FROM metric_points
+WHERE {DATASET} AND metric = 'label_coverage' AND $__timeFilter(window_start)
+GROUP BY 1
+ORDER BY 1
+"""
+
+FIRING_SQL = """
+SELECT count(*) AS firing_alerts
+FROM alert_states
+WHERE model = '$model' AND version IN ($version) AND status = 'firing'
+"""
+
+TOP_DRIFTED_SQL = f"""
+SELECT feature,
+  max(value) FILTER (WHERE metric = 'psi') AS max_psi,
+  avg(value) FILTER (WHERE metric = 'psi') AS mean_psi,
+  count(*) FILTER (WHERE metric = 'psi' AND value > {PSI_DRIFT}) AS windows_over_psi_threshold,
+  max(value) FILTER (WHERE metric = 'wasserstein_normed') AS max_wasserstein_normed,
+  max(value) FILTER (WHERE metric = 'js_distance') AS max_js_distance,
+  min(value) FILTER (WHERE metric IN ('ks_pvalue', 'chi2_pvalue')) AS min_pvalue
+FROM metric_points
+WHERE {SCOPE} AND feature NOT IN ('', '{PREDICTION}')
+  AND metric IN ('psi', 'wasserstein_normed', 'js_distance', 'ks_pvalue', 'chi2_pvalue')
+  AND $__timeFilter(window_start)
+GROUP BY feature
+ORDER BY max_psi DESC NULLS LAST, feature
+LIMIT 25
+"""
+
+PREDICTION_DRIFT_SQL = f"""
+SELECT $__timeGroupAlias(window_start, $__interval), metric, max(value) AS value
+FROM metric_points
+WHERE {SCOPE} AND feature = '{PREDICTION}'
+  AND metric IN ('psi', 'js_distance', 'wasserstein_normed')
+  AND $__timeFilter(window_start)
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+ALERT_STATES_SQL = """
+SELECT rule, version, nullif(feature, '') AS feature, severity, status, value, threshold,
+  streak, pending_since, firing_since, resolved_at, window_start AS last_window
+FROM alert_states
+WHERE model = '$model' AND version IN ($version) AND status <> 'inactive'
+ORDER BY CASE status WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, updated_at DESC
+"""
+
+ALERT_ANNOTATIONS_SQL = """
+SELECT coalesce(firing_since, pending_since) AS time, resolved_at AS timeend,
+  rule || ' ' || status || coalesce(' (' || nullif(feature, '') || ')', '')
+    || ': value ' || coalesce(round(value::numeric, 4)::text, 'n/a')
+    || ', threshold ' || coalesce(round(threshold::numeric, 4)::text, 'n/a') AS text,
+  'infersight,' || severity || ',' || rule AS tags
+FROM alert_states
+WHERE model = '$model' AND version IN ($version)
+  AND coalesce(firing_since, pending_since) IS NOT NULL
+  AND coalesce(firing_since, pending_since) <= $__timeTo()
+  AND (resolved_at IS NULL OR resolved_at >= $__timeFrom())
+"""
+
+MODEL_VARIABLE_SQL = "SELECT name FROM models ORDER BY name"
+VERSION_VARIABLE_SQL = (
+    "SELECT version FROM model_versions WHERE model = '$model' ORDER BY created_at DESC"
+)
+FEATURE_VARIABLE_SQL = f"""
+SELECT DISTINCT feature FROM metric_points
+WHERE model = '$model' AND metric = 'count' AND feature NOT IN ('', '{PREDICTION}')
+  AND $__timeFilter(window_start)
+ORDER BY 1
+"""
+
+
+def _annotations() -> list[Json]:
+    grafana_channel = {
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "iconColor": "red",
+        "name": "infersight alerts (annotation channel)",
+        "target": {"limit": 100, "matchAny": False, "tags": ["infersight", "model:$model"],
+                   "type": "tags"},
+    }
+    alert_states = {
+        "datasource": sql_target("")["datasource"],
+        "enable": True,
+        "iconColor": "orange",
+        "name": "infersight alert states",
+        "target": {**sql_target(ALERT_ANNOTATIONS_SQL, "table", "Anno")},
+    }
+    return [grafana_channel, alert_states]
+
+
+def _summary() -> list[Json]:
+    return [
+        stat("Drift share (latest window)", sql_target(LATEST_DRIFT_SHARE_SQL), grid(0, 0, 6, 4),
+             unit="percentunit", threshold_steps=((DRIFT_SHARE_ALERT, "red"),)),
+        stat("Events in range", sql_target(EVENTS_SQL, "table"), grid(6, 0, 6, 4), unit="short"),
+        stat("Label coverage (latest window)", sql_target(LATEST_LABEL_COVERAGE_SQL),
+             grid(12, 0, 6, 4), unit="percentunit"),
+        stat("Firing alerts", sql_target(FIRING_SQL, "table"), grid(18, 0, 6, 4),
+             threshold_steps=((1, "red"),)),
+    ]
+
+
+def _drift() -> list[Json]:
+    return [
+        row("Data drift", 4),
+        timeseries("Dataset drift share", [sql_target(dataset_sql(("drift_share",), weighted=False))],
+                   grid(0, 5, 12, 8), unit="percentunit", minimum=0, maximum=1,
+                   threshold_steps=((DRIFT_SHARE_ALERT, "red"),),
+                   description="Share of drifted features (Benjamini-Hochberg controlled where "
+                               "p-values decide); the line is the built-in alert threshold."),
+        table("Top drifted features (selected range)", sql_target(TOP_DRIFTED_SQL, "table"),
+              grid(12, 5, 12, 8), sort_by="max_psi",
+              description="Per-window drift statistics aggregated over the range (largest, "
+                          "mean, windows over the PSI threshold). The API's /drift ranking "
+                          "merges window states instead and is the exact figure for a range."),
+        timeseries("PSI per feature", [sql_target(per_feature_sql("psi"))], grid(0, 13, 12, 8),
+                   minimum=0, threshold_steps=((PSI_WATCH, "orange"), (PSI_DRIFT, "red"))),
+        timeseries("Wasserstein distance (normed) per feature",
+                   [sql_target(per_feature_sql("wasserstein_normed"))], grid(12, 13, 12, 8),
+                   minimum=0, threshold_steps=((WASSERSTEIN_DRIFT, "red"),),
+                   description="Numeric features: Wasserstein-1 over the reference std."),
+        timeseries("Jensen-Shannon distance per feature",
+                   [sql_target(per_feature_sql("js_distance"))], grid(0, 21, 12, 8),
+                   minimum=0, maximum=1, threshold_steps=((JS_DRIFT, "red"),)),
+        timeseries("Missing rate per feature", [sql_target(per_feature_sql("missing_rate"))],
+                   grid(12, 21, 12, 8), unit="percentunit", minimum=0, maximum=1),
+    ]
+
+
+def _prediction_and_performance() -> list[Json]:
+    return [
+        row("Prediction drift and performance", 29),
+        timeseries("Prediction drift", [sql_target(PREDICTION_DRIFT_SQL)], grid(0, 30, 12, 8),
+                   minimum=0, threshold_steps=((PREDICTION_PSI_ALERT, "red"),),
+                   description="Drift of the model's output; the line is the PSI alert threshold."),
+        timeseries("Label coverage", [sql_target(dataset_sql(("label_coverage",), "version"))],
+                   grid(12, 30, 12, 8), unit="percentunit", minimum=0, maximum=1,
+                   threshold_steps=((LABEL_COVERAGE_ALERT, "orange"),)),
+        timeseries("Precision: realised vs estimated", [sql_target(performance_sql("precision"))],
+                   grid(0, 38, 12, 8), unit="percentunit", minimum=0, maximum=1),
+        timeseries("Recall: realised vs estimated", [sql_target(performance_sql("recall"))],
+                   grid(12, 38, 12, 8), unit="percentunit", minimum=0, maximum=1),
+        timeseries("F1: realised vs estimated", [sql_target(performance_sql("f1"))],
+                   grid(0, 46, 12, 8), unit="percentunit", minimum=0, maximum=1),
+        timeseries("ROC AUC: realised vs estimated", [sql_target(performance_sql("roc_auc"))],
+                   grid(12, 46, 12, 8), unit="percentunit", minimum=0, maximum=1),
+        timeseries("Regression error", [sql_target(dataset_sql(("mae", "rmse")))],
+                   grid(0, 54, 12, 8), minimum=0,
+                   description="MAE and RMSE of regression models (empty for classifiers)."),
+        timeseries("Latency percentiles",
+                   [sql_target(dataset_sql(("latency_p50_ms", "latency_p95_ms",
+                                            "latency_p99_ms"), weighted=False))],
+                   grid(12, 54, 12, 8), unit="ms", minimum=0,
+                   threshold_steps=((LATENCY_P99_ALERT_MS, "red"),),
+                   description="Per-window percentiles (largest in each interval: "
+                               "percentiles do not average)."),
+        table("Alert states", sql_target(ALERT_STATES_SQL, "table"), grid(0, 62, 24, 8)),
+    ]
+
+
+def model_detail() -> Json:
+    """One model: drift per feature, prediction drift, performance, latency and alerts."""
+    variables = [
+        sql_variable("model", "Model", MODEL_VARIABLE_SQL),
+        sql_variable("version", "Version", VERSION_VARIABLE_SQL, multi=True),
+        sql_variable("feature", "Feature", FEATURE_VARIABLE_SQL, multi=True, on_time_change=True),
+    ]
+    panels = _summary() + _drift() + _prediction_and_performance()
+    return dashboard(UID, "infersight: model detail", panels, variables=variables,
+                     annotations=_annotations(), builtin_annotations=False,
+                     description="Drift, performance, latency and alerts of one model.")
