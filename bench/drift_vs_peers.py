@@ -162,7 +162,7 @@ def run_infersight(reference: pd.DataFrame, current: pd.DataFrame, repeat: int) 
     result = ToolResult("infersight")
     report: Any = None
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         ref, wall, cpu = _timed(lambda: Reference.from_data(reference))
         _best(result, "reference build", wall, cpu)
         window = ref.new_window()
@@ -170,7 +170,12 @@ def run_infersight(reference: pd.DataFrame, current: pd.DataFrame, repeat: int) 
         _best(result, "window update", wall, cpu)
         report, wall, cpu = _timed(lambda: compare(ref, window))  # noqa: B023
         _best(result, "compare", wall, cpu)
-        _best(result, "end to end", time.perf_counter() - started, 0.0)
+        _best(
+            result,
+            "end to end",
+            time.perf_counter() - started,
+            time.process_time() - started_cpu,
+        )
     for name in reference.columns:
         result.decisions[name] = report.drifted(name)
         result.values[name] = dict(report.features[name])
@@ -308,20 +313,26 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def print_timings(results: list[ToolResult], rows: int, n_features: int) -> None:
     ours = results[0]
-    base = ours.seconds["end to end"]
-    print("\n## Time (best of the repeats)\n")
-    print(f"{'tool / step':46} {'seconds':>9} {'x infersight e2e':>17}")
+    base, base_cpu = ours.seconds["end to end"], ours.cpu_seconds["end to end"]
+    print("\n## Time (best of the repeats; CPU seconds are less sensitive to a busy machine)\n")
+    print(f"{'tool / step':40} {'seconds':>9} {'CPU s':>8} {'x ours':>8} {'x ours CPU':>11}")
     for step in ("reference build", "window update", "compare", "end to end"):
         extra = ""
         if step == "window update":
             rate = rows * n_features / ours.cpu_seconds[step]
-            extra = f"   {rate / 1e6:.1f} M feature-values/s/core (CPU time)"
+            extra = f"{rate / 1e6:.1f} M feature-values/s/core"
         if step == "compare":
-            extra = f"   {ours.seconds[step] * 1000:.1f} ms"
-        print(f"{'infersight ' + step:46} {ours.seconds[step]:9.3f} {'':>17}{extra}")
+            extra = f"{ours.seconds[step] * 1000:.1f} ms"
+        print(
+            f"{'infersight ' + step:40} {ours.seconds[step]:9.3f} {ours.cpu_seconds[step]:8.3f}"
+            f" {'':>8} {'':>11}   {extra}"
+        )
     for result in results[1:]:
-        seconds = result.seconds["end to end"]
-        print(f"{result.name:46} {seconds:9.3f} {seconds / base:16.1f}x")
+        seconds, cpu = result.seconds["end to end"], result.cpu_seconds["end to end"]
+        print(
+            f"{result.name:40} {seconds:9.3f} {cpu:8.3f} {seconds / base:7.1f}x"
+            f" {cpu / base_cpu:10.1f}x"
+        )
 
 
 def print_decisions(results: list[ToolResult], truth: dict[str, bool]) -> None:
@@ -392,7 +403,9 @@ def print_targets(results: dict[str, ToolResult], truth: dict[str, bool], rows: 
     evidently = results.get("evidently")
     if evidently:
         ratio = evidently.seconds["end to end"] / ours.seconds["end to end"]
-        checks.append(("end to end >= 10x faster than Evidently", ratio >= 10, f"{ratio:.1f}x"))
+        cpu_ratio = evidently.cpu_seconds["end to end"] / ours.cpu_seconds["end to end"]
+        detail = f"{ratio:.1f}x wall clock, {cpu_ratio:.1f}x CPU time"
+        checks.append(("end to end >= 10x faster than Evidently", ratio >= 10, detail))
     else:
         checks.append(("end to end >= 10x faster than Evidently", None, "Evidently not run"))
     rate = rows * n_features / ours.cpu_seconds["window update"]
