@@ -89,3 +89,19 @@ def test_each_mutation_makes_a_fixed_event_invalid_for_both(number: int) -> None
         if applies_to in ("any", kind):
             message = _message(mutate(msgspec.to_builtins(event)))
             assert _verdicts(message) == (False, False), message[:300]
+
+
+@pytest.mark.parametrize(
+    "ts",
+    ["2024-05-01 12:00:00Z", "2024-05-01t12:00:00z", "2024-05-01T12:00:00+0200",
+     "2024-05-01T12:00:00.123456789-00:00", "2024-05-01T12:00:00+23:59"],
+)  # fmt: skip
+def test_the_documented_lenient_timestamps_are_accepted_by_both(ts: str) -> None:
+    event = msgspec.to_builtins(FIXED_EVENTS["label"]) | {"ts": ts}
+    assert _verdicts(_message(event)) == (True, True)
+
+
+def test_the_documented_disagreement_a_date_that_does_not_exist() -> None:
+    """The pattern cannot know the length of February: only the decoder refuses 2024-02-30."""
+    event = msgspec.to_builtins(FIXED_EVENTS["label"]) | {"ts": "2024-02-30T00:00:00Z"}
+    assert _verdicts(_message(event)) == (True, False)
