@@ -62,7 +62,13 @@ def _factorize(values: Any) -> tuple[npt.NDArray[np.intp], list[str]]:
         list(values) if not isinstance(values, Sequence) else values, dtype=object)
     if isinstance(arr, np.ndarray) and arr.ndim != 1:
         arr = arr.ravel()
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts): compare them by their text
+        hashable = np.empty(len(arr), dtype=object)
+        hashable[:] = [v if v is None or isinstance(v, str | int | float | bool) else repr(v)
+                       for v in arr]
+        codes, uniques = pd.factorize(hashable, use_na_sentinel=True)
     return np.asarray(codes), [category_key(u) for u in np.asarray(uniques, dtype=object)]
 
 
