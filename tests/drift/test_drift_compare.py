@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn import metrics as skm
-
 from infersight.drift import PREDICTION, DriftConfig, Reference, Rule, compare
+from sklearn import metrics as skm
 
 DESIGN_METRICS = {"psi", "js_distance", "hellinger", "kl_divergence", "wasserstein_normed",
                   "ks_statistic", "ks_pvalue", "chi2_pvalue", "drift_share", "count",
@@ -94,7 +93,7 @@ def test_per_feature_and_per_model_overrides() -> None:
     window = ref.new_window()
     window.update(_frame(rng, 20_000, shift=0.05))
     default = compare(ref, window)
-    assert not default.drifted("num0")  # W1 ≈ 0.05σ, PSI ≈ 0.003: under the default thresholds
+    assert not default.drifted("num0")  # W1 ≈ 0.05 std, PSI ≈ 0.003: under the default thresholds
     config = DriftConfig.from_dict({
         "features": {"num0": {"test": "ks", "threshold": 0.01}, "num1": [],
                      "cat0": [{"test": "psi", "threshold": 0.0}]},

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
-from scipy.spatial.distance import euclidean, jensenshannon
-
 from infersight.drift import Reference, compare
 from infersight.drift.distances import EPSILON, hellinger, js_distance, kl_divergence, psi
 from infersight.drift.numeric import FINE_BINS, NumericProfile, wasserstein_binned
 from infersight.drift.stattests import chi2_two_sample, ks_pvalue, ks_statistic_binned
+from scipy import stats
+from scipy.spatial.distance import euclidean, jensenshannon
 
 RNG = np.random.default_rng(20240611)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -11,7 +12,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from infersight.drift import FormatError, Reference, WindowState, compare
 from infersight.drift.numeric import NumericState
 
@@ -69,7 +69,7 @@ def test_merging_any_split_in_any_order_equals_one_state_over_the_stream(
     whole.update(frame, predictions=scores, latency_ms=latency)
     bounds = [0, *sorted(cuts), 3000]
     parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         part = REFERENCE.new_window()
         part.update(frame.iloc[lo:hi], predictions=scores[lo:hi], latency_ms=latency[lo:hi])
         parts.append(part)
