@@ -2,11 +2,12 @@
 
 Thresholds and why:
 
-- ``data_drift_share``: ``drift_share > 0.3`` for 2 windows, ≥ 500 rows. Per-feature
+- ``data_drift_share``: ``drift_share > 0.3`` for 2 windows, ≥ 500 rows (the window's
+  ``count``: a drift_share point's own sample size is its number of tested features). Per-feature
   decisions are already corrected for multiple testing (Benjamini-Hochberg), so a third of
   the features moving is a real shift, not noise; 0.3 warns earlier than the common 0.5
   "dataset drift" cut-off, and two windows filter a single odd hour.
-- ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "__prediction__"``) for
+- ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "@prediction"``) for
   2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
   0.25 major).
 - ``performance_drop``: ``f1 < reference - 0.05``, ≥ 200 labelled rows: a five-point drop

@@ -8,21 +8,36 @@ latest qualifying window's verdict plus the streak of consecutive breaching qual
 windows ending there. Because it is recomputed from stored points, a late label that
 changes an older window is taken into account on the next evaluation.
 
-Reference values (for ``reference - 0.05`` thresholds) are metric points of the model
-version stored at ``window_start = REFERENCE_WINDOW_START`` (the Unix epoch): the worker
-writes the reference profile's own metrics there when a reference is set.
+Reference values (for ``reference - 0.05`` thresholds) are the reference profile's own
+performance (``Reference.performance`` of ``model_versions.reference``: the metrics of the
+uploaded validation predictions and labels). A metric point stored for the version at
+``window_start = REFERENCE_WINDOW_START`` (the Unix epoch) overrides it, e.g. to pin an
+agreed baseline.
+
+Sample sizes: a point's ``sample_size`` (labelled rows for ``f1``, scored rows for
+``estimated_f1``, rows for ``latency_p99_ms``), except ``drift_share``, whose sample size is
+the number of tested features: its window's row ``count`` is used instead.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from infersight.alerts.rules import AlertRule
-from infersight.storage.models import MetricPoint
+from infersight.storage.models import MetricPoint, ModelVersion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+ROW_COUNT_METRIC = "count"
+SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share"})
+"""Metrics whose ``sample_size`` is not a number of rows."""
 
 REFERENCE_WINDOW_START = datetime(1970, 1, 1, tzinfo=UTC)
 """``metric_points.window_start`` of a version's reference metrics (e.g. reference ``f1``)."""
@@ -100,8 +115,29 @@ def dedup_key(rule: str, model: str, version: str, feature: str = "") -> str:
     return f"{rule}/{model}/{version}/{feature}"
 
 
+@lru_cache(maxsize=64)
+def _profile_performance(digest: str, blob: bytes) -> dict[str, float]:
+    del digest  # the cache key; the blob itself is compared only on a hash collision
+    from infersight.drift import Reference
+
+    try:
+        return dict(Reference.from_bytes(blob).performance)
+    except Exception as error:  # a corrupt or incompatible blob: relative rules wait
+        log.warning("reference profile unreadable, no reference performance: %s", error)
+        return {}
+
+
 def reference_values(session: Session, model: str, version: str) -> dict[tuple[str, str], float]:
-    """The version's reference metrics: ``{(metric, feature): value}``."""
+    """The version's reference metrics: ``{(metric, feature): value}`` (feature ``''``)."""
+    values: dict[tuple[str, str], float] = {}
+    blob = session.scalar(
+        select(ModelVersion.reference).where(
+            ModelVersion.model == model, ModelVersion.version == version
+        )
+    )
+    if blob:
+        digest = hashlib.blake2b(blob, digest_size=16).hexdigest()
+        values.update({(m, ""): v for m, v in _profile_performance(digest, blob).items()})
     rows = session.execute(
         select(MetricPoint.metric, MetricPoint.feature, MetricPoint.value).where(
             MetricPoint.model == model,
@@ -109,7 +145,8 @@ def reference_values(session: Session, model: str, version: str) -> dict[tuple[s
             MetricPoint.window_start == REFERENCE_WINDOW_START,
         )
     )
-    return {(m, f): v for m, f, v in rows if v is not None}
+    values.update({(m, f): v for m, f, v in rows if v is not None})
+    return values
 
 
 def judge(
@@ -148,20 +185,34 @@ def judge(
     for point in points:
         if rule.matches_feature(point.feature):
             by_feature[point.feature].append(point)
+    row_counts: dict[datetime, int] = {}
+    if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
+        row_counts = dict(
+            session.execute(
+                select(MetricPoint.window_start, MetricPoint.value).where(
+                    MetricPoint.model == model,
+                    MetricPoint.version == version,
+                    MetricPoint.metric == ROW_COUNT_METRIC,
+                    MetricPoint.feature == "",
+                    MetricPoint.window_start.in_(starts),
+                )
+            ).all()
+        )
     judgements = []
     for feature, feature_points in sorted(by_feature.items()):
         reference = references.get((rule.reference_metric_name, feature))
         windows = []
         for point in sorted(feature_points, key=lambda p: p.window_start, reverse=True):
-            if point.sample_size < rule.min_samples:
+            size = point.sample_size
+            if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
+                size = int(row_counts.get(point.window_start) or 0)
+            if size < rule.min_samples:
                 continue
             verdict = rule.breaches(point.value, reference)
             if verdict is None:
                 continue
             windows.append(
-                WindowValue(
-                    point.window_start, point.window_end, point.value, point.sample_size, verdict
-                )
+                WindowValue(point.window_start, point.window_end, point.value, size, verdict)
             )
             if not verdict or len(windows) > rule.for_windows:
                 break

@@ -62,8 +62,9 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 ANY_FEATURE = "any"
 """``feature: any`` matches every per-feature point (not the dataset-level one)."""
 
-PREDICTION_FEATURE = "__prediction__"
-"""The ``metric_points.feature`` under which prediction (output) drift is recorded."""
+PREDICTION_FEATURE = "@prediction"
+"""The ``metric_points.feature`` under which prediction (output) drift is recorded
+(``infersight.drift.report.PREDICTION``)."""
 
 _RELATIVE = re.compile(
     r"^\s*reference\s*(?:(?P<op>[-+*])\s*(?P<amount>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+))?\s*$"

@@ -5,6 +5,7 @@ and a helper that writes metric points exactly as the worker does
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.support.postgres import temporary_database
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+DRIFT_SHARE_FEATURES = 25
 ALERT_TABLES = ("alert_notifications", "alert_states", "alert_silences", "alert_rules")
 
 
@@ -55,7 +57,7 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     """Sessions on a database whose alert tables and metric points are empty."""
     factory = session_factory(engine)
     with factory.begin() as session:
-        for table in (*ALERT_TABLES, "metric_points"):
+        for table in (*ALERT_TABLES, "metric_points", "model_versions", "models"):
             session.execute(text(f"DELETE FROM {table}"))
     return factory
 
@@ -73,14 +75,24 @@ def seed(
 ) -> list[datetime]:
     """Write one point per hourly window ``T0 + (first + i) h``; returns the window starts."""
     starts = [T0 + (first + i) * HOUR for i in range(len(values))]
+    records = [
+        MetricPointRecord(model, version, s, s + HOUR, feature, metric, v, sample_size)
+        for s, v in zip(starts, values, strict=True)
+    ]
+    if metric == "drift_share":
+        # As DriftReport.rows() writes it: drift_share's sample size is the number of tested
+        # features; the window's rows are in the dataset-level ``count`` point.
+        records = [
+            *(replace(r, sample_size=DRIFT_SHARE_FEATURES) for r in records),
+            *(
+                MetricPointRecord(
+                    model, version, s, s + HOUR, None, "count", sample_size, sample_size
+                )
+                for s in starts
+            ),
+        ]
     with sessions.begin() as session:
-        upsert_metric_points(
-            session,
-            [
-                MetricPointRecord(model, version, s, s + HOUR, feature, metric, v, sample_size)
-                for s, v in zip(starts, values, strict=True)
-            ],
-        )
+        upsert_metric_points(session, records)
     return starts
 
 

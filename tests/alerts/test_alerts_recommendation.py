@@ -23,7 +23,7 @@ def seed_drifted_traffic(sessions) -> None:
     seed(sessions, "ks_pvalue", [1e-9, 1e-12], feature="amount")
     seed(sessions, "js_distance", [0.05, 0.30], feature="country")
     seed(sessions, "js_distance", [0.02, 0.01], feature="age")
-    seed(sessions, "psi", [0.30, 0.35], feature="__prediction__")
+    seed(sessions, "psi", [0.30, 0.35], feature="@prediction")
 
 
 def recommendation(sessions, cfg: AlertConfig) -> list[AlertNotification]:
@@ -77,7 +77,7 @@ def test_drift_plus_realised_drop_recommends_retraining_with_evidence(sessions, 
     drift_rules = {d["rule"]: d for d in evidence["drift"]}
     assert drift_rules["data_drift_share"]["value"] == 0.6
     assert drift_rules["data_drift_share"]["consecutive_windows"] == 2
-    assert drift_rules["prediction_drift"]["feature"] == "__prediction__"
+    assert drift_rules["prediction_drift"]["feature"] == "@prediction"
 
     [performance] = evidence["performance"]
     assert performance["metric"] == "f1" and performance["estimated"] is False
