@@ -181,6 +181,11 @@ class _Batch(msgspec.Struct, gc=False):
     events: list[Prediction | Label]
 
 
+class _RawBatch(msgspec.Struct, gc=False):
+    schema: str
+    events: list[msgspec.Raw]
+
+
 class _Envelope(msgspec.Struct):
     schema: str
     events: Sequence[Mapping[str, Any] | Prediction | Label]
@@ -188,6 +193,7 @@ class _Envelope(msgspec.Struct):
 
 _batch_decoder: Final = msgspec.json.Decoder(_Batch)
 _event_decoder: Final = msgspec.json.Decoder(Prediction | Label)
+_raw_batch_decoder: Final = msgspec.json.Decoder(_RawBatch)
 _object_decoder: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _array_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _string_decoder: Final = msgspec.json.Decoder(str)
@@ -366,25 +372,14 @@ def _reject_message(raw: bytes, reason: str, detail: str) -> DecodedBatch:
 
 def _decode_event_by_event(data: bytes) -> DecodedBatch:
     """The slow path: something in the message is bad; find what, and keep the good events."""
-    try:
-        envelope = _object_decoder.decode(data)
-    except msgspec.ValidationError:  # (a subclass of DecodeError: test it first)
-        return _reject_message(data, "not_a_batch", f"message: expected object, got {_kind(data)}")
-    except msgspec.DecodeError as error:
-        return _reject_message(data, "invalid_json", f"message: invalid JSON ({error})")
-    for name in ("schema", "events"):
-        if name not in envelope:
-            return _reject_message(
-                data, "not_a_batch", f"message.{name}: required field is missing"
-            )
-    try:
-        schema = _string_decoder.decode(envelope["schema"])
-        events = _array_decoder.decode(envelope["events"])
-    except msgspec.ValidationError:
-        wrong = "schema" if _kind(envelope["schema"]) != "string" else "events"
-        expected = "string" if wrong == "schema" else "array"
-        detail = f"message.{wrong}: expected {expected}, got {_kind(envelope[wrong])}"
-        return _reject_message(data, "not_a_batch", detail)
+    try:  # the usual case: a well-formed batch with some bad events
+        batch = _raw_batch_decoder.decode(data)
+        schema, events = batch.schema, batch.events
+    except msgspec.DecodeError:
+        diagnosis = _diagnose_message(data)
+        if isinstance(diagnosis, DecodedBatch):
+            return diagnosis
+        schema, events = diagnosis
     if schema != SCHEMA:
         return _reject_message(data, "unknown_schema", f"schema {schema!r} is not {SCHEMA!r}")
     result = DecodedBatch()
@@ -405,17 +400,43 @@ def _decode_event_by_event(data: bytes) -> DecodedBatch:
     return result
 
 
+def _diagnose_message(data: bytes) -> DecodedBatch | tuple[str, list[msgspec.Raw]]:
+    """Why a message is not a batch; or its schema and events, if it is one after all."""
+    try:
+        envelope = _object_decoder.decode(data)
+    except msgspec.ValidationError:  # (a subclass of DecodeError: test it first)
+        return _reject_message(data, "not_a_batch", f"message: expected object, got {_kind(data)}")
+    except msgspec.DecodeError as error:
+        return _reject_message(data, "invalid_json", f"message: invalid JSON ({error})")
+    for name in ("schema", "events"):
+        if name not in envelope:
+            return _reject_message(
+                data, "not_a_batch", f"message.{name}: required field is missing"
+            )
+    try:
+        schema = _string_decoder.decode(envelope["schema"])
+        events = _array_decoder.decode(envelope["events"])
+    except msgspec.ValidationError:
+        wrong = "schema" if _kind(envelope["schema"]) != "string" else "events"
+        expected = "string" if wrong == "schema" else "array"
+        detail = f"message.{wrong}: expected {expected}, got {_kind(envelope[wrong])}"
+        return _reject_message(data, "not_a_batch", detail)
+    return schema, events
+
+
 def _finish(event: Prediction | Label) -> tuple[str, str] | None:
     """Checks msgspec does not make; normalises the timestamp and 64-bit-overflowing integers."""
     try:
-        event.ts = event.ts.astimezone(UTC)
+        if event.ts.tzinfo is not UTC:
+            event.ts = event.ts.astimezone(UTC)
     except OverflowError:
         return "invalid_timestamp", ".ts: outside the years 0001-9999 once converted to UTC"
     if isinstance(event, Label):
         holder: Label | Prediction | ScoredLabel = event
         path, attribute = ".label", "label"
     else:
-        if (name := _bad_feature_name(event.features)) is not None:
+        known = _checked_names.issuperset(event.features)
+        if not known and (name := _bad_feature_name(event.features)) is not None:
             problem = (
                 ("must not be empty", "invalid_value")
                 if not name
