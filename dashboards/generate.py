@@ -120,14 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true",
                         help="only report files that differ from the generated ones")
+    parser.add_argument("--output", type=Path, default=OUTPUT,
+                        help="folder to write (default: dashboards/grafana/)")
     args = parser.parse_args(argv)
     if args.check:
-        stale = stale_files()
+        stale = stale_files(args.output)
         for relative in stale:
-            print(f"out of date: dashboards/grafana/{relative}", file=sys.stderr)
+            print(f"out of date: {args.output / relative}", file=sys.stderr)
         return 1 if stale else 0
-    for relative in write():
-        print(f"wrote dashboards/grafana/{relative}")
+    for relative in write(args.output):
+        print(f"wrote {args.output / relative}")
     return 0
 
 

@@ -1,0 +1,133 @@
+"""Metric points and alert states shaped like the worker's output, for the dashboard SQL tests.
+
+Three models over four days of hourly windows: ``fraud`` (binary, versions 1 and 2, drift
+injected into ``amount`` on the last day), ``churn`` (binary, one version, with an
+apostrophe-free but mixed-case feature set) and ``price`` (regression). Values come from a
+seeded generator, so every test can recompute what a panel should show from ``SeedData``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from infersight.alerts.models import AlertState
+from infersight.storage.db import make_engine, session_factory
+from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
+from infersight.storage.registry import ensure_model_versions
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+DAYS = 4
+WINDOW = timedelta(hours=1)
+NUMERIC = ("amount", "age", "balance")
+CATEGORICAL = ("country", "channel")
+MODELS = {
+    "fraud": {"versions": ("1", "2"), "task": "binary"},
+    "churn": {"versions": ("7",), "task": "binary"},
+    "price": {"versions": ("1",), "task": "regression"},
+}
+
+
+@dataclass
+class SeedData:
+    points: list[MetricPointRecord] = field(default_factory=list)
+    alert_starts: dict[str, datetime] = field(default_factory=dict)
+
+    def values(self, model: str, metric: str, feature: str = "", version: str | None = None,
+               start: datetime | None = None, end: datetime | None = None) -> list[MetricPointRecord]:
+        return [p for p in self.points
+                if p.model == model and p.metric == metric and (p.feature or "") == feature
+                and (version is None or p.version == version)
+                and (start is None or p.window_start >= start)
+                and (end is None or p.window_start <= end)]
+
+
+def _feature_points(rng: random.Random, drifted: bool, numeric: bool) -> dict[str, float]:
+    shift = 0.5 if drifted else 0.0
+    psi = rng.uniform(0.0, 0.08) + shift
+    metrics = {"count": float(rng.randint(900, 1100)), "missing_rate": rng.uniform(0, 0.02),
+               "psi": psi, "js_distance": min(1.0, psi / 2), "hellinger": psi / 2,
+               "kl_divergence": psi}
+    if numeric:
+        metrics |= {"wasserstein_normed": psi / 3, "ks_statistic": psi / 4,
+                    "ks_pvalue": 1e-6 if drifted else rng.uniform(0.1, 1.0)}
+    else:
+        metrics["chi2_pvalue"] = 1e-8 if drifted else rng.uniform(0.1, 1.0)
+    return metrics
+
+
+def build_points(seed: int = 7) -> SeedData:
+    rng = random.Random(seed)
+    data = SeedData()
+    for model, spec in MODELS.items():
+        for version in spec["versions"]:
+            for hour in range(DAYS * 24):
+                start = START + hour * WINDOW
+                end = start + WINDOW
+                drifted = model == "fraud" and hour >= (DAYS - 1) * 24
+                def add(feature: str | None, metric: str, value: float | None, size: int,
+                        start: datetime = start, end: datetime = end,
+                        version: str = version, model: str = model) -> None:
+                    data.points.append(MetricPointRecord(model, version, start, end, feature,
+                                                         metric, value, size))
+                events = rng.randint(900, 1100)
+                for name in NUMERIC + CATEGORICAL:
+                    for metric, value in _feature_points(rng, drifted and name == "amount",
+                                                         name in NUMERIC).items():
+                        add(name, metric, value, events)
+                for metric, value in _feature_points(rng, drifted, True).items():
+                    add("@prediction", metric, value, events)
+                labelled = rng.randint(0, events // 2)
+                add(None, "count", float(events), events)
+                add(None, "drift_share", 1 / 5 if drifted else 0.0, 5)
+                add(None, "label_coverage", labelled / events, events)
+                for q, base in (("p50", 4.0), ("p95", 9.0), ("p99", 15.0)):
+                    add(None, f"latency_{q}_ms", base * rng.uniform(0.9, 1.2), events)
+                if spec["task"] == "binary":
+                    for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+                        add(None, metric, rng.uniform(0.6, 0.95), labelled)
+                        add(None, f"estimated_{metric}", rng.uniform(0.6, 0.95), events)
+                else:
+                    add(None, "mae", rng.uniform(1, 3), labelled)
+                    add(None, "rmse", rng.uniform(2, 5), labelled)
+                if model == "fraud" and version == "2" and hour == DAYS * 24 - 3:
+                    add(None, "roc_auc", None, labelled)  # undefined: one class labelled
+    last = START + (DAYS * 24 - 6) * WINDOW
+    data.alert_starts = {"firing": last, "resolved": START + 30 * WINDOW}
+    return data
+
+
+def alert_states(data: SeedData) -> list[AlertState]:
+    return [
+        AlertState(dedup_key="data_drift_share|fraud|2|", rule="data_drift_share", model="fraud",
+                   version="2", feature="", status="firing", severity="warning", streak=4,
+                   value=0.2, threshold=0.3, window_start=data.alert_starts["firing"],
+                   pending_since=data.alert_starts["firing"] - WINDOW,
+                   firing_since=data.alert_starts["firing"], notified_firing=True),
+        AlertState(dedup_key="prediction_drift|fraud|1|@prediction", rule="prediction_drift",
+                   model="fraud", version="1", feature="@prediction", status="resolved",
+                   severity="critical", streak=0, value=0.05, threshold=0.2,
+                   window_start=data.alert_starts["resolved"] + 3 * WINDOW,
+                   firing_since=data.alert_starts["resolved"],
+                   resolved_at=data.alert_starts["resolved"] + 3 * WINDOW),
+        AlertState(dedup_key="latency_p99_slo|churn|7|", rule="latency_p99_slo", model="churn",
+                   version="7", feature="", status="pending", severity="critical", streak=1,
+                   value=650.0, threshold=500.0, window_start=data.alert_starts["firing"],
+                   pending_since=data.alert_starts["firing"]),
+        AlertState(dedup_key="label_coverage_low|price|1|", rule="label_coverage_low",
+                   model="price", version="1", feature="", status="inactive"),
+    ]
+
+
+def seed(url: str, data: SeedData) -> None:
+    """Write models, versions, metric points and alert states (schema must exist)."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            ensure_model_versions(session, [(m, v) for m, s in MODELS.items()
+                                            for v in s["versions"]])
+            upsert_metric_points(session, data.points)
+            session.add_all(alert_states(data))
+    finally:
+        engine.dispose()
