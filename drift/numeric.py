@@ -103,7 +103,7 @@ class NumericProfile:
         """Fine-bin index of each finite value."""
         if self._search.size == 0:
             return np.zeros(finite.size, dtype=np.int64)
-        return np.searchsorted(self._search, finite, side="right").astype(np.int64)
+        return np.asarray(np.searchsorted(self._search, finite, side="right"), dtype=np.int64)
 
     def coarse(self, fine_counts: npt.NDArray[Any]) -> ArrayF:
         """Sum fine-bin counts into the decile + overflow bins."""
@@ -147,6 +147,7 @@ class NumericState:
 
     def __init__(self, n_bins: int) -> None:
         self.counts = np.zeros(n_bins, dtype=np.int64)
+        self._n = 0
         self.count = 0
         self.missing = 0
         self.invalid = 0
@@ -162,7 +163,7 @@ class NumericState:
     @property
     def n(self) -> int:
         """Number of finite values."""
-        return int(self.counts.sum())
+        return self._n
 
     def update(self, values: ArrayF, profile: NumericProfile, invalid: int = 0) -> None:
         """Add a column of float64 values (NaN = missing, ±inf = invalid).
@@ -172,23 +173,26 @@ class NumericState:
         size = int(values.size)
         self.count += size
         finite_mask = np.isfinite(values)
-        x = values if finite_mask.all() else values[finite_mask]
-        if x.size < size:
-            nan = int(np.isnan(values).sum())
+        n_finite = int(np.count_nonzero(finite_mask))
+        x = values if n_finite == size else values[finite_mask]
+        if n_finite < size:
+            nan = int(np.count_nonzero(np.isnan(values)))
             self.missing += nan - invalid
-            self.invalid += size - int(x.size) - nan + invalid
-        if x.size == 0:
+            self.invalid += size - n_finite - nan + invalid
+        if n_finite == 0:
             return
         idx = profile.assign(x)
         nb = self.counts.size
         self.counts += np.bincount(idx, minlength=nb)
+        sums = np.bincount(idx, weights=x, minlength=nb)
         if nb >= 3:
-            sums = np.bincount(idx, weights=x, minlength=nb)
             self.tail_sums += sums[[0, 1, nb - 3, nb - 1]]
-        bmean = float(x.mean())
-        bm2 = float(np.dot(x - bmean, x - bmean))
-        self._combine(int(x.size), bmean, bm2, float(x.min()), float(x.max()),
-                      self.n - int(x.size))
+        bmean = float(sums.sum()) / n_finite
+        deviation = x - bmean
+        bm2 = float(np.dot(deviation, deviation))
+        self._combine(n_finite, bmean, bm2, float(np.minimum.reduce(x)),
+                      float(np.maximum.reduce(x)), self._n)
+        self._n += n_finite
         self.sketch.update(x.astype(np.float32))
 
     def _combine(self, nb: int, mb: float, m2b: float, lo: float, hi: float, na: int) -> None:
@@ -205,6 +209,7 @@ class NumericState:
             raise ValueError("cannot merge numeric states over different bins")
         na, nb = self.n, other.n
         self.counts += other.counts
+        self._n += nb
         self.count += other.count
         self.missing += other.missing
         self.invalid += other.invalid
@@ -238,6 +243,7 @@ class NumericState:
         counts = _codec.decode_array(d["c"], np.int64)
         state = cls(counts.size)
         state.counts = counts.copy()
+        state._n = int(counts.sum())
         state.count, state.missing, state.invalid = int(d["count"]), int(d["missing"]), int(d["invalid"])
         if "kll" in d:
             state.mean, state.m2 = float(d["mean"]), float(d["m2"])
