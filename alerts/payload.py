@@ -115,7 +115,18 @@ def build_payload(
         "ends_at": ends_at.isoformat() if ends_at else None,
         "windows": candidate.windows,
         "labels": candidate.alert_labels(),
-        "annotations": {"summary": summary, **candidate.annotations},
+        "annotations": _annotations(candidate.annotations, summary),
         "evidence": candidate.evidence,
         "links": links(candidate.model, candidate.version, link_config, candidate.window_start),
     }
+
+
+def _annotations(rule_annotations: dict[str, str], summary: str) -> dict[str, str]:
+    """The rule's annotations; ``summary`` is the computed one (the rule's own summary, a
+    fixed sentence, moves to ``description`` unless that is set)."""
+    out = dict(rule_annotations)
+    if "summary" in out:
+        fixed = out.pop("summary")
+        out.setdefault("description", fixed)
+    out["summary"] = summary
+    return out

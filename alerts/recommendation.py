@@ -108,7 +108,7 @@ def performance_evidence(judgement: Judgement) -> dict[str, Any]:
         "delta": (
             None
             if judgement.reference is None or latest.value is None
-            else latest.value - judgement.reference
+            else round(latest.value - judgement.reference, 12)
         ),
         "threshold": judgement.threshold,
         "sample_size": latest.sample_size,
@@ -149,8 +149,9 @@ def top_drifted_features(
     window_start: datetime,
     lookback: int = 48,
 ) -> list[dict[str, Any]]:
-    """The features with the highest score at ``window_start``, their scores, and since when
-    (over at most ``lookback`` earlier windows) their score has stayed above the threshold."""
+    """The drifted features (score above the threshold) with the highest score at
+    ``window_start``, their scores, and since when (over at most ``lookback`` earlier
+    windows) their score has stayed above the threshold."""
     base = [
         MetricPoint.model == model,
         MetricPoint.version == version,
@@ -163,7 +164,7 @@ def top_drifted_features(
             *base,
             MetricPoint.window_start == window_start,
             MetricPoint.metric == rule.feature_score_metric,
-            MetricPoint.value.is_not(None),
+            MetricPoint.value > rule.feature_drift_threshold,
         )
         .order_by(MetricPoint.value.desc(), MetricPoint.feature)
         .limit(rule.top_features)

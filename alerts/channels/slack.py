@@ -121,7 +121,7 @@ def slack_body(payload: dict[str, Any]) -> dict[str, Any]:
             ],
         }
     )
-    return {"text": _clip(f"{title}: {payload['summary']}", 3000), "blocks": blocks}
+    return {"text": _clip(f"{status.upper()}: {payload['summary']}", 3000), "blocks": blocks}
 
 
 def send_slack(

@@ -67,12 +67,11 @@ def test_drift_plus_realised_drop_recommends_retraining_with_evidence(sessions, 
     evidence = payload["evidence"]
 
     features = evidence["top_features"]
-    assert [f["feature"] for f in features] == ["amount", "country", "age"]
+    assert [f["feature"] for f in features] == ["amount", "country"]  # age: 0.01 < 0.1
     assert features[0]["score"] == 0.45 and features[0]["scores"]["psi"] == 1.1
     assert features[0]["scores"]["ks_pvalue"] == 1e-12
     assert features[0]["drifting_since"] == T0.isoformat()
     assert features[1]["drifting_since"] == (T0 + HOUR).isoformat()
-    assert features[2]["drifting_since"] is None
 
     drift_rules = {d["rule"]: d for d in evidence["drift"]}
     assert drift_rules["data_drift_share"]["value"] == 0.6
