@@ -4,8 +4,8 @@ Examples
 --------
 >>> batch = to_columns([{"features": {"x": 1.5}, "prediction": 0.9, "latency_ms": 3.0},
 ...                     {"features": {"x": None}, "prediction": 0.2}], ["x"])
->>> batch.rows, batch.features["x"], batch.latency_ms.tolist()
-(2, (1.5, None), [3.0, nan])
+>>> batch.rows, list(batch.features["x"]), batch.latency_ms.tolist()
+(2, [1.5, None], [3.0, nan])
 >>> to_float([1, None, "abc", float("inf")])
 (array([ 1., nan, nan, inf]), 1)
 """

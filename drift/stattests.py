@@ -101,7 +101,7 @@ def ks_pvalues(statistics: npt.ArrayLike, n: npt.ArrayLike, m: npt.ArrayLike
 
     Examples
     --------
-    >>> ks_pvalues([0.0, 0.05], [1000, 1000], [1000, 1000])[0]
+    >>> float(ks_pvalues([0.0, 0.05], [1000, 1000], [1000, 1000])[0])
     1.0
     """
     d = np.asarray(statistics, dtype=np.float64)
