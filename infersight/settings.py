@@ -106,6 +106,32 @@ class Settings(BaseSettings):
     alert_dashboard_uid: str = "infersight-model"
     """UID of the per-model Grafana dashboard (links and annotations)."""
 
+    grafana_url: str | None = None
+    """Grafana base URL for ``infersight grafana sync`` (e.g. ``http://grafana:3000``)."""
+    grafana_token: str | None = None
+    """Grafana service-account token (Editor or Admin) used by ``grafana sync``."""
+    grafana_database_url: str | None = None
+    """Postgres URL as Grafana reaches it, ideally a read-only role (default: ``database_url``)."""
+    grafana_prometheus_url: str | None = None
+    """Prometheus URL as Grafana reaches it; unset: no Prometheus data source or service dashboard."""
+    grafana_folder: str = "infersight"
+    """Title of the Grafana folder that holds the dashboards."""
+    grafana_timeout: Duration = 10.0
+    """Timeout of each Grafana API call."""
+
+    api_bus: Literal["kafka", "local"] = "kafka"
+    """Where HTTP ingest publishes: the Kafka topics, or the in-process bus (embedded mode)."""
+    api_max_body_bytes: int = 5_000_000
+    """Largest accepted body of ``POST /v1/events`` and ``/v1/labels`` (413 beyond)."""
+    api_max_reference_bytes: int = 512 * 1024 * 1024
+    """Largest accepted reference upload (JSON, CSV or Parquet; 413 beyond)."""
+    api_publish_timeout: Duration = 10.0
+    """How long HTTP ingest waits for the bus to take a batch before answering 503."""
+    api_rollup_interval: Duration = 60.0
+    """How often the API refreshes the pre-merged rollups behind the drift ranking."""
+    api_rollups: bool = True
+    """Whether the API process maintains rollups (one API process per deployment is enough)."""
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or default_database_url()

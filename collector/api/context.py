@@ -1,0 +1,62 @@
+"""Everything a request handler needs, built once by the app factory (no globals)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from infersight.collector.api.metrics import ApiMetrics
+from infersight.collector.api.publisher import Publisher
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from infersight.settings import Settings
+
+
+class ReferenceCache:
+    """Decoded references by (model, version, digest of the stored blob): a re-uploaded
+    reference has another digest, so it is never served stale."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str, bytes], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, model: str, version: str) -> tuple[Any, str] | None:
+        """``(Reference, source)`` of (model, version), or None without a reference."""
+        from infersight.drift import Reference
+        from infersight.storage.registry import get_reference
+
+        stored = get_reference(session, model, version)
+        if stored is None:
+            return None
+        data, source = stored
+        key = (model, version, hashlib.blake2b(data, digest_size=16).digest())
+        with self._lock:
+            reference = self._items.get(key)
+            if reference is not None:
+                self._items.move_to_end(key)
+                return reference, source
+        reference = Reference.from_bytes(data)
+        with self._lock:
+            self._items[key] = reference
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return reference, source
+
+
+@dataclass
+class ApiContext:
+    """The API's settings, database, bus and metrics."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    publisher: Publisher
+    metrics: ApiMetrics
+    references: ReferenceCache = field(default_factory=ReferenceCache)
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Per-app singletons of optional parts (e.g. the alert configuration source)."""

@@ -1,0 +1,337 @@
+"""Merging the window states of any time range fast: rollups of epoch-aligned buckets.
+
+A 30-day range of 1-minute windows is 43,200 window states per partition; loading and
+merging each (100 features) costs about 2 ms, so the naive merge takes minutes. Instead,
+the range is cut into the largest epoch-aligned buckets it fully contains (7 d, 1 d, 6 h,
+1 h, 10 min) plus raw windows at the ragged edges, and each bucket is read from its
+pre-merged rollup (:mod:`infersight.storage.rollups`). A 30-day range then merges a few
+dozen states instead of tens of thousands, and the result is *exactly* the merge of the
+window states: state merges by addition, so the grouping does not matter.
+
+A rollup is used only while its source signature (rows, latest ``updated_at``) equals the
+window states' current one; otherwise the bucket is split into smaller buckets, down to
+the raw window states. :class:`RollupMaintainer` keeps rollups of complete buckets fresh
+in the background (smallest buckets first, each built from the level below).
+
+>>> from datetime import UTC, datetime
+>>> t = lambda h, m=0: datetime(2026, 1, 1, h, m, tzinfo=UTC)
+>>> [(p.seconds, p.start.strftime("%H:%M"), p.end.strftime("%H:%M"))
+...  for p in plan_range(t(9, 55), t(11, 15), (3600, 600))]
+[(None, '09:55', '10:00'), (3600, '10:00', '11:00'), (600, '11:00', '11:10'), (None, '11:10', '11:15')]
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from infersight.storage.models import WindowState
+from infersight.storage.rollups import (
+    RollupRecord,
+    Signature,
+    bucket_of,
+    load_rollups,
+    upsert_rollups,
+    window_signatures,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+LEVELS: tuple[int, ...] = (604_800, 86_400, 21_600, 3_600, 600)
+"""Rollup bucket lengths in seconds, largest first; all divide one another."""
+FINEST = LEVELS[-1]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Part of a range: a whole bucket of ``seconds``, or raw windows (``seconds`` None)."""
+
+    seconds: int | None
+    start: datetime
+    end: datetime
+
+
+def _ceil(ts: datetime, seconds: int) -> datetime:
+    floor = bucket_of(ts, seconds)
+    return floor if floor == ts else floor + timedelta(seconds=seconds)
+
+
+def plan_range(start: datetime, end: datetime, levels: Sequence[int] = LEVELS) -> list[Piece]:
+    """Cut ``[start, end)`` into the largest whole buckets of ``levels`` and raw edges."""
+    if start >= end:
+        return []
+    if not levels:
+        return [Piece(None, start, end)]
+    size, rest = levels[0], levels[1:]
+    first, last = _ceil(start, size), bucket_of(end, size)
+    if first >= last:
+        return plan_range(start, end, rest)
+    step = timedelta(seconds=size)
+    middle = []
+    bucket = first
+    while bucket < last:
+        middle.append(Piece(size, bucket, bucket + step))
+        bucket += step
+    return [*plan_range(start, first, rest), *middle, *plan_range(last, end, rest)]
+
+
+def _lower_levels(seconds: int, levels: Sequence[int]) -> tuple[int, ...]:
+    return tuple(level for level in levels if level < seconds)
+
+
+@dataclass
+class MergeResult:
+    """A merged state and how it was obtained."""
+
+    state: Any
+    """The merged :class:`~infersight.drift.WindowState` (empty when nothing matched)."""
+    window_rows: int = 0
+    """Window-state rows covered (through rollups or read directly)."""
+    rollups_used: int = 0
+    raw_rows_read: int = 0
+    skipped: int = 0
+    """States left out: built for another reference of the version, or unreadable."""
+    first_window: datetime | None = None
+    last_window: datetime | None = None
+    parts: list[bytes] = field(default_factory=list, repr=False)
+
+
+def bucket_signature(
+    fine: dict[datetime, Signature], start: datetime, end: datetime
+) -> Signature | None:
+    """Combined signature of the finest buckets in ``[start, end)``; None when empty."""
+    out: Signature | None = None
+    bucket = bucket_of(start, FINEST)
+    step = timedelta(seconds=FINEST)
+    while bucket < end:
+        sig = fine.get(bucket)
+        if sig is not None:
+            out = sig if out is None else out.combine(sig)
+        bucket += step
+    return out
+
+
+def _read_raw(
+    session: Session, model: str, version: str, ranges: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[datetime, bytes]]:
+    rows: list[tuple[datetime, bytes]] = []
+    for start, end in ranges:
+        query = select(WindowState.window_start, WindowState.state).where(
+            WindowState.model == model,
+            WindowState.version == version,
+            WindowState.window_start >= start,
+            WindowState.window_start < end,
+        )
+        rows.extend((ws, bytes(state)) for ws, state in session.execute(query))
+    return rows
+
+
+def collect_parts(
+    session: Session,
+    model: str,
+    version: str,
+    pieces: Sequence[Piece],
+    fine: dict[datetime, Signature],
+    levels: Sequence[int] = LEVELS,
+) -> MergeResult:
+    """The serialised states whose merge is exactly the merge of the pieces' window states.
+
+    ``fine`` holds the finest-bucket signatures of ``version`` read *before* this call (so a
+    rollup is never judged fresh against data newer than the signature).
+    """
+    result = MergeResult(state=None)
+    wanted: dict[tuple[str, int, datetime], Signature] = {}
+    todo = list(pieces)
+    if todo:
+        lo = min(p.start for p in todo)
+        hi = max(p.end for p in todo)
+        stored = {
+            (r.version, r.bucket_seconds, r.bucket_start): r.signature
+            for r in load_rollups(session, model, lo, hi, version=version)
+        }
+    else:
+        stored = {}
+    raw_ranges: list[tuple[datetime, datetime]] = []
+    while todo:
+        piece = todo.pop()
+        sig = bucket_signature(fine, piece.start, piece.end)
+        if sig is None:
+            continue  # no windows there
+        if piece.seconds is None:
+            raw_ranges.append((piece.start, piece.end))
+            continue
+        key = (version, piece.seconds, piece.start)
+        if stored.get(key) == sig:
+            wanted[key] = sig
+            result.window_rows += sig.rows
+            continue
+        todo.extend(plan_range(piece.start, piece.end, _lower_levels(piece.seconds, levels)))
+    if wanted:
+        for record in load_rollups(
+            session, model, min(k[2] for k in wanted), max(k[2] for k in wanted)
+            + timedelta(seconds=1), version=version, with_state=True, keys=wanted,
+        ):
+            result.parts.append(record.state)
+            result.rollups_used += 1
+            _extend(result, record.bucket_start, record.bucket_start)
+    for window_start, state in _read_raw(session, model, version, raw_ranges):
+        result.parts.append(state)
+        result.raw_rows_read += 1
+        result.window_rows += 1
+        _extend(result, window_start, window_start)
+    return result
+
+
+def _extend(result: MergeResult, first: datetime, last: datetime) -> None:
+    if result.first_window is None or first < result.first_window:
+        result.first_window = first
+    if result.last_window is None or last > result.last_window:
+        result.last_window = last
+
+
+def merge_parts(reference: Any, result: MergeResult) -> MergeResult:
+    """Merge ``result.parts`` into ``result.state`` (parts of another reference are skipped)."""
+    merged = reference.new_window()
+    for data in result.parts:
+        try:
+            merged.merge(reference.window_from_bytes(data))
+        except ValueError:  # another reference's layout (re-uploaded reference), or corrupt
+            result.skipped += 1
+    result.state = merged
+    result.parts = []
+    return result
+
+
+def fine_signatures(
+    session: Session, model: str, start: datetime, end: datetime, version: str | None = None
+) -> dict[str, dict[datetime, Signature]]:
+    """``{version: {finest bucket: Signature}}`` of the window states in ``[start, end)``."""
+    out: dict[str, dict[datetime, Signature]] = {}
+    for (row_version, bucket), sig in window_signatures(
+        session, model, FINEST, bucket_of(start, FINEST), _ceil(end, FINEST), version
+    ).items():
+        out.setdefault(row_version, {})[bucket] = sig
+    return out
+
+
+def refresh_rollups(
+    sessions: sessionmaker[Session],
+    model: str,
+    reference_for: Callable[[Session, str], Any | None],
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    levels: Sequence[int] = LEVELS,
+) -> int:
+    """Build or rebuild the stale rollups of complete buckets of ``model``; returns how many.
+
+    Levels are refreshed smallest first so each bucket is merged from fresh smaller ones.
+    A bucket holding a single window-state row gets no rollup (it would only copy it).
+    """
+    now = now or datetime.now(UTC)
+    since = since or _EPOCH
+    written = 0
+    for size in sorted(levels):
+        with sessions.begin() as session:
+            signatures = fine_signatures(session, model, since, now)
+            stored = {
+                (r.version, r.bucket_seconds, r.bucket_start): r.signature
+                for r in load_rollups(session, model, since, now)
+                if r.bucket_seconds == size
+            }
+        for version, fine in signatures.items():
+            buckets = sorted({bucket_of(b, size) for b in fine})
+            for bucket in buckets:
+                end = bucket + timedelta(seconds=size)
+                if end > now:
+                    continue
+                sig = bucket_signature(fine, bucket, end)
+                if sig is None or sig.rows < 2 or stored.get((version, size, bucket)) == sig:
+                    continue
+                written += _build_rollup(
+                    sessions, model, version, bucket, size, reference_for, levels
+                )
+    return written
+
+
+def _build_rollup(
+    sessions: sessionmaker[Session],
+    model: str,
+    version: str,
+    bucket: datetime,
+    size: int,
+    reference_for: Callable[[Session, str], Any | None],
+    levels: Sequence[int],
+) -> int:
+    end = bucket + timedelta(seconds=size)
+    with sessions.begin() as session:
+        reference = reference_for(session, version)
+        if reference is None:
+            return 0
+        # Signature first, then the states: a state newer than the signature only makes the
+        # rollup look stale later (rebuilt), never fresh with old data.
+        fine = fine_signatures(session, model, bucket, end, version).get(version, {})
+        sig = bucket_signature(fine, bucket, end)
+        if sig is None:
+            return 0
+        pieces = plan_range(bucket, end, _lower_levels(size, levels))
+        result = merge_parts(reference, collect_parts(session, model, version, pieces, fine,
+                                                      levels))
+        if result.skipped:
+            return 0  # states of another reference: leave the bucket to the raw path
+        record = RollupRecord(version, size, bucket, sig, int(result.state.rows),
+                              bytes(result.state.to_bytes()))
+        upsert_rollups(session, model, [record])
+    return 1
+
+
+class RollupMaintainer:
+    """A daemon thread that refreshes every model's rollups every ``interval_s`` seconds."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        models: Callable[[Session], list[str]],
+        reference_for: Callable[[Session, str, str], Any | None],
+        interval_s: float,
+    ) -> None:
+        self._sessions = sessions
+        self._models = models
+        self._reference_for = reference_for
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        with self._sessions.begin() as session:
+            names = self._models(session)
+        written = 0
+        for model in names:
+            def reference(session: Session, version: str, model: str = model) -> Any | None:
+                return self._reference_for(session, model, version)
+
+            written += refresh_rollups(self._sessions, model, reference)
+        return written
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.run_once()
+            except Exception:  # the database may be down for a while: try again later
+                log.exception("rollup refresh failed")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="infersight-rollups", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

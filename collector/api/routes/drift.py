@@ -1,0 +1,204 @@
+"""``GET /v1/models/{model}/drift``: features ranked by drift over any time range.
+
+The range's window states are merged (through pre-merged rollups, see
+:mod:`infersight.collector.api.rollups`) and the merged state is compared with the
+reference once — the drift of the range itself, not an average of per-window values.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from infersight.collector.api import rollups
+from infersight.collector.api.context import ApiContext
+from infersight.collector.api.deps import Context, ReadKey, unknown_model
+from infersight.collector.api.errors import ERROR_RESPONSES, invalid
+from pydantic import AwareDatetime, BaseModel
+
+router = APIRouter(prefix="/v1", tags=["drift"], responses=ERROR_RESPONSES)
+
+RankBy = Literal["psi", "js_distance", "hellinger", "kl_divergence", "wasserstein_normed",
+                 "ks_statistic"]
+DEFAULT_RANGE = timedelta(days=1)
+
+
+class TestView(BaseModel):
+    test: str
+    threshold: float
+    value: float | None
+    drifted: bool
+    adjusted_pvalue: float | None = None
+
+
+class FeatureRank(BaseModel):
+    """A feature's drift over the range; ``score`` is the ``rank_by`` metric."""
+
+    rank: int
+    feature: str
+    kind: str
+    drifted: bool
+    score: float | None
+    sample_size: int
+    metrics: dict[str, float | None]
+    tests: list[TestView]
+
+
+class OutputDrift(BaseModel):
+    kind: str
+    drifted: bool
+    sample_size: int
+    metrics: dict[str, float | None]
+
+
+class MergeInfo(BaseModel):
+    """How the range was merged: window-state rows covered, rollups and rows read."""
+
+    window_rows: int
+    rollups_used: int
+    raw_rows_read: int
+    skipped_states: int
+
+
+class VersionDrift(BaseModel):
+    version: str
+    reference_source: str
+    first_window: datetime | None
+    last_window: datetime | None
+    events: int
+    drift_share: float
+    drifted_features: list[str]
+    features: list[FeatureRank]
+    prediction: OutputDrift | None
+    merge: MergeInfo
+    note: str | None = None
+
+
+class DriftRanking(BaseModel):
+    """Per model version, features ranked by drift (drifted first, then by score)."""
+
+    model: str
+    start: datetime
+    end: datetime
+    rank_by: str
+    versions: list[VersionDrift]
+    versions_without_reference: list[str]
+
+
+def _num(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _compare(reference: Any, state: Any, drift_config: Any) -> tuple[Any, str | None]:
+    from infersight.drift import compare
+    from infersight.drift.config import DriftConfig
+
+    config = None
+    note = None
+    if drift_config:
+        try:
+            config = DriftConfig.from_dict(drift_config)
+        except (TypeError, ValueError) as exc:
+            note = f"the model's drift_config is invalid ({exc}); default tests used"
+    try:
+        return compare(reference, state, config), note
+    except ValueError as exc:
+        if config is None:
+            raise
+        return compare(reference, state), f"the model's drift_config does not apply ({exc}); default tests used"
+
+
+def rank_features(report: Any, rank_by: str) -> list[FeatureRank]:
+    """Features drifted first, then by ``rank_by`` (largest first), then by name."""
+    rows = []
+    for name, detail in report.details.items():
+        score = _num(detail.metrics.get(rank_by))
+        rows.append((name, detail, score))
+    rows.sort(key=lambda r: (not r[1].drifted, -(r[2] if r[2] is not None else -math.inf), r[0]))
+    return [
+        FeatureRank(
+            rank=i + 1, feature=name, kind=detail.kind, drifted=detail.drifted, score=score,
+            sample_size=detail.sample_size,
+            metrics={k: _num(v) for k, v in detail.metrics.items()},
+            tests=[TestView(test=t.test, threshold=t.threshold, value=_num(t.value),
+                            drifted=t.drifted, adjusted_pvalue=t.adjusted_pvalue)
+                   for t in detail.tests],
+        )
+        for i, (name, detail, score) in enumerate(rows)
+    ]
+
+
+def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetime,
+                  version: str | None, rank_by: str, limit: int | None) -> DriftRanking:
+    """Merge each version's window states over ``[start, end)`` and rank its features."""
+    from infersight.storage.registry import get_model
+
+    with context.sessions.begin() as session:
+        row = get_model(session, model)
+        if row is None:
+            raise unknown_model(session, model)
+        drift_config = row.drift_config
+        signatures = rollups.fine_signatures(session, model, start, end, version)
+        versions: list[VersionDrift] = []
+        without: list[str] = []
+        for name in sorted(signatures):
+            cached = context.references.get(session, model, name)
+            if cached is None:
+                without.append(name)
+                continue
+            reference, source = cached
+            fine = signatures[name]
+            lo = max(start, min(fine))
+            hi = min(end, max(fine) + timedelta(seconds=rollups.FINEST))
+            pieces = rollups.plan_range(lo, hi)
+            parts = rollups.collect_parts(session, model, name, pieces, fine)
+            result = rollups.merge_parts(reference, parts)
+            report, note = _compare(reference, result.state, drift_config)
+            ranked = rank_features(report, rank_by)
+            output = report.prediction_detail
+            versions.append(VersionDrift(
+                version=name, reference_source=source,
+                first_window=result.first_window, last_window=result.last_window,
+                events=int(result.state.rows), drift_share=float(report.drift_share),
+                drifted_features=[f.feature for f in ranked if f.drifted],
+                features=ranked[:limit] if limit else ranked,
+                prediction=None if output is None else OutputDrift(
+                    kind=output.kind, drifted=output.drifted, sample_size=output.sample_size,
+                    metrics={k: _num(v) for k, v in output.metrics.items()}),
+                merge=rollups_info(result), note=note,
+            ))
+    return DriftRanking(model=model, start=start, end=end, rank_by=rank_by, versions=versions,
+                        versions_without_reference=without)
+
+
+def rollups_info(result: rollups.MergeResult) -> MergeInfo:
+    return MergeInfo(window_rows=result.window_rows, rollups_used=result.rollups_used,
+                     raw_rows_read=result.raw_rows_read, skipped_states=result.skipped)
+
+
+@router.get("/models/{model}/drift")
+async def get_drift(
+    model: Annotated[str, Path(min_length=1, max_length=255)],
+    context: Context,
+    _key: ReadKey,
+    start: Annotated[AwareDatetime | None, Query(description="Range start (RFC 3339); default end - 24h.")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="Range end, exclusive (RFC 3339); default now.")] = None,
+    version: Annotated[str | None, Query(max_length=255, description="Only this version.")] = None,
+    rank_by: Annotated[RankBy, Query(description="Metric ranking features after the drift decision.")] = "psi",
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="Features listed per version.")] = None,
+) -> DriftRanking:
+    """Features ranked by drift over ``[start, end)``, per version, from the merged state of
+    the range's windows compared once with the reference."""
+    end_ts = (end or datetime.now(UTC)).astimezone(UTC)
+    start_ts = (start.astimezone(UTC) if start is not None else end_ts - DEFAULT_RANGE)
+    if start_ts >= end_ts:
+        raise invalid("query.end", "must be after start")
+    if start_ts.year < 1971:
+        raise invalid("query.start", "must be in 1971 or later")
+    if end_ts.year > 9998:
+        raise invalid("query.end", "must be before 9999")
+    return await run_in_threadpool(drift_ranking, context, model, start_ts, end_ts, version,
+                                   rank_by, limit)

@@ -1,0 +1,135 @@
+"""``POST /v1/events`` and ``POST /v1/labels``: wire-format batches onto the bus.
+
+The body is decoded with the shared codec (:func:`infersight.sdk.wire.decode_batch`); the
+accepted events are re-encoded as one batch per model (split to stay under the codec's
+message limit) and published keyed by model name — predictions to ``infersight.events``,
+labels to ``infersight.labels``, whichever endpoint received them — and refused events go to
+``infersight.deadletter`` with their reason. The answer (202) counts both and gives each
+refused event's index, reason and detail. A body that is not a batch at all is a 400.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from infersight.collector.api.context import ApiContext
+from infersight.collector.api.deps import Context, IngestKey
+from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem
+from infersight.collector.api.limits import read_body
+from infersight.collector.api.publisher import Message, PublishError
+from infersight.sdk import wire
+from pydantic import BaseModel
+
+router = APIRouter(prefix="/v1", tags=["ingest"], responses=ERROR_RESPONSES)
+
+MAX_LISTED_REJECTIONS = 1000
+
+
+class RejectedEvent(BaseModel):
+    """Why one event of the batch was refused."""
+
+    index: int | None
+    reason: str
+    detail: str
+
+
+class IngestResult(BaseModel):
+    """How many events were accepted (published) and rejected, and why."""
+
+    accepted: int
+    rejected: int
+    errors: list[RejectedEvent]
+    errors_truncated: bool = False
+
+
+_BATCH_EXAMPLE = {
+    "schema": "infersight.events/v1",
+    "events": [{"type": "prediction", "model": "fraud", "version": "3", "prediction_id": "p-1",
+                "ts": "2026-01-01T12:00:00Z", "features": {"amount": 12.5}, "prediction": 0.93}],
+}
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {
+            "schema": {"type": "object", "required": ["schema", "events"], "properties": {
+                "schema": {"type": "string", "enum": [wire.SCHEMA]},
+                "events": {"type": "array", "items": {"type": "object"}}}},
+            "example": _BATCH_EXAMPLE,
+        }},
+    }
+}
+
+
+def split_encode(events: Sequence[Any], limit: int = wire.MAX_MESSAGE_BYTES) -> list[bytes]:
+    """Encode ``events`` as few batches as possible, each at most ``limit`` bytes."""
+    data = wire.encode_batch(list(events))
+    if len(data) <= limit or len(events) <= 1:
+        return [data]
+    middle = len(events) // 2
+    return split_encode(events[:middle], limit) + split_encode(events[middle:], limit)
+
+
+def _messages(decoded: wire.DecodedBatch, endpoint: str) -> list[Message]:
+    by_model: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for prediction in decoded.predictions:
+        by_model[(wire.EVENTS_TOPIC, prediction.model)].append(prediction)
+    for label in decoded.labels:
+        by_model[(wire.LABELS_TOPIC, label.model)].append(label)
+    messages: list[Message] = []
+    for (topic, model), events in by_model.items():
+        key = model.encode()
+        messages.extend((topic, key, value) for value in split_encode(events))
+    for rejected in decoded.rejected:
+        letter = wire.encode_deadletter(rejected.raw, rejected.reason, rejected.detail,
+                                        topic=f"http:{endpoint}", partition=None, offset=None)
+        messages.append((wire.DEADLETTER_TOPIC, None, letter))
+    return messages
+
+
+def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
+    decoded = wire.decode_batch(body, max_bytes=context.settings.api_max_body_bytes)
+    metrics = context.metrics
+    whole = [r for r in decoded.rejected if r.index is None]
+    if whole:
+        problem = whole[0]
+        metrics.events_rejected.labels(reason=problem.reason).inc()
+        status = 413 if problem.reason == "oversize" else 400
+        raise ApiError(status, problem.reason, problem.detail,
+                       [Problem(field="body", problem=problem.detail)])
+    try:
+        context.publisher.publish_all(_messages(decoded, endpoint),
+                                      context.settings.api_publish_timeout)
+    except PublishError as exc:
+        raise ApiError(503, "bus_unavailable", f"{exc}; retry later",
+                       headers={"Retry-After": "5"}) from exc
+    if decoded.predictions:
+        metrics.events_accepted.labels(topic=wire.EVENTS_TOPIC).inc(len(decoded.predictions))
+    if decoded.labels:
+        metrics.events_accepted.labels(topic=wire.LABELS_TOPIC).inc(len(decoded.labels))
+    for rejected in decoded.rejected:
+        metrics.events_rejected.labels(reason=rejected.reason).inc()
+    listed = decoded.rejected[:MAX_LISTED_REJECTIONS]
+    return IngestResult(
+        accepted=len(decoded.predictions) + len(decoded.labels),
+        rejected=len(decoded.rejected),
+        errors=[RejectedEvent(index=r.index, reason=r.reason, detail=r.detail) for r in listed],
+        errors_truncated=len(decoded.rejected) > len(listed),
+    )
+
+
+@router.post("/events", status_code=202, openapi_extra=_BODY_DOC)
+async def post_events(request: Request, context: Context, _key: IngestKey) -> IngestResult:
+    """Ingest a batch of prediction events (labels in it go to the labels topic)."""
+    body = await read_body(request, context.settings.api_max_body_bytes, "the event batch")
+    return await run_in_threadpool(_ingest, context, body, "/v1/events")
+
+
+@router.post("/labels", status_code=202, openapi_extra=_BODY_DOC)
+async def post_labels(request: Request, context: Context, _key: IngestKey) -> IngestResult:
+    """Ingest a batch of label events (ground truth joined to predictions by id)."""
+    body = await read_body(request, context.settings.api_max_body_bytes, "the label batch")
+    return await run_in_threadpool(_ingest, context, body, "/v1/labels")

@@ -1,0 +1,269 @@
+"""Models: list, settings (``PUT``), and reference uploads (JSON columns, CSV, Parquet)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import IO, Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from infersight.collector.api import reference_upload as upload
+from infersight.collector.api.context import ApiContext
+from infersight.collector.api.deps import AdminKey, Context, DbSession, ReadKey, existing_model
+from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem, invalid
+from infersight.collector.api.limits import spool_body
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infersight.settings import parse_duration
+
+router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
+
+ModelName = Annotated[str, Path(min_length=1, max_length=255, description="Model name.")]
+VersionName = Annotated[str, Path(min_length=1, max_length=255, description="Model version.")]
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class VersionView(BaseModel):
+    version: str
+    has_reference: bool
+    reference_source: str | None
+    """``upload``, ``first_window``, or null while there is no reference."""
+    created_at: datetime
+
+
+class ModelView(BaseModel):
+    """A model's settings and versions."""
+
+    name: str
+    task: str | None
+    """Configured task; null means inferred from the reference or traffic."""
+    positive_class: Any = None
+    threshold: float
+    window_seconds: int | None
+    """Configured window length; null means ``INFERSIGHT_WINDOW``."""
+    effective_window_seconds: float
+    drift_config: dict[str, Any] | None
+    versions: list[VersionView]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelSettingsIn(BaseModel):
+    """Fields to change; those left out keep their value, ``null`` restores the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Task | None = None
+    positive_class: str | int | bool | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    window: str | float | None = Field(
+        default=None, description="Window length: seconds, or a duration such as 1m, 1h, 7d.")
+    drift_config: dict[str, Any] | None = Field(
+        default=None, description="Test and threshold overrides (docs/statistics.md), e.g. "
+        '{"features": {"age": {"test": "psi", "threshold": 0.25}}}.')
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | float | None) -> str | float | None:
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if not math.isfinite(seconds) or seconds != int(seconds) or seconds > 366 * 86400:
+            raise ValueError("must be a whole number of seconds, at most 366 days")
+        return seconds
+
+    @field_validator("drift_config")
+    @classmethod
+    def _drift_config(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        from infersight.drift.config import DriftConfig
+
+        return DriftConfig.from_dict(value).to_dict()
+
+
+class ReferenceResult(BaseModel):
+    """The stored reference profile."""
+
+    model: str
+    version: str
+    rows: int
+    features: dict[str, str]
+    """Feature name → ``numeric`` or ``categorical``."""
+    task: str | None
+    reference_performance: dict[str, float]
+
+
+def _versions(session: Session, names: list[str]) -> dict[str, list[VersionView]]:
+    from infersight.storage.models import ModelVersion
+
+    if not names:
+        return {}
+    rows = session.execute(
+        select(ModelVersion.model, ModelVersion.version, ModelVersion.reference_source,
+               ModelVersion.created_at, ModelVersion.reference.is_not(None))
+        .where(ModelVersion.model.in_(names))
+        .order_by(ModelVersion.created_at, ModelVersion.version)
+    )
+    out: dict[str, list[VersionView]] = {name: [] for name in names}
+    for model, version, source, created, has in rows:
+        out[model].append(VersionView(version=version, has_reference=bool(has),
+                                      reference_source=source if has else None,
+                                      created_at=created))
+    return out
+
+
+def _view(model: Any, versions: list[VersionView], default_window: float) -> ModelView:
+    return ModelView(
+        name=model.name, task=model.task, positive_class=model.positive_label,
+        threshold=0.5 if model.threshold is None else model.threshold,
+        window_seconds=model.window_seconds,
+        effective_window_seconds=float(model.window_seconds or default_window),
+        drift_config=model.drift_config, versions=versions,
+        created_at=model.created_at, updated_at=model.updated_at,
+    )
+
+
+@router.get("/models")
+def list_models(session: DbSession, context: Context, _key: ReadKey) -> list[ModelView]:
+    """Every model with its settings and versions."""
+    from infersight.storage.registry import list_models as all_models
+
+    models = all_models(session)
+    versions = _versions(session, [m.name for m in models])
+    return [_view(m, versions[m.name], context.settings.window) for m in models]
+
+
+@router.get("/models/{model}")
+def get_model(model: ModelName, session: DbSession, context: Context, _key: ReadKey) -> ModelView:
+    """One model (404 lists the known models)."""
+    from infersight.storage.registry import get_model as find
+
+    existing_model(session, model)
+    row = find(session, model)
+    return _view(row, _versions(session, [model])[model], context.settings.window)
+
+
+@router.put("/models/{model}")
+def put_model(model: ModelName, changes: ModelSettingsIn, session: DbSession, context: Context,
+              _key: AdminKey) -> ModelView:
+    """Create a model or change its task, positive class, threshold, window or drift tests."""
+    from infersight.storage.registry import UNSET, configure_model
+
+    given = changes.model_fields_set
+    window = changes.window
+    row = configure_model(
+        session, model,
+        task=changes.task if "task" in given else UNSET,
+        positive_label=changes.positive_class if "positive_class" in given else UNSET,
+        threshold=(0.5 if changes.threshold is None else changes.threshold)
+        if "threshold" in given else UNSET,
+        window_seconds=(None if window is None else int(float(window))) if "window" in given else UNSET,
+        drift_config=changes.drift_config if "drift_config" in given else UNSET,
+    )
+    return _view(row, _versions(session, [model])[model], context.settings.window)
+
+
+_REFERENCE_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {
+                "type": "object", "required": ["features"],
+                "properties": {
+                    "features": {"type": "object", "additionalProperties": {"type": "array", "items": {}}},
+                    "predictions": {"type": "array", "items": {}, "nullable": True},
+                    "labels": {"type": "array", "items": {}, "nullable": True},
+                    "task": {"type": "string", "enum": list(upload.TASKS), "nullable": True},
+                    "positive_class": {"nullable": True},
+                    "threshold": {"type": "number", "nullable": True}}},
+                "example": {"features": {"amount": [12.5, 3.0, 7.1], "country": ["FR", "DE", "FR"]},
+                            "predictions": [0.2, 0.9, 0.4], "labels": [0, 1, 0]}},
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _parse(stream: IO[bytes], content_type: str, options: upload.UploadOptions) -> upload.ParsedReference:
+    head = stream.read(4)
+    stream.seek(0)
+    if "parquet" in content_type or head == upload.PARQUET_MAGIC:
+        return upload.parse_parquet(stream, options)
+    if "csv" in content_type:
+        return upload.parse_csv(stream, options)
+    if content_type in ("", "application/json") or content_type.endswith("+json"):
+        parsed = upload.parse_json(stream.read())
+        for name in ("task", "positive_class", "threshold"):
+            value = getattr(options, name)
+            if value is not None:
+                setattr(parsed, name, value)
+        return parsed
+    raise ApiError(415, "unsupported_media_type",
+                   f"Content-Type {content_type!r}: send application/json, text/csv or "
+                   "application/vnd.apache.parquet",
+                   [Problem(field="header.content-type", problem="unsupported")])
+
+
+def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], content_type: str,
+           options: upload.UploadOptions) -> ReferenceResult:
+    from infersight.storage.registry import configure_model, set_reference
+
+    try:
+        parsed = _parse(stream, content_type, options)
+        reference = upload.build_reference(parsed)
+    except upload.UploadProblem as exc:
+        raise invalid(exc.field, exc.problem) from None
+    finally:
+        stream.close()
+    if not reference.features:
+        raise invalid("body", "no feature columns")
+    with context.sessions.begin() as session:
+        set_reference(session, model, version, reference.to_bytes(), "upload")
+        changes: dict[str, Any] = {}
+        if parsed.task is not None:
+            changes["task"] = parsed.task
+        if parsed.positive_class is not None:
+            changes["positive_label"] = parsed.positive_class
+        if parsed.threshold is not None:
+            changes["threshold"] = float(parsed.threshold)
+        if changes:
+            configure_model(session, model, **changes)
+    perf = {k: float(v) for k, v in reference.performance.items() if math.isfinite(v)}
+    return ReferenceResult(model=model, version=version, rows=reference.rows,
+                           features=reference.feature_kinds, task=reference.task,
+                           reference_performance=perf)
+
+
+@router.post("/models/{model}/versions/{version}/reference", status_code=201,
+             openapi_extra=_REFERENCE_DOC)
+async def upload_reference(
+    request: Request,
+    model: ModelName,
+    version: VersionName,
+    context: Context,
+    _key: AdminKey,
+    label_column: Annotated[str | None, Query(description="CSV/Parquet: the label column.")] = None,
+    prediction_column: Annotated[str | None, Query(description="CSV/Parquet: predicted labels or values.")] = None,
+    score_column: Annotated[str | None, Query(description="CSV/Parquet: scores (probability of the positive class).")] = None,
+    task: Annotated[Task | None, Query()] = None,
+    positive_class: Annotated[str | None, Query(description="Positive class (numbers are read as numbers).")] = None,
+    threshold: Annotated[float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False)] = None,
+) -> ReferenceResult:
+    """Upload the reference (training/validation) data of a model version; it replaces any
+    earlier reference of that version."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    positive: Any = positive_class
+    if positive_class is not None:
+        try:
+            positive = int(positive_class)
+        except ValueError:
+            positive = {"true": True, "false": False}.get(positive_class.lower(), positive_class)
+    options = upload.UploadOptions(label_column, prediction_column, score_column, task, positive,
+                                   threshold)
+    stream = await spool_body(request, context.settings.api_max_reference_bytes, "the reference")
+    return await run_in_threadpool(_store, context, model, version, stream, content_type, options)
