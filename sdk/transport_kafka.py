@@ -27,7 +27,11 @@ __all__ = ["KafkaTransport"]
 _BASE_OPTIONS: dict[str, Any] = {
     "acks": 1,
     "enable_idempotence": False,  # idempotence needs acks=all; at-least-once is the contract
-    "linger_ms": 5,
+    # Each SDK batch is already many events: give every message its own Kafka record batch
+    # rather than waiting to merge several (no linger), which also keeps the high watermark
+    # right on brokers that miscount multi-record batches (Tansu).
+    "batch_size": 1,
+    "linger_ms": 0,
     "max_block_ms": 2000,
     "request_timeout_ms": 3000,
     "delivery_timeout_ms": 6000,
@@ -128,8 +132,22 @@ class KafkaTransport(Transport):
 
     def close(self, timeout: float) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
+        if producer is None:
+            return
+        try:
             producer.close(timeout=max(0.0, timeout))
+        except Exception:
+            # kafka-python's close() gives up (raising) when its flush times out, e.g. with the
+            # broker down, and leaves its I/O thread running: stop that thread, then close.
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                with contextlib.suppress(Exception):
+                    sender.force_close()
+                    sender.join(1.0)
+            with contextlib.suppress(Exception):
+                producer.close(timeout=0)
+            if getattr(producer, "_closed", True) is False:
+                _abandoned.append(producer)  # never let its __del__ retry the flush
 
     def after_fork(self) -> Transport:
         if self._producer is not None:
