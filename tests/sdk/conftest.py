@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from infersight.sdk import MemoryTransport
 
 import infersight
-from infersight.sdk import MemoryTransport
 
 
 @pytest.fixture(autouse=True)

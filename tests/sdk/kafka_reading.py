@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
 from infersight.sdk.wire import decode_batch
+from kafka import KafkaConsumer, TopicPartition
 
 
 @dataclass

@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 import infersight
-from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from tests.sdk.kafka_reading import read_topic
 from tests.support.tansu import TansuBroker
 
