@@ -107,9 +107,45 @@ def reference_upload(model: str, version: str, file: Path) -> None:
 
 
 @grafana_app.command("sync")
-def grafana_sync() -> None:
-    """Create or update the data source and dashboards in Grafana."""
-    _not_implemented("grafana sync")
+def grafana_sync(
+    rotate_secrets: Annotated[
+        bool, typer.Option(help="Send the database password even if nothing else changed.")
+    ] = False,
+) -> None:
+    """Create or update the data sources and dashboards in Grafana (idempotent).
+
+    Reads INFERSIGHT_GRAFANA_URL, INFERSIGHT_GRAFANA_TOKEN, INFERSIGHT_GRAFANA_DATABASE_URL
+    (default INFERSIGHT_DATABASE_URL) and INFERSIGHT_GRAFANA_PROMETHEUS_URL.
+    """
+    from infersight.settings import load_settings
+
+    try:
+        from infersight.dashboards.datasources import PostgresConnection
+        from infersight.dashboards.sync import SyncError, connect, sync
+    except ImportError as exc:  # the base install has no grafana-client
+        typer.echo(f"infersight grafana sync needs the server extra (infersight[server]): {exc}",
+                   err=True)
+        raise typer.Exit(code=2) from exc
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        typer.echo(f"infersight grafana sync: invalid settings: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if not settings.grafana_url:
+        typer.echo("infersight grafana sync: set INFERSIGHT_GRAFANA_URL (and "
+                   "INFERSIGHT_GRAFANA_TOKEN) to the Grafana to update", err=True)
+        raise typer.Exit(code=2)
+    try:
+        postgres = PostgresConnection.from_url(
+            settings.grafana_database_url or settings.resolved_database_url())
+        api = connect(settings.grafana_url, settings.grafana_token, settings.grafana_timeout)
+        results = sync(api, postgres, settings.grafana_prometheus_url,
+                       folder_title=settings.grafana_folder, rotate_secrets=rotate_secrets)
+    except (ValueError, SyncError) as exc:
+        typer.echo(f"infersight grafana sync failed: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    for result in results:
+        typer.echo(str(result))
 
 
 @apikey_app.command("create")
