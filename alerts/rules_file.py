@@ -77,23 +77,25 @@ def parse_alert_config(
         raise AlertConfigError(
             source, [Problem(line, "", "the file must be a mapping with keys such as rules:")]
         )
-    dangling = _undefined_channels(data)
-    if dangling:
-        problems = [
-            Problem(_line_of(node, loc), _dotted(loc), message) for loc, message in dangling
-        ]
-        raise AlertConfigError(source, problems)
+    problems = [
+        Problem(_line_of(node, loc), _dotted(loc), message)
+        for loc, message in _undefined_channels(data)
+    ]
     merged = {**(defaults or {}), **data}
     if defaults and "disable" in defaults and isinstance(data.get("disable"), list):
         merged["disable"] = [*defaults["disable"], *data["disable"]]
+    config = None
     try:
-        return AlertConfig.model_validate(merged)
+        config = AlertConfig.model_validate(merged)
     except ValidationError as error:
-        problems = [
-            Problem(_line_of(node, item["loc"]), _dotted(item["loc"]), item["msg"])
-            for item in error.errors()
-        ]
-        raise AlertConfigError(source, problems) from None
+        for item in error.errors():
+            if problems and not item["loc"]:
+                continue  # the model-level channel check, already reported with its line
+            problems.append(Problem(_line_of(node, item["loc"]), _dotted(item["loc"]), item["msg"]))
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line or 0, p.field))
+        raise AlertConfigError(source, problems)
+    return config
 
 
 def _undefined_channels(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...], str]]:

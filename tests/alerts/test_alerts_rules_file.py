@@ -183,3 +183,28 @@ def test_cli_alerts_test_reports_an_invalid_file(tmp_path: Path, monkeypatch) ->
     result = CliRunner().invoke(app, ["alerts", "test", "oncall"])
     assert result.exit_code == 2
     assert f"{path}:17: rules[0].for" in result.output
+
+
+def test_every_error_is_reported_at_once_in_line_order() -> None:
+    text = (
+        VALID.replace("threshold: reference - 0.05", "threshold: refrence - 0.05")
+        .replace("channels: [oncall, team-slack]", "channels: [oncall, pager]")
+        .replace("threshold: 0.25", "threshold: lots")
+    )
+    with pytest.raises(AlertConfigError) as caught:
+        parse_alert_config(text, "rules.yaml")
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (16, "rules[0].threshold"),
+        (20, "rules[0].channels[1]"),
+        (27, "rules[1].threshold"),
+    ]
+
+
+def test_the_documented_example_file_is_valid() -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert example is not None
+    config = parse_alert_config(example.group(1), "docs/alerts.md")
+    assert {"oncall", "am", "team-slack", "pager", "grafana"} == set(config.channels)
