@@ -51,7 +51,16 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
     )
     deadletters = KafkaDeadLetterPublisher(settings.kafka_bootstrap_servers, wire.DEADLETTER_TOPIC)
     engine = make_engine(settings.resolved_database_url())
-    return Worker(bus, engine, worker_config(settings), deadletters=deadletters, metrics=metrics)
+    return Worker(bus, engine, worker_config(settings), deadletters=deadletters, metrics=metrics,
+                  alerting=build_alerting(settings, engine))
+
+
+def build_alerting(settings: Settings, engine: Any) -> Any:
+    """Alert evaluation for the worker (rules judged after each window evaluation)."""
+    from infersight.alerts.service import Alerting
+    from infersight.storage.db import session_factory
+
+    return Alerting.from_settings(settings, session_factory(engine))
 
 
 def run_kafka_worker(settings: Settings) -> None:
@@ -67,7 +76,14 @@ def run_kafka_worker(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    build_kafka_worker(settings, metrics).run(stop)
+    worker = build_kafka_worker(settings, metrics)
+    if worker.alerting is not None:
+        worker.alerting.start_dispatcher()
+    try:
+        worker.run(stop)
+    finally:
+        if worker.alerting is not None:
+            worker.alerting.close()
 
 
 @dataclass
@@ -84,10 +100,12 @@ class EmbeddedWorker:
 
 
 def start_embedded_worker(
-    settings: Settings, bus: Any = None, metrics: WorkerMetrics | None = None
+    settings: Settings, bus: Any = None, metrics: WorkerMetrics | None = None,
+    alerting: Any = None,
 ) -> EmbeddedWorker:
     """Start the worker in a daemon thread on the in-process bus and the settings' database
-    (the schema must exist: run ``infersight.storage.db.upgrade`` first)."""
+    (the schema must exist: run ``infersight.storage.db.upgrade`` first). ``alerting``
+    (:class:`infersight.alerts.service.Alerting`) judges alert rules after each window."""
     from infersight.collector.local_consumer import LocalConsumerBus, LocalDeadLetterPublisher
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine
@@ -100,6 +118,7 @@ def start_embedded_worker(
         worker_config(settings),
         deadletters=LocalDeadLetterPublisher(local, wire.DEADLETTER_TOPIC),
         metrics=metrics,
+        alerting=alerting,
     )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name="infersight-worker",

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from infersight.collector import persistence
 from infersight.collector.bus import ConsumerBus, DeadLetterPublisher, Record, TopicPartition
@@ -43,6 +44,15 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
+
+
+class WindowObserver(Protocol):
+    """Called in the transaction that wrote a window's points (the alert engine:
+    :class:`infersight.alerts.service.Alerting`)."""
+
+    def evaluate_window(
+        self, session: Session, model: str, version: str, window_start: datetime, now: datetime
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +84,10 @@ class Worker:
         *,
         deadletters: DeadLetterPublisher | None = None,
         metrics: WorkerMetrics | None = None,
+        alerting: WindowObserver | None = None,
     ) -> None:
         self.bus = bus
+        self.alerting = alerting
         self.engine = engine
         self.config = config
         self.deadletters = deadletters
@@ -312,7 +324,8 @@ class Worker:
         for key in keys:
             try:
                 with self.sessions() as session, session.begin():
-                    evaluate_window(session, self.catalog, *key)
+                    if evaluate_window(session, self.catalog, *key):
+                        self._judge_alerts(session, key)
             except DATABASE_ERRORS as exc:
                 log.warning("evaluation of %s failed (%s); will retry", key, _short(exc))
                 continue
@@ -320,6 +333,19 @@ class Worker:
             self.metrics.window_evaluations.inc()
             done += 1
         return done
+
+    def _judge_alerts(self, session: Session, key: WindowKey) -> None:
+        """Alert rules over the points just written, in the same transaction; a failing
+        rule is logged and rolled back to its savepoint, never losing the points."""
+        if self.alerting is None:
+            return
+        try:
+            with session.begin_nested():
+                self.alerting.evaluate_window(session, *key, utc_now())
+        except DATABASE_ERRORS:
+            raise
+        except Exception:
+            log.exception("alert evaluation of %s failed", key)
 
     def _sweep_stale(self) -> None:
         """Evaluate windows committed but not evaluated (e.g. a worker killed in between)."""
