@@ -33,6 +33,7 @@ from infersight.alerts.recommendation import (
 from infersight.alerts.silences import active_silences, is_silenced
 from infersight.alerts.state import Snapshot, Status, advance
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
@@ -208,17 +209,28 @@ def _apply(
     if row is None:
         if not candidate.breaching:
             return Transition(candidate.dedup_key, "inactive", None, False)
-        row = AlertState(
-            dedup_key=candidate.dedup_key,
-            rule=candidate.rule,
-            model=candidate.model,
-            version=candidate.version,
-            feature=candidate.feature,
-            status="inactive",
-            notified_firing=False,
-            streak=0,
+        # Two workers may judge a new key at once: insert-if-absent, then lock the row.
+        insert = (
+            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         )
-        session.add(row)
+        session.execute(
+            insert(AlertState)
+            .values(
+                dedup_key=candidate.dedup_key,
+                rule=candidate.rule,
+                model=candidate.model,
+                version=candidate.version,
+                feature=candidate.feature,
+                status="inactive",
+                severity=candidate.severity,
+                streak=0,
+                notified_firing=False,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
+        row = _load_state(session, candidate)
+        assert row is not None
     before = Snapshot(
         status=cast(Status, row.status),
         pending_since=row.pending_since,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.engine import evaluate_window
 from infersight.alerts.models import AlertNotification, AlertState
@@ -193,3 +194,31 @@ def test_disabled_builtin_does_not_notify(sessions) -> None:
     seed(sessions, "drift_share", [0.9, 0.9])
     run(sessions, 1, cfg)
     assert notifications(sessions) == []
+
+
+def test_concurrent_evaluations_of_one_window_notify_once(sessions, engine) -> None:
+    """Two workers evaluating the same window at the same moment (real transactions)."""
+    import threading
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: evaluations cannot overlap")
+    cfg = config(rules=[{"name": "slow", "metric": "latency_p99_ms", "op": ">", "threshold": 100}])
+    seed(sessions, "latency_p99_ms", [150])
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def evaluate() -> None:
+        try:
+            with sessions.begin() as session:
+                barrier.wait(5)
+                evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert [n.event for n in notifications(sessions)] == ["firing"]
