@@ -14,7 +14,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from grafana_client import GrafanaApi
+from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaException
 from infersight.alerts.channels.base import DeliveryError
 from infersight.alerts.config import GrafanaChannel, secret_from_env
