@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _codec
+from .binning import BinLookup
 
 #: Number of reference-quantile bins (KS error ≤ 1/FINE_BINS on continuous data).
 FINE_BINS = 500
@@ -53,10 +54,9 @@ class NumericProfile:
         self.count = count
         self.missing = missing
         self.sketch = sketch
+        self._lookup: BinLookup | None = None
         if edges.size:
-            self._search = np.append(edges, np.nextafter(edges[-1], np.inf))
-        else:
-            self._search = edges
+            self._lookup = BinLookup(np.append(edges, np.nextafter(edges[-1], np.inf)))
 
     @property
     def n_bins(self) -> int:
@@ -101,9 +101,9 @@ class NumericProfile:
 
     def assign(self, finite: ArrayF) -> ArrayI:
         """Fine-bin index of each finite value."""
-        if self._search.size == 0:
+        if self._lookup is None:
             return np.zeros(finite.size, dtype=np.int64)
-        return np.asarray(np.searchsorted(self._search, finite, side="right"), dtype=np.int64)
+        return self._lookup.assign(finite)
 
     def coarse(self, fine_counts: npt.NDArray[Any]) -> ArrayF:
         """Sum fine-bin counts into the decile + overflow bins."""
