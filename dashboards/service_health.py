@@ -77,14 +77,21 @@ def service_health() -> Json:
                    description="From decode to commit of one polled batch, all workers."),
         timeseries("Database transaction time", quantiles("infersight_db_transaction_seconds"),
                    grid(12, 20, 12, 8), unit="s"),
-        timeseries("API request latency",
-                   quantiles("infersight_http_request_duration_seconds"),
+        timeseries("API request latency", quantiles("infersight_api_request_seconds"),
                    grid(0, 28, 12, 8), unit="s"),
         timeseries("API requests per second by status",
                    [prom_target("sum by (status) "
-                                f"(rate(infersight_http_requests_total[{RATE}]))",
+                                f"(rate(infersight_api_requests_total[{RATE}]))",
                                 "{{status}}")],
                    grid(12, 28, 12, 8), unit="reqps"),
+        timeseries("HTTP ingest: events accepted and rejected per second",
+                   [prom_target("sum by (topic) "
+                                f"(rate(infersight_api_events_accepted_total[{RATE}]))",
+                                "accepted {{topic}}", "A"),
+                    prom_target("sum by (reason) "
+                                f"(rate(infersight_api_events_rejected_total[{RATE}]))",
+                                "rejected {{reason}}", "B")],
+                   grid(0, 36, 24, 8), unit="reqps"),
     ]
     for panel in panels:
         panel["datasource"] = PROMETHEUS
