@@ -77,6 +77,7 @@ class KafkaPublisher:
                         acks="all",
                         linger_ms=1,
                         max_block_ms=5000,
+                        bootstrap_timeout_ms=3000,
                         max_request_size=self._max_request_bytes,
                         client_id="infersight-api",
                     )
@@ -97,7 +98,7 @@ class KafkaPublisher:
     def check(self, timeout_s: float) -> None:
         producer = self._get()
         try:
-            if not producer.bootstrap_connected():
+            if not producer.bootstrap_connected():  # metadata round trip, bounded by max_block_ms
                 producer.partitions_for("infersight.events")
         except Exception as exc:
             raise PublishError(f"{self.description} unreachable: {exc}") from exc
