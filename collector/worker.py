@@ -102,6 +102,7 @@ class Worker:
         self.unsought: set[TopicPartition] = set()
         self.dirty_windows: dict[WindowKey, float] = {}
         self.watermarks: dict[str, datetime] = {}
+        self._gaps: dict[TopicPartition, tuple[int, int]] = {}
         self._retry_s = 0.0
         self._last_eval = time.monotonic()
         self._last_housekeeping = 0.0
@@ -176,13 +177,39 @@ class Worker:
         self._sweep_stale()
 
     def _expected(self, records: Sequence[Record]) -> list[Record]:
-        """Keep records at or after each owned partition's committed position, in order."""
+        """Keep, in order, the records that continue each owned partition exactly where its
+        committed position is.
+
+        Earlier offsets were already processed. A later offset (a gap) usually means records
+        fetched before a seek arrived after it: the partition is sought back to its position
+        and the batch's records of it are dropped. If the same gap shows up again right
+        after that seek, the offsets really are missing (e.g. compacted) and it is accepted.
+        """
         kept = []
+        following: dict[TopicPartition, int] = {}
+        rewound: set[TopicPartition] = set()
         for record in records:
-            position = self.positions.get(record.topic_partition)
-            if position is None or record.offset < position:
+            tp = record.topic_partition
+            position = self.positions.get(tp)
+            if position is None or tp in rewound:
                 continue
+            expected = following.get(tp, position)
+            if record.offset < expected:
+                continue
+            if record.offset > expected:
+                if self._gaps.get(tp) != (expected, record.offset):
+                    log.info("offset gap on %s/%s: expected %d, got %d; seeking back",
+                             tp[0], tp[1], expected, record.offset)
+                    self._gaps[tp] = (expected, record.offset)
+                    self.bus.seek(tp, position)
+                    rewound.add(tp)
+                    kept = [r for r in kept if r.topic_partition != tp]
+                    continue
+                log.warning("offsets %d..%d of %s/%s are missing on the bus; skipping them",
+                            expected, record.offset - 1, tp[0], tp[1])
+            self._gaps.pop(tp, None)
             kept.append(record)
+            following[tp] = record.offset + 1
         return kept
 
     # -- one batch --------------------------------------------------------------------------
@@ -219,9 +246,42 @@ class Worker:
             self._rollback(next_offsets)
             self._database_failed(exc)
             return 0
+        except Exception as exc:  # a bug or an input the engine refuses: isolate it
+            self._rollback(next_offsets)
+            if len(records) == 1:
+                return self._dead_letter_record(records[0], exc)
+            log.warning("batch failed (%s); processing its records one by one", _short(exc))
+            return sum(self._process([record]) for record in records)
         self._committed(next_offsets, effects)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return len(records)
+
+    def _dead_letter_record(self, record: Record, exc: Exception) -> int:
+        """Dead-letter a whole message whose processing raised, and move past it."""
+        log.exception("message %s@%d could not be processed; dead-lettering it",
+                      record.partition_key, record.offset, exc_info=exc)
+        letter = DeadLetter(record.topic, record.partition, record.offset, "processing_error",
+                            f"{type(exc).__name__}: {exc}", record.value)
+        if self.deadletters is not None:
+            self.deadletters.publish(letter.topic.encode(), letter.message())
+            self.deadletters.flush(5.0)
+        tp = record.topic_partition
+        try:
+            with self.sessions() as session, session.begin():
+                persistence.add_dead_letters(session, [letter.row()])
+                persistence.save_offsets(
+                    session, self.config.group, {tp: (self.stored.get(tp), record.offset + 1)}
+                )
+        except persistence.OffsetConflict:
+            self._rollback({tp: record.offset + 1}, fenced=True)
+            return 0
+        except DATABASE_ERRORS as db_exc:
+            self._rollback({tp: record.offset + 1})
+            self._database_failed(db_exc)
+            return 0
+        effects = BatchEffects(dead_letters=[letter])
+        self._committed({tp: record.offset + 1}, effects)
+        return 1
 
     def _save_states(self, session: Session) -> None:
         persistence.save_states(
@@ -309,13 +369,19 @@ class Worker:
         if due:
             self.evaluate(due)
 
+    def _spec(self, model: str) -> WindowSpec:
+        with self.sessions() as session:
+            window_s = self.catalog.settings(session, model).window_s
+        return WindowSpec(window_s, self.config.lateness_fraction)
+
     def _is_closed(self, key: WindowKey) -> bool:
         watermark = self.watermarks.get(key[0])
         if watermark is None:
             return False
-        with self.sessions() as session:
-            spec = WindowSpec(self.catalog.settings(session, key[0]).window_s,
-                              self.config.lateness_fraction)
+        try:
+            spec = self._spec(key[0])
+        except DATABASE_ERRORS:
+            return False
         return spec.is_closed(key[2], spec.watermark(watermark))
 
     def evaluate(self, keys: Iterable[WindowKey]) -> int:
@@ -378,18 +444,19 @@ class Worker:
                 persistence.purge_prediction_index(
                     session, utc_now() - timedelta(seconds=self.config.prediction_retention_s)
                 )
+            with self.sessions() as session:
+                self.watermarks = persistence.read_watermarks(session)
+            self.cache.evict(self._closed_before())
         except DATABASE_ERRORS as exc:
             log.warning("housekeeping failed: %s", _short(exc))
-        with self.sessions() as session:
-            self.watermarks = persistence.read_watermarks(session)
-        self.cache.evict(self._closed_before())
+            return
         self._sweep_stale()
 
     def _closed_before(self) -> dict[str, datetime]:
+        """Per model, the time before which windows are closed (the watermark)."""
         closed: dict[str, datetime] = {}
         for model, ts in self.watermarks.items():
-            spec = WindowSpec(self.config.window_s, self.config.lateness_fraction)
-            closed[model] = spec.watermark(ts)
+            closed[model] = self._spec(model).watermark(ts)
         return closed
 
     def _expire_pending_labels(self) -> None:

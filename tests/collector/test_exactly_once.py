@@ -199,3 +199,34 @@ def test_database_outage_mid_stream_loses_and_repeats_nothing(
         assert worker.stop() == 0, first_lines(log)
     assert "database unavailable" in first_lines(log, 100000)
     assert_same_metrics(uninterrupted, metric_snapshot(database))
+
+
+def test_embedded_mode_gives_the_same_metrics_as_kafka_and_postgres(
+    uninterrupted: Snapshot, tmp_path: Path
+) -> None:
+    """The same worker code on the in-process bus and SQLite (``infersight up``)."""
+    from infersight.collector.service import start_embedded_worker
+    from infersight.sdk.local_bus import LocalBus
+
+    from infersight.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    upgrade(url)
+    install_references(url)
+    bus = LocalBus()
+    for _partition, key, value in STREAM.labels[: len(STREAM.labels) // 3]:
+        bus.publish(LABELS_TOPIC, key, value)
+    for _partition, key, value in STREAM.events:
+        bus.publish(EVENTS_TOPIC, key, value)
+    for _partition, key, value in STREAM.labels[len(STREAM.labels) // 3 :]:
+        bus.publish(LABELS_TOPIC, key, value)
+    settings = Settings(database_url=url, window="60s", eval_interval="1s")
+    embedded = start_embedded_worker(settings, bus=bus)
+    try:
+        wait_until_done(url, settings.worker_group, {
+            (EVENTS_TOPIC, 0): len(STREAM.events), (LABELS_TOPIC, 0): len(STREAM.labels),
+        })
+    finally:
+        embedded.stop()
+    assert not embedded.thread.is_alive()
+    assert_same_metrics(uninterrupted, metric_snapshot(url))
