@@ -169,7 +169,7 @@ def settings_defaults(settings: Settings) -> dict[str, Any]:
         "backoff_max": settings.alert_backoff_max,
         "links": LinkConfig(
             page_url=settings.alert_page_url or settings.api_url,
-            grafana_url=settings.alert_grafana_url,
+            grafana_url=settings.alert_grafana_url or getattr(settings, "grafana_url", None),
             dashboard_uid=settings.alert_dashboard_uid,
         ).model_dump(),
     }

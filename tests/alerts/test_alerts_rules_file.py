@@ -208,3 +208,16 @@ def test_the_documented_example_file_is_valid() -> None:
     assert example is not None
     config = parse_alert_config(example.group(1), "docs/alerts.md")
     assert {"oncall", "am", "team-slack", "pager", "grafana"} == set(config.channels)
+
+
+def test_links_default_to_the_api_url_and_the_grafana_sync_url() -> None:
+    from infersight.alerts.rules_file import load_alert_config
+
+    links = load_alert_config(
+        Settings(api_url="http://api:8000", grafana_url="http://grafana:3000")
+    ).links
+    assert (links.page_url, links.grafana_url, links.dashboard_uid) == (
+        "http://api:8000",
+        "http://grafana:3000",
+        "infersight-model",
+    )
