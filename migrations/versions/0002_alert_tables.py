@@ -98,9 +98,7 @@ def upgrade() -> None:
         sa.Column("created_at", _ts(), nullable=False),
         sa.Column("sent_at", _ts(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_notifications")),
-        sa.UniqueConstraint(
-            "idempotency_key", name=op.f("uq_alert_notifications_idempotency_key")
-        ),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_alert_notifications_idempotency_key")),
     )
     op.create_index(
         op.f("ix_alert_notifications_state_next_attempt_at"),
