@@ -100,7 +100,23 @@ def _is_missing_marker(value: Any) -> bool:
 
 
 def _row(mapping: Mapping[Any, Any]) -> dict[str, Scalar]:
-    return {key if type(key) is str else str(key): clean_value(value) for key, value in mapping.items()}
+    """One cleaned row; the common types are handled inline (this is the worker's hot loop)."""
+    row: dict[str, Scalar] = {}
+    for key, value in mapping.items():
+        if type(key) is not str:
+            key = str(key)
+        kind = type(value)
+        if kind is float:
+            row[key] = value if value - value == 0.0 else None  # NaN and ±inf give NaN
+        elif kind is str:
+            row[key] = value if len(value) <= MAX_STRING_LENGTH else value[:MAX_STRING_LENGTH]
+        elif kind is bool or value is None:
+            row[key] = value
+        elif kind is int:
+            row[key] = value if -_INT64 <= value < _INT64 else _int64(value)
+        else:
+            row[key] = clean_value(value)
+    return row
 
 
 def _names(count: int, feature_names: Sequence[str] | None) -> Sequence[str]:

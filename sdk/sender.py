@@ -55,6 +55,11 @@ class Sender:
         self._stop = threading.Event()
         self.in_flight_events = 0
 
+    @property
+    def deadline(self) -> float | None:
+        """When retrying stops (monotonic seconds), once shutdown has set it."""
+        return self._give_up_at
+
     def give_up_at(self, deadline: float) -> None:
         """From ``deadline`` (monotonic) on, stop retrying: count what is left as ``shutdown``."""
         self._give_up_at = deadline

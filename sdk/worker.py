@@ -27,7 +27,8 @@ __all__ = ["Worker"]
 logger = logging.getLogger("infersight.sdk")
 
 MAX_IN_FLIGHT = 4  # messages awaiting the broker's acknowledgement
-_RECORDS_PER_ROUND = 2000  # check due batches and deliveries at least this often while draining
+_RECORDS_PER_ROUND = 2000
+_YIELD_EVERY = 8  # check due batches and deliveries at least this often while draining
 
 
 class Worker:
@@ -151,4 +152,4 @@ class Worker:
             self._counters.error(exc)
 
     def _sender_deadline(self) -> float | None:
-        return self._sender._give_up_at
+        return self._sender.deadline
