@@ -79,6 +79,16 @@ def _model_names(session: Any) -> list[str]:
     return [m.name for m in list_models(session)]
 
 
+def _write_engine(engine: Engine) -> Engine:
+    """On a SQLite file, a second engine whose transactions begin with ``BEGIN IMMEDIATE``."""
+    from infersight.storage.db import make_engine
+
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return engine
+    return make_engine(engine.url, sqlite_immediate=True)
+
+
 def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, bus: Any = None
 ) -> FastAPI:
@@ -89,10 +99,12 @@ def create_app(
     settings = settings or load_settings()
     owns_engine = engine is None
     engine = engine if engine is not None else make_engine(settings.resolved_database_url())
+    write_engine = _write_engine(engine)
     context = ApiContext(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
+        write_sessions=session_factory(write_engine),
         publisher=make_publisher(settings, bus),
         metrics=ApiMetrics(),
     )
@@ -114,6 +126,8 @@ def create_app(
             if maintainer is not None:
                 maintainer.stop()
             context.publisher.close()
+            if write_engine is not engine:
+                write_engine.dispose()
             if owns_engine:
                 engine.dispose()
 

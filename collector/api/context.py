@@ -55,6 +55,10 @@ class ApiContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    """Sessions for reads (and for writes on Postgres)."""
+    write_sessions: sessionmaker[Session]
+    """Sessions for transactions that read then write: on SQLite they take the write lock
+    when they begin (``BEGIN IMMEDIATE``), so they wait for the worker instead of failing."""
     publisher: Publisher
     metrics: ApiMetrics
     references: ReferenceCache = field(default_factory=ReferenceCache)

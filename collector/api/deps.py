@@ -26,12 +26,19 @@ Context = Annotated[ApiContext, Depends(get_context)]
 
 
 def get_session(context: Context) -> Iterator[Session]:
-    """A session in a transaction, committed when the request succeeds."""
+    """A session in a transaction, committed before the response is sent."""
     with context.sessions.begin() as session:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+def get_write_session(context: Context) -> Iterator[Session]:
+    """A session for a transaction that writes, committed before the response is sent."""
+    with context.write_sessions.begin() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 IngestKey = Annotated[Principal, Depends(require("ingest"))]
 ReadKey = Annotated[Principal, Depends(require("read"))]
 AdminKey = Annotated[Principal, Depends(require("admin"))]

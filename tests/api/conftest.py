@@ -156,7 +156,11 @@ def serve(url: str, **overrides: Any) -> Iterator[Api]:
     app = create_app(settings, engine=engine, bus=bus)
     try:
         with LiveServer(app) as base, httpx.Client(base_url=base, timeout=30) as client:
-            yield Api(base, client, engine, session_factory(engine), bus, settings)
+            writer = make_engine(url, sqlite_immediate=True)  # the test's own writes wait their turn
+            try:
+                yield Api(base, client, engine, session_factory(writer), bus, settings)
+            finally:
+                writer.dispose()
     finally:
         engine.dispose()
 

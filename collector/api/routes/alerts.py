@@ -18,4 +18,4 @@ def build_router(context: ApiContext) -> APIRouter:
 
     source = AlertConfigSource(context.settings)
     context.extras["alert_config"] = source
-    return alerts_router(context.sessions, source.current)
+    return alerts_router(context.write_sessions, source.current)

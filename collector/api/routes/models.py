@@ -10,7 +10,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api import reference_upload as upload
 from infersight.collector.api.context import ApiContext
-from infersight.collector.api.deps import AdminKey, Context, DbSession, ReadKey, existing_model
+from infersight.collector.api.deps import (
+    AdminKey,
+    Context,
+    DbSession,
+    ReadKey,
+    WriteSession,
+    existing_model,
+)
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem, invalid
 from infersight.collector.api.limits import spool_body
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -148,7 +155,7 @@ def get_model(model: ModelName, session: DbSession, context: Context, _key: Read
 
 
 @router.put("/models/{model}")
-def put_model(model: ModelName, changes: ModelSettingsIn, session: DbSession, context: Context,
+def put_model(model: ModelName, changes: ModelSettingsIn, session: WriteSession, context: Context,
               _key: AdminKey) -> ModelView:
     """Create a model or change its task, positive class, threshold, window or drift tests."""
     from infersight.storage.registry import UNSET, configure_model
@@ -222,7 +229,7 @@ def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], con
         stream.close()
     if not reference.features:
         raise invalid("body", "no feature columns")
-    with context.sessions.begin() as session:
+    with context.write_sessions.begin() as session:
         set_reference(session, model, version, reference.to_bytes(), "upload")
         changes: dict[str, Any] = {}
         if parsed.task is not None:
