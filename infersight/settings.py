@@ -59,7 +59,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="INFERSIGHT_", extra="ignore")
 
-    transport: str = "local"
+    transport: str | None = None
+    """SDK transport (``kafka://host:9092``, ``http://host:8000``, ``local``, ``memory``); the SDK
+    reads it itself. Unset: HTTP to ``api_url``, where ``infersight up`` listens."""
     api_url: str = "http://127.0.0.1:8000"
     api_key: str | None = None
     database_url: str = ""
