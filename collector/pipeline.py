@@ -19,6 +19,7 @@ import msgspec
 from infersight.collector import engine, persistence
 from infersight.collector.bus import Record
 from infersight.collector.catalog import ModelCatalog
+from infersight.collector.concept import JoinedLabel, update_detectors
 from infersight.collector.persistence import StateKey
 from infersight.collector.state_cache import CachedState, StateCache
 from infersight.collector.windows import WindowSpec
@@ -103,6 +104,9 @@ class BatchEffects:
     labels_pending: int = 0
     labels_duplicate: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    joined: list[JoinedLabel] = field(default_factory=list)
+    """Labels joined in this batch, for the concept-drift detectors."""
+    concept_drifts: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -134,6 +138,17 @@ class BatchAggregator:
                 self._predictions(session, pkey, predictions, effects)
             if labels:
                 self.labels(session, pkey, labels, effects)
+        self.detect_concept_drift(session, effects)
+
+    def detect_concept_drift(self, session: Session, effects: BatchEffects) -> None:
+        """Feed the batch's joined labels to the concept-drift detectors (same transaction)."""
+        if not effects.joined:
+            return
+        references = {
+            (j.model, j.version): self.catalog.reference(session, j.model, j.version)
+            for j in effects.joined
+        }
+        effects.concept_drifts = update_detectors(session, references, effects.joined)
 
     # -- predictions ------------------------------------------------------------------------
 
@@ -193,6 +208,8 @@ class BatchAggregator:
                 key = (row["model"], row["version"], row["window_start"], pkey)
                 joined[key].append((row["prediction"], label))
                 marks.append((key_id[0], key_id[1], label))
+                effects.joined.append(JoinedLabel(row["model"], row["version"], row["ts"],
+                                                  key_id[1], row["prediction"], label))
             self._add_labels(session, joined, entries, effects)
             persistence.mark_labelled(session, marks, utc_now())
 
@@ -223,6 +240,8 @@ class BatchAggregator:
                 key = (key_id[0], indexed.version, indexed.window_start, pkey)
                 joined[key].append((indexed.prediction, value))
                 marks.append((key_id[0], key_id[1], value))
+                effects.joined.append(JoinedLabel(key_id[0], indexed.version, indexed.ts,
+                                                  key_id[1], indexed.prediction, value))
         persistence.add_pending_labels(session, pending)
         effects.labels_pending += len(pending)
         self._add_labels(session, joined, None, effects)

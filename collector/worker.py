@@ -496,6 +496,7 @@ class Worker:
                     for (m, pid), (label, ts) in taken.items()
                 ]
                 self.aggregator.labels(session, f"{tp[0]}/{tp[1]}", labels, effects)
+                self.aggregator.detect_concept_drift(session, effects)
                 self._save_states(session)
                 stored = self.stored.get(tp)
                 persistence.save_offsets(session, self.config.group, {tp: (stored, stored or 0)})

@@ -133,3 +133,56 @@ def test_labels_join_in_any_order_exactly_once(
     assert scalar(engine, pending) == 0
     assert running.worker.metrics.labels_duplicate._value.get() == 15
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concept_drift_detectors_follow_the_error_stream_like_river(migrated_postgres: str) -> None:
+    """Errors jump from 10% to 90%: the stored detectors flag it, and their states match
+    river's detectors fed the same error stream in prediction-time order."""
+    from infersight.drift.detectors import DriftDetector
+    from infersight.storage.detectors import load_detector_states
+    from river import drift as river_drift
+
+    rng = random.Random(9)
+    n = 600
+    scores = [rng.random() for _ in range(n)]
+    predicted = [int(s >= 0.5) for s in scores]
+    wrong = [rng.random() < (0.1 if i < n // 2 else 0.9) for i in range(n)]
+    truth = [1 - p if w else p for p, w in zip(predicted, wrong, strict=True)]
+    bus = LocalBus()
+    engine = make_engine(migrated_postgres)
+    config = WorkerConfig(window_s=60, eval_interval_s=0.3, group=GROUP, poll_timeout_s=0.05)
+    running = start(Worker(LocalConsumerBus(bus, [EVENTS_TOPIC, LABELS_TOPIC]), engine, config))
+    try:
+        for start_at in range(0, n, 50):
+            bus.publish(EVENTS_TOPIC, b"fraud", encode_batch([
+                prediction(f"c{i}", i * 0.1, scores[i], rng) for i in range(start_at, start_at + 50)
+            ]))
+        # Labels arrive shuffled within each batch: the detectors sort by prediction time.
+        for start_at in range(0, n, 100):
+            chunk = [label(f"c{i}", truth[i]) for i in range(start_at, start_at + 100)]
+            rng.shuffle(chunk)
+            bus.publish(LABELS_TOPIC, b"fraud", encode_batch(chunk))
+        labelled = select(func.count()).select_from(PredictionIndex).where(
+            PredictionIndex.labelled_at.is_not(None))
+        wait_for(lambda: scalar(engine, labelled) == n)
+    finally:
+        running.stop()
+    with engine.connect() as conn:
+        from sqlalchemy.orm import Session
+
+        states = load_detector_states(Session(bind=conn), "fraud", "1")
+    engine.dispose()
+    errors_in_time_order = [float(w) for w in wrong]
+    for name in ("DDM", "EDDM", "ADWIN", "PageHinkley"):
+        state = states[("fraud", "1", name)]
+        assert state["updates"] == n
+        ours = DriftDetector.from_dict(state["detector"])
+        theirs = getattr(river_drift.binary if name in ("DDM", "EDDM") else river_drift, name)()
+        drifts = 0
+        for error in errors_in_time_order:
+            theirs.update(error)
+            drifts += theirs.drift_detected
+        assert state["drifts"] == drifts, name
+        assert ours.drift_detected == theirs.drift_detected, name
+    assert states[("fraud", "1", "DDM")]["drifts"] >= 1
