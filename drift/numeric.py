@@ -40,6 +40,18 @@ ArrayF = npt.NDArray[np.float64]
 ArrayI = npt.NDArray[np.int64]
 
 
+def _sorted_quantiles(ordered: ArrayF, probs: ArrayF) -> ArrayF:
+    """``numpy.quantile(ordered, probs)`` (linear method) of already sorted values."""
+    position = probs * (ordered.size - 1)
+    below = np.floor(position).astype(np.intp)
+    above = np.minimum(below + 1, ordered.size - 1)
+    frac = position - below
+    lo, hi = ordered[below], ordered[above]
+    # numpy's lerp: exact at both ends, monotone
+    out: ArrayF = np.where(frac >= 0.5, hi - (hi - lo) * (1 - frac), lo + (hi - lo) * frac)
+    return out
+
+
 class NumericProfile:
     """Reference side of a numeric feature: bins, exact reference counts, moments, sketch."""
 
@@ -75,7 +87,8 @@ class NumericProfile:
                        {"n": 0.0}, int(raw.size), int(raw.size), sketch)
         step = fine_bins // COARSE_BINS
         probs = np.linspace(0.0, 1.0, COARSE_BINS * step + 1)
-        raw_edges = np.quantile(finite, probs)
+        ordered = np.sort(finite)
+        raw_edges = _sorted_quantiles(ordered, probs)
         edges = np.unique(raw_edges)
         n_bins = edges.size + 2
         deciles = raw_edges[step:-step:step]
@@ -83,15 +96,18 @@ class NumericProfile:
         starts = np.concatenate([[0, 1], np.searchsorted(edges, deciles) + 1, [n_bins - 1]])
         coarse_starts = np.unique(starts).astype(np.int64)
         search = np.append(edges, np.nextafter(edges[-1], np.inf))
-        idx = np.searchsorted(search, finite, side="right")
-        ref_counts = np.bincount(idx, minlength=n_bins).astype(np.int64)
-        sums = np.bincount(idx, weights=finite, minlength=n_bins)
+        # bin j holds the values with j edges <= value: cut the sorted values at each edge
+        cuts = np.concatenate([[0], np.searchsorted(ordered, search, side="left"),
+                               [ordered.size]])
+        ref_counts = np.diff(cuts).astype(np.int64)
+        running = np.concatenate([[0.0], np.cumsum(ordered)])
+        sums = running[cuts[1:]] - running[cuts[:-1]]
         with np.errstate(invalid="ignore", divide="ignore"):
             bin_means = np.where(ref_counts > 0, sums / np.maximum(ref_counts, 1), np.nan)
         sketch.update(finite)
         moments = {"n": float(finite.size), "mean": float(finite.mean()),
-                   "std": float(finite.std()), "min": float(finite.min()),
-                   "max": float(finite.max())}
+                   "std": float(finite.std()), "min": float(ordered[0]),
+                   "max": float(ordered[-1])}
         return cls(edges, ref_counts, bin_means, coarse_starts, moments, int(raw.size),
                    int(raw.size - finite.size), sketch)
 
