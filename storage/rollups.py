@@ -87,8 +87,8 @@ def _bucket_number(session: Session, seconds: int) -> ColumnElement[int]:
     column = WindowState.window_start
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
-    # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'; integer division floors (>= 1970).
-    return cast(func.strftime("%s", column), Integer) / seconds
+    # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'; ``//`` is integer (floor) division.
+    return cast(func.strftime("%s", column), Integer) // seconds
 
 
 def window_signatures(
@@ -124,7 +124,8 @@ def window_signatures(
         if updated.tzinfo is None:
             updated = updated.replace(tzinfo=UTC)
         key = (row_version, _EPOCH + timedelta(seconds=int(number) * bucket_seconds))
-        out[key] = Signature(int(rows), updated.astimezone(UTC))
+        signature = Signature(int(rows), updated.astimezone(UTC))
+        out[key] = signature if key not in out else out[key].combine(signature)
     return out
 
 
