@@ -4,8 +4,9 @@ A binary "fraud" model logs predictions through the SDK (``INFERSIGHT_TRANSPORT`
 the stack) at ``DEMO_EVENTS_PER_SECOND``; its labels follow after ``DEMO_LABEL_DELAY``.
 After ``DEMO_DRIFT_AFTER`` the ``amount`` and ``country`` inputs drift and the model gets
 worse, so the drift panels move and the built-in alerts fire. With ``INFERSIGHT_API_KEY``
-set, the reference is uploaded through the API first; otherwise the worker takes the first
-complete window as the reference. Stops after ``DEMO_DURATION`` (default: never).
+set (or API auth off), the reference is uploaded through the API first; otherwise the worker
+takes the first complete window as the reference (``DEMO_UPLOAD_REFERENCE=0`` skips it).
+Stops after ``DEMO_DURATION`` (default: never).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def label(rng: random.Random, row: dict[str, Any], drifted: bool) -> int:
 
 
 def upload_reference(rng: random.Random) -> None:
-    if not os.environ.get("INFERSIGHT_API_KEY"):
-        print("no INFERSIGHT_API_KEY: the worker uses the first window as the reference")
+    """Upload the reference through the API; on refusal the worker bootstraps from traffic."""
+    if os.environ.get("DEMO_UPLOAD_REFERENCE", "1") == "0":
         return
     rows = [features(rng, drifted=False) for _ in range(5000)]
     columns = {name: [row[name] for row in rows] for name in rows[0]}
@@ -61,6 +62,10 @@ def upload_reference(rng: random.Random) -> None:
             print("reference uploaded")
             return
         except Exception as error:  # the API may still be starting
+            if any(code in str(error) for code in ("401", "403")):
+                print(f"reference upload refused ({error}): set INFERSIGHT_API_KEY; the worker "
+                      "uses the first window as the reference", file=sys.stderr)
+                return
             print(f"reference upload failed ({error}); retry {attempt + 1}/30", file=sys.stderr)
             time.sleep(2)
 
