@@ -5,6 +5,7 @@ every process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -67,10 +68,8 @@ def _create_topics(bootstrap: str) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         for topic in (wire.EVENTS_TOPIC, wire.LABELS_TOPIC, wire.DEADLETTER_TOPIC):
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(topic, num_partitions=12, replication_factor=1)])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 
