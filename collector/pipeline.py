@@ -198,7 +198,7 @@ class BatchAggregator:
             effects.touched.add(key[:3])
             effects.predictions += len(events)
         # Labels that were waiting for these predictions join now, into the same rows.
-        taken = persistence.take_pending_labels(session, sorted(new))
+        taken = persistence.take_pending_labels_of_incoming(session, sorted(new))
         if taken:
             joined: dict[StateKey, list[tuple[Any, Any]]] = defaultdict(list)
             marks = []

@@ -61,6 +61,13 @@ class WorkerMetrics:
             buckets=_SECONDS_BUCKETS,
             registry=r,
         )
+        self.stage_seconds = Counter(
+            "infersight_stage_seconds",
+            "Time spent per processing stage: decode, aggregate (window states, prediction "
+            "index, label join), serialise (window states), write (upserts, offsets, commit).",
+            ["stage"],
+            registry=r,
+        )
         self.db_failures = Counter(
             "infersight_db_failures",
             "Database transactions that failed and were retried.",

@@ -217,6 +217,9 @@ class Worker:
     def _process(self, records: list[Record]) -> int:
         started = time.perf_counter()
         decoded, dead = decode(records)
+        stage = self.metrics.stage_seconds
+        decoded_at = time.perf_counter()
+        stage.labels(stage="decode").inc(decoded_at - started)
         effects = BatchEffects(dead_letters=dead)
         if dead and self.deadletters is not None:
             for letter in dead:
@@ -229,15 +232,21 @@ class Worker:
             with self.sessions() as session, session.begin():
                 self.aggregator.apply(session, decoded, effects)
                 db_started = time.perf_counter()
+                stage.labels(stage="aggregate").inc(db_started - decoded_at)
+                states = self._dump_states()
+                serialised_at = time.perf_counter()
+                stage.labels(stage="serialise").inc(serialised_at - db_started)
                 persistence.add_dead_letters(session, [letter.row() for letter in dead])
                 persistence.advance_watermarks(session, effects.max_event_ts)
-                self._save_states(session)
+                persistence.save_states(session, states)
                 persistence.save_offsets(
                     session,
                     self.config.group,
                     {tp: (self.stored.get(tp), offset) for tp, offset in next_offsets.items()},
                 )
-            self.metrics.db_transaction_seconds.observe(time.perf_counter() - db_started)
+            committed_at = time.perf_counter()
+            self.metrics.db_transaction_seconds.observe(committed_at - db_started)
+            stage.labels(stage="write").inc(committed_at - serialised_at)
         except persistence.OffsetConflict as exc:
             log.warning("lost partitions to another worker (%s); dropping their state", exc)
             self._rollback(next_offsets, fenced=True)
@@ -283,14 +292,14 @@ class Worker:
         self._committed({tp: record.offset + 1}, effects)
         return 1
 
+    def _dump_states(self) -> list[tuple[persistence.StateKey, datetime, bytes, int]]:
+        return [
+            (key, entry.window_end, _dump(entry.state), entry.event_count)
+            for key, entry in self.cache.dirty()
+        ]
+
     def _save_states(self, session: Session) -> None:
-        persistence.save_states(
-            session,
-            [
-                (key, entry.window_end, _dump(entry.state), entry.event_count)
-                for key, entry in self.cache.dirty()
-            ],
-        )
+        persistence.save_states(session, self._dump_states())
 
     def _committed(self, next_offsets: dict[TopicPartition, int], effects: BatchEffects) -> None:
         self._retry_s = 0.0
