@@ -6,10 +6,14 @@ not built yet say so and exit with status 2; they never print fake output.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from infersight.settings import Settings
 
 app = typer.Typer(
     help="infersight: production ML observability (data, prediction and concept drift).",
@@ -37,19 +41,96 @@ Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by the first Ctrl-C or SIGTERM (a second Ctrl-C interrupts at once)."""
+    import signal
+
+    stop = threading.Event()
+
+    def _handle(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handle)
+    signal.signal(signal.SIGTERM, _handle)
+    return stop
+
+
+def _embedded_settings() -> Settings:
+    from infersight.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValueError as exc:
+        typer.echo(f"infersight: invalid settings: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
 @app.command()
 def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Run everything embedded: SQLite, in-process bus, worker, API and web page."""
-    _not_implemented("up")
+    import logging
+
+    from infersight.collector.embedded import StartupError, embedded_settings, start_embedded
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = embedded_settings(_embedded_settings())
+    stop = _stop_on_signals()
+    typer.echo(f"database {settings.resolved_database_url()}")
+    typer.secho("WARNING: authentication is off (INFERSIGHT_AUTH=off): anyone who can reach "
+                f"{host}:{port} can read and write", fg="yellow", err=True)
+    try:
+        embedded = start_embedded(settings, host, port)
+    except StartupError as exc:
+        typer.echo(f"infersight up: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"infersight is up: open {embedded.url}  (API docs {embedded.url}/docs); "
+               'send traffic with infersight.init(transport="http://' f'{host}:{port}")')
+    typer.echo("Ctrl-C to stop")
+    try:
+        stop.wait()
+    finally:
+        typer.echo("stopping …")
+        embedded.stop()
+        typer.echo("stopped")
 
 
 @app.command()
 def demo(
-    speed: Annotated[float, typer.Option(help="Time compression factor.")] = 60.0,
-    duration: Annotated[str, typer.Option(help="Stop after this long, e.g. 5m.")] = "10m",
+    speed: Annotated[float, typer.Option(help="Time compression: simulated time runs this "
+                                         "many times faster than the clock.")] = 30.0,
+    duration: Annotated[str, typer.Option(help="Stop after this long (wall clock), e.g. 90s, 5m.")] = "10m",
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
 ) -> None:
     """Embedded mode plus a simulated model whose inputs drift and whose alert fires."""
-    _not_implemented("demo")
+    import logging
+    import sys
+
+    from infersight.collector.demo.run import DemoOptions, run_demo
+    from infersight.collector.embedded import StartupError
+    from infersight.settings import parse_duration
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not 1.0 <= speed <= 3600.0:
+        typer.echo(f"infersight demo: --speed must be between 1 and 3600, got {speed:g}", err=True)
+        raise typer.Exit(code=2)
+    try:
+        duration_s = parse_duration(duration)
+    except ValueError as exc:
+        typer.echo(f"infersight demo: --duration: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    settings = _embedded_settings()
+    stop = _stop_on_signals()
+    options = DemoOptions(speed=speed, duration_s=duration_s, host=host, port=port,
+                          color=sys.stdout.isatty())
+    try:
+        code = run_demo(options, settings, lambda line: typer.echo(line), stop)
+    except StartupError as exc:
+        typer.echo(f"infersight demo: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    raise typer.Exit(code=code)
 
 
 @app.command()

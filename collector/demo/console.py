@@ -1,0 +1,185 @@
+"""What ``infersight demo`` prints while it runs: windows as they are evaluated (drift share
+and the features moving most), realised performance once the labels are in, and alert
+state changes with their evidence. It reads the same tables the API serves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+RED, YELLOW, GREEN, DIM, BOLD, CYAN = "31", "33", "32", "2", "1", "36"
+
+
+@dataclass
+class ConsoleReporter:
+    """Polls the database and prints progress lines through ``echo``."""
+
+    sessions: sessionmaker[Session]
+    model: str
+    window_s: float
+    lateness_s: float
+    labels_complete_s: float
+    """Simulated seconds after a window's end when its labels are all in."""
+    reference_f1: float | None
+    echo: Callable[[str], None]
+    color: bool = False
+    min_gap_s: float = 0.5
+    """Wall seconds between two window lines (more windows close at high speeds)."""
+    _printed_drift: set[datetime] = field(default_factory=set)
+    _printed_perf: set[datetime] = field(default_factory=set)
+    _alert_status: dict[str, str] = field(default_factory=dict)
+    _last_line: float = 0.0
+    _last_perf_line: float = 0.0
+    _skipped: int = 0
+    _drifting: bool = False
+    first_drift_at: float | None = None
+    """Wall time (monotonic) of the first window printed with drift share above 0.3."""
+    fired: dict[str, float] = field(default_factory=dict)
+    """Wall time (monotonic) each alert rule first fired."""
+
+    def _style(self, text: str, *codes: str) -> str:
+        if not self.color:
+            return text
+        return f"\033[{';'.join(codes)}m{text}\033[0m"
+
+    def poll(self) -> None:
+        """Print what changed; windows count as done once the worker's watermark (the
+        latest event time it committed) is a window past their close."""
+        from infersight.storage.models import Watermark
+
+        with self.sessions() as session:
+            watermark = session.scalar(
+                select(Watermark.max_event_ts).where(Watermark.model == self.model))
+            if watermark is not None:
+                done = watermark - timedelta(seconds=self.window_s)
+                self._windows(session, done)
+                self._performance(session, done)
+            self._alerts(session)
+
+    def _points(self, session: Session, metrics: tuple[str, ...], start: datetime,
+                end: datetime, feature: str | None = "") -> list[Any]:
+        from infersight.storage.models import MetricPoint
+
+        query = select(MetricPoint.window_start, MetricPoint.feature, MetricPoint.metric,
+                       MetricPoint.value).where(
+            MetricPoint.model == self.model, MetricPoint.metric.in_(metrics),
+            MetricPoint.window_start >= start, MetricPoint.window_start < end)
+        if feature is not None:
+            query = query.where(MetricPoint.feature == feature)
+        return list(session.execute(query.order_by(MetricPoint.window_start)))
+
+    def _windows(self, session: Session, sim_now: datetime) -> None:
+        closed_before = sim_now - timedelta(seconds=self.window_s + self.lateness_s)
+        rows = self._points(session, ("drift_share", "count"), closed_before
+                            - timedelta(seconds=self.window_s * 30), closed_before)
+        windows: dict[datetime, dict[str, float | None]] = {}
+        for start, _feature, metric, value in rows:
+            if start not in self._printed_drift:
+                windows.setdefault(start, {})[metric] = value
+        for start, values in sorted(windows.items()):
+            if "drift_share" not in values:
+                continue
+            self._printed_drift.add(start)
+            share = values.get("drift_share") or 0.0
+            drifting = share > 0.3
+            now = time.monotonic()
+            if drifting == self._drifting and now - self._last_line < self.min_gap_s:
+                self._skipped += 1
+                continue
+            self._drifting = drifting
+            self._last_line = now
+            self._print_window(session, start, share, values.get("count"))
+
+    def _print_window(self, session: Session, start: datetime, share: float,
+                      count: float | None) -> None:
+        end = start + timedelta(seconds=self.window_s)
+        psi = [(f, v) for _s, f, _m, v in self._points(session, ("psi",), start, end, None)
+               if f and not f.startswith("@") and v is not None]
+        top = sorted(psi, key=lambda fv: -fv[1])[:4]
+        skipped = f" (+{self._skipped} more)" if self._skipped else ""
+        self._skipped = 0
+        head = f"window {start:%H:%M}  {int(count or 0):>5} predictions  drift share {share:>4.0%}"
+        if share > 0.3:
+            if self.first_drift_at is None:
+                self.first_drift_at = time.monotonic()
+            moved = ", ".join(f"{f} (psi {v:.2f})" for f, v in top)
+            self.echo(self._style(f"{head}  DRIFT  {moved}{skipped}", RED))
+        elif share > 0:
+            self.echo(self._style(f"{head}  minor{skipped}", YELLOW))
+        else:
+            self.echo(self._style(f"{head}  stable{skipped}", DIM))
+
+    def _performance(self, session: Session, sim_now: datetime) -> None:
+        done_before = sim_now - timedelta(seconds=self.window_s + self.labels_complete_s)
+        rows = self._points(session, ("f1", "estimated_f1", "label_coverage"),
+                            done_before - timedelta(seconds=self.window_s * 30), done_before)
+        windows: dict[datetime, dict[str, float | None]] = {}
+        for start, _feature, metric, value in rows:
+            if start not in self._printed_perf:
+                windows.setdefault(start, {})[metric] = value
+        for start, values in sorted(windows.items()):
+            if values.get("f1") is None:
+                continue
+            self._printed_perf.add(start)
+            now = time.monotonic()
+            if now - self._last_perf_line < self.min_gap_s * 2:
+                continue
+            self._last_perf_line = now
+            f1 = values["f1"] or 0.0
+            reference = "" if self.reference_f1 is None else f" vs reference {self.reference_f1:.2f}"
+            estimated = values.get("estimated_f1")
+            est = "" if estimated is None else f", estimated {estimated:.2f}"
+            coverage = values.get("label_coverage")
+            cov = "" if coverage is None else f", {coverage:.0%} labelled"
+            dropped = self.reference_f1 is not None and f1 < self.reference_f1 - 0.05
+            line = f"labels in for {start:%H:%M}: F1 {f1:.2f}{reference}{est}{cov}"
+            self.echo(self._style(line, YELLOW) if dropped else self._style(line, DIM))
+
+    def _alerts(self, session: Session) -> None:
+        from infersight.alerts.models import AlertState
+
+        for row in session.scalars(select(AlertState).where(AlertState.model == self.model)):
+            before = self._alert_status.get(row.dedup_key)
+            self._alert_status[row.dedup_key] = row.status
+            if row.status == before or row.status not in ("firing", "resolved"):
+                continue
+            if row.status == "resolved" and before is None:
+                continue
+            details = row.details or {}
+            summary = details.get("summary") or details.get("annotations", {}).get("summary", "")
+            if row.status == "firing":
+                self.fired.setdefault(row.rule, time.monotonic())
+                label = self._style(f"ALERT FIRING  {row.rule}", BOLD, RED)
+                self.echo(f"{label}  [{row.severity}]  {summary}")
+                for line in _evidence_lines(details.get("evidence")):
+                    self.echo(self._style(f"    {line}", RED))
+            else:
+                self.echo(self._style(f"alert resolved  {row.rule}", GREEN))
+
+
+def _evidence_lines(evidence: Any) -> list[str]:
+    if not isinstance(evidence, dict):
+        return []
+    lines = []
+    features = evidence.get("top_features") or []
+    if features:
+        shown = ", ".join(
+            f"{f.get('feature')} ({f.get('score_metric', 'score')} {f.get('score', 0):.2f})"
+            for f in features[:5] if isinstance(f, dict) and f.get("score") is not None
+        )
+        lines.append(f"drifted: {shown}")
+    for perf in evidence.get("performance") or []:
+        if not isinstance(perf, dict) or perf.get("value") is None:
+            continue
+        reference = perf.get("reference")
+        versus = "" if reference is None else f" vs reference {reference:.3f}"
+        lines.append(f"{perf.get('metric')}: {perf['value']:.3f}{versus} "
+                     f"({perf.get('sample_size')} rows)")
+    return lines

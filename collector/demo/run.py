@@ -1,0 +1,139 @@
+"""``infersight demo``: the embedded stack, the simulated model's reference upload and
+traffic, and the terminal report, until ``--duration`` passes or Ctrl-C.
+
+Unless ``INFERSIGHT_DATABASE_URL`` is set, the demo keeps its own SQLite file
+(``demo.db`` in the data directory) and starts it afresh each run, so a second run shows
+the same story and never mixes with what ``infersight up`` stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from infersight.collector.demo import model as credit
+from infersight.collector.demo.simulator import Scenario, SimClock, Simulator, reference_data
+
+from infersight.settings import Settings, default_data_dir
+
+log = logging.getLogger(__name__)
+
+DEMO_WINDOW_S = 60.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    speed: float = 30.0
+    duration_s: float = 600.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+    color: bool = False
+
+
+def demo_database_url(settings: Settings) -> str:
+    """The settings' database, or a fresh ``demo.db`` in the data directory (removed first)."""
+    if settings.database_url:
+        return settings.database_url
+    path = default_data_dir() / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def run_demo(options: DemoOptions, settings: Settings, echo: Callable[[str], None],
+             stop: threading.Event | None = None) -> int:
+    """Run the demo; returns 0 when the retraining recommendation fired, else 1."""
+    from infersight.collector.demo.console import ConsoleReporter
+    from infersight.collector.embedded import embedded_settings, start_embedded
+    from infersight.sdk.local_bus import get_local_bus
+    from infersight.storage.db import session_factory
+    from infersight.storage.registry import configure_model
+
+    import infersight
+
+    stop = stop or threading.Event()
+    scenario = Scenario()
+    settings = embedded_settings(
+        settings, database_url=demo_database_url(settings), window=DEMO_WINDOW_S,
+        eval_interval=min(settings.eval_interval, 2.0),
+        api_url=f"http://127.0.0.1:{options.port}",
+    )
+    started = time.monotonic()
+    echo(f"infersight demo: simulated credit-default model, {len(credit.FEATURES)} features, "
+         f"{scenario.rate_per_minute} predictions per simulated minute, speed {options.speed:g}x "
+         f"(a 1-minute window closes every {DEMO_WINDOW_S / options.speed:.2g} s)")
+    echo(f"database {settings.resolved_database_url()}")
+    echo("WARNING: authentication is off (INFERSIGHT_AUTH=off): anyone who can reach "
+         f"{options.host}:{options.port} can read and write")
+    bus = get_local_bus()
+    embedded = start_embedded(settings, options.host, options.port, bus=bus)
+    simulator: Simulator | None = None
+    try:
+        echo(f"open {embedded.url}/#{credit.MODEL}  (API docs at {embedded.url}/docs)")
+        with session_factory(embedded.engine).begin() as session:
+            configure_model(session, credit.MODEL, window_seconds=int(DEMO_WINDOW_S))
+        features, scores, labels = reference_data(scenario)
+        infersight.init(transport="local", flush_interval=0.1, queue_size=200_000)
+        answer = infersight.upload_reference(
+            credit.MODEL, credit.VERSION, features, scores, labels, task="binary",
+            positive_class=1, threshold=0.5, api_url=embedded.url)
+        reference_f1 = _reference_f1(scores, labels)
+        echo(f"reference uploaded: {scenario.reference_rows} validation rows, F1 "
+             f"{reference_f1:.3f} ({answer.get('task', 'binary')})")
+        sim_span = timedelta(seconds=options.duration_s * options.speed)
+        clock = SimClock(options.speed, _minute(datetime.now(UTC) - sim_span), time.monotonic())
+        echo(f"drift starts {scenario.drift_after_min:g} simulated minutes in "
+             f"(~{scenario.drift_after_min * 60 / options.speed:.0f} s); each minute's labels "
+             f"arrive {scenario.label_delay_min:g} simulated minutes after it ends")
+        reporter = ConsoleReporter(
+            session_factory(embedded.engine), credit.MODEL, DEMO_WINDOW_S,
+            settings.worker_lateness * DEMO_WINDOW_S,
+            scenario.label_delay_min * 60.0 + settings.worker_lateness * DEMO_WINDOW_S,
+            reference_f1, echo, color=options.color,
+        )
+        simulator = Simulator(infersight, clock, scenario)
+        simulator.start()
+        deadline = started + options.duration_s
+        while not stop.is_set() and time.monotonic() < deadline:
+            reporter.poll()
+            stop.wait(0.25)
+        reporter.poll()
+        _summary(echo, reporter, simulator, started)
+        return 0 if "retraining_recommended" in reporter.fired else 1
+    finally:
+        echo("stopping: flushing the SDK, stopping the worker and the server …")
+        if simulator is not None:
+            simulator.stop()
+        infersight.flush(timeout=5.0)
+        infersight.shutdown(timeout=2.0)
+        embedded.stop()
+        echo("stopped")
+
+
+def _summary(echo: Callable[[str], None], reporter: object, simulator: Simulator,
+             started: float) -> None:
+    stats = simulator.stats
+    first_drift = getattr(reporter, "first_drift_at", None)
+    fired: dict[str, float] = getattr(reporter, "fired", {})
+    echo(f"sent {stats.predictions:,} predictions and {stats.labels:,} labels in "
+         f"{time.monotonic() - started:.0f} s")
+    if first_drift is not None:
+        echo(f"drift first shown {first_drift - started:.0f} s after start")
+    for rule, at in sorted(fired.items(), key=lambda kv: kv[1]):
+        echo(f"alert {rule} fired {at - started:.0f} s after start")
+
+
+def _reference_f1(scores: list[float], labels: list[int]) -> float:
+    tp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and y == 1)
+    fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and y == 0)
+    fn = sum(1 for s, y in zip(scores, labels, strict=True) if s < 0.5 and y == 1)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _minute(ts: datetime) -> datetime:
+    return ts.replace(second=0, microsecond=0)

@@ -1,0 +1,446 @@
+/* infersight built-in page: reads the public API (and /overview, /histogram) and draws
+   uPlot charts. Each chart container gets data-points (non-null points drawn) and
+   data-series (series drawn) so tests and tools can check what is shown; the uPlot
+   instances are in window.infersightCharts. */
+(function () {
+  "use strict";
+
+  const REFRESH_MS = 10000;
+  const PALETTE = ["#58a6ff", "#f0883e", "#3fb950", "#d2a8ff", "#f778ba", "#e3b341", "#56d4dd"];
+  const state = {
+    models: [], model: null, feature: null, range: "21600", auto: true, timer: null,
+    key: localStorage.getItem("infersight.apiKey") || "", overview: null, loading: false,
+  };
+  const charts = (window.infersightCharts = {});
+  const $ = (id) => document.getElementById(id);
+
+  // ---------- API ----------
+  class AuthNeeded extends Error {}
+  async function api(path, params) {
+    const url = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v);
+    const headers = state.key ? { Authorization: "Bearer " + state.key } : {};
+    const res = await fetch(url, { headers });
+    if (res.status === 401 || res.status === 403) throw new AuthNeeded();
+    if (!res.ok) {
+      let detail = res.statusText;
+      try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
+      throw new Error(path + ": " + detail);
+    }
+    return res.json();
+  }
+  const metrics = (model, metric, feature, range) =>
+    api(`/v1/models/${encodeURIComponent(model)}/metrics`,
+      { metric, feature, start: range.startIso, end: range.endIso, limit: 100000 });
+
+  // ---------- formatting ----------
+  const fmt = (v, d = 3) => (v === null || v === undefined || !isFinite(v) ? "–" : (+v).toFixed(d));
+  const pct = (v) => (v === null || v === undefined || !isFinite(v) ? "–" : Math.round(v * 100) + "%");
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const secs = (iso) => Date.parse(iso) / 1000;
+  function ago(iso) {
+    if (!iso) return "";
+    const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+    if (s < 0) return "in the future";
+    if (s < 90) return s + "s ago";
+    if (s < 5400) return Math.round(s / 60) + " min ago";
+    if (s < 129600) return Math.round(s / 3600) + " h ago";
+    return Math.round(s / 86400) + " d ago";
+  }
+  function when(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toISOString().slice(5, 16).replace("T", " ") + " UTC";
+  }
+  function windowLabel(seconds) {
+    if (seconds % 86400 === 0) return seconds / 86400 + "d";
+    if (seconds % 3600 === 0) return seconds / 3600 + "h";
+    if (seconds % 60 === 0) return seconds / 60 + "min";
+    return seconds + "s";
+  }
+
+  // ---------- charts ----------
+  const axisStyle = { stroke: "#8593a3", grid: { stroke: "#222b36", width: 1 }, ticks: { stroke: "#27313d", width: 1 }, font: "11px system-ui" };
+
+  /** Align several [x, y] point lists on the union of their x values. */
+  function align(seriesPoints) {
+    const xs = Array.from(new Set(seriesPoints.flatMap((pts) => pts.map((p) => p[0])))).sort((a, b) => a - b);
+    const index = new Map(xs.map((x, i) => [x, i]));
+    const ys = seriesPoints.map((pts) => {
+      const y = new Array(xs.length).fill(null);
+      for (const [x, v] of pts) y[index.get(x)] = v;
+      return y;
+    });
+    return [xs, ...ys];
+  }
+
+  function mark(el, data, seriesCount) {
+    let n = 0;
+    for (let s = 1; s < data.length; s++) for (const v of data[s]) if (v !== null && v !== undefined) n++;
+    el.dataset.points = String(n);
+    el.dataset.series = String(seriesCount);
+    let note = el.querySelector(".nodata");
+    if (n === 0) {
+      if (!note) { note = document.createElement("div"); note.className = "nodata"; el.appendChild(note); }
+      note.textContent = el.dataset.empty || "no data in this range yet";
+    } else if (note) note.remove();
+  }
+
+  function draw(name, el, opts, data) {
+    const width = Math.max(200, el.clientWidth);
+    const height = el.clientHeight || 232;
+    const old = charts[name];
+    const sameShape = old && old.series.length === opts.series.length &&
+      old.series.every((s, i) => s.label === opts.series[i].label);
+    if (sameShape) {
+      old.setData(data);
+    } else {
+      if (old) old.destroy();
+      el.querySelectorAll(".uplot").forEach((n) => n.remove());
+      charts[name] = new uPlot(Object.assign({ width, height: height - 24 }, opts), data, el);
+    }
+    mark(el, data, opts.series.length - 1);
+  }
+
+  function timeChart(name, el, series, pointsBySeries, axes) {
+    const data = align(pointsBySeries);
+    const opts = {
+      cursor: { drag: { x: true, y: false } },
+      legend: { live: true },
+      scales: { x: { time: true }, y: axes.y || {}, r: axes.r || {} },
+      axes: [
+        Object.assign({}, axisStyle),
+        Object.assign({}, axisStyle, { size: 46, values: axes.yValues }),
+        ...(axes.r ? [Object.assign({}, axisStyle, { scale: "r", side: 1, grid: { show: false }, size: 46, values: axes.rValues })] : []),
+      ],
+      series: [{ label: "window" }, ...series],
+    };
+    draw(name, el, opts, data);
+  }
+
+  const line = (label, color, extra) => Object.assign({
+    label, stroke: color, width: 1.6, spanGaps: true, points: { show: false },
+    value: (u, v) => fmt(v),
+  }, extra || {});
+
+  // ---------- range ----------
+  function currentRange(overview) {
+    const win = overview.window_seconds;
+    const last = overview.last_window ? secs(overview.last_window) : Date.now() / 1000;
+    const end = last + win;
+    const first = overview.first_window ? secs(overview.first_window) : end - win;
+    const start = state.range === "all" ? first : Math.max(first, end - Number(state.range));
+    return {
+      start, end,
+      startIso: new Date(start * 1000).toISOString(),
+      endIso: new Date(end * 1000).toISOString(),
+    };
+  }
+
+  // ---------- models list ----------
+  function statusOf(o) {
+    if (!o || !o.last_window) return ["idle", "no windows yet"];
+    if (o.firing_alerts > 0) return ["bad", o.firing_alerts + " alert" + (o.firing_alerts > 1 ? "s" : "") + " firing"];
+    if ((o.latest.drift_share || 0) > 0.3) return ["warn", "drifting"];
+    return ["ok", "healthy"];
+  }
+
+  function renderModels(overviews) {
+    const ul = $("models");
+    ul.innerHTML = "";
+    for (const o of overviews) {
+      const [cls, text] = statusOf(o);
+      const li = document.createElement("li");
+      li.className = o.model === state.model ? "on" : "";
+      li.dataset.model = o.model;
+      li.innerHTML = `<div class="name"><span class="dot ${cls}" title="${esc(text)}"></span>${esc(o.model)}</div>
+        <div class="sub">drift ${pct(o.latest.drift_share)} · F1 ${fmt(o.latest.f1, 2)} · ${esc(text)}</div>`;
+      li.onclick = () => { state.model = o.model; state.feature = null; refresh(); };
+      ul.appendChild(li);
+    }
+    $("side-foot").textContent = overviews.length + " model" + (overviews.length === 1 ? "" : "s");
+  }
+
+  // ---------- model view ----------
+  function kpi(label, value, cls, delta) {
+    return `<div class="kpi ${cls || ""}"><div class="label">${label}</div><div class="value">${value}</div><div class="delta">${delta || "&nbsp;"}</div></div>`;
+  }
+
+  function renderHead(o) {
+    $("model-name").textContent = o.model;
+    const versions = o.versions.map((v) => o.versions_with_reference.includes(v) ? `<b>v${esc(v)}</b>` : `v${esc(v)} (no reference)`).join(", ");
+    $("model-meta").innerHTML = `${esc(o.task || "task not set")} · window <b>${windowLabel(o.window_seconds)}</b> · ${versions || "no versions"} · latest window ${esc(when(o.last_window))} (${ago(o.last_window)})`;
+    $("crumbs").textContent = "models / " + o.model;
+    const l = o.latest, ref = o.reference_performance || {};
+    const drift = l.drift_share;
+    const f1Delta = l.f1 !== null && ref.f1 !== undefined ? (l.f1 - ref.f1) : null;
+    const estDelta = l.estimated_f1 !== null && ref.f1 !== undefined ? (l.estimated_f1 - ref.f1) : null;
+    const signed = (d) => (d === null ? "" : (d >= 0 ? "+" : "") + d.toFixed(3) + " vs reference");
+    $("kpis").innerHTML = [
+      kpi("predictions / window", l.count === null ? "–" : Math.round(l.count).toLocaleString()),
+      kpi("drift share", pct(drift), drift > 0.3 ? "bad" : drift > 0.1 ? "warn" : "ok", "latest window"),
+      kpi("F1 (labelled)", fmt(l.f1), f1Delta !== null && f1Delta < -0.05 ? "bad" : "", signed(f1Delta)),
+      kpi("F1 (estimated)", fmt(l.estimated_f1), estDelta !== null && estDelta < -0.05 ? "warn" : "", signed(estDelta)),
+      kpi("label coverage", pct(l.label_coverage)),
+      kpi("p99 latency", l.latency_p99_ms === null ? "–" : fmt(l.latency_p99_ms, 1) + " ms"),
+      kpi("alerts firing", String(o.firing_alerts), o.firing_alerts ? "bad" : "ok"),
+    ].join("");
+  }
+
+  async function renderDrift(o, range, ranking) {
+    const m = o.model;
+    const version = ranking && ranking.versions.length ? ranking.versions[ranking.versions.length - 1] : null;
+    const top = version ? version.features.filter((f) => f.score !== null).slice(0, 4) : [];
+    const [share, ...perFeature] = await Promise.all([
+      metrics(m, "drift_share", "", range),
+      ...top.map((f) => metrics(m, "psi", f.feature, range)),
+    ]);
+    const series = [line("drift share", "#f85149", { fill: "rgba(248,81,73,.10)", width: 2, value: (u, v) => pct(v) })];
+    const points = [share.map((p) => [secs(p.window_start), p.value])];
+    top.forEach((f, i) => {
+      series.push(line("psi " + f.feature, PALETTE[i % PALETTE.length], { scale: "r", width: 1.2 }));
+      points.push(perFeature[i].map((p) => [secs(p.window_start), p.value]));
+    });
+    timeChart("drift", $("chart-drift"), series, points, {
+      y: { range: [0, 1] }, yValues: (u, vals) => vals.map((v) => Math.round(v * 100) + "%"),
+      r: top.length ? { range: (u, lo, hi) => [0, Math.max(0.3, hi * 1.1)] } : undefined,
+    });
+  }
+
+  function renderRanking(ranking) {
+    const tbody = $("rank").querySelector("tbody");
+    const version = ranking.versions.length ? ranking.versions[ranking.versions.length - 1] : null;
+    if (!version) {
+      tbody.innerHTML = `<tr><td colspan="5" class="none">no reference yet: upload one to rank features</td></tr>`;
+      $("rank-hint").textContent = "";
+      return [];
+    }
+    $("rank-hint").textContent = `v${version.version} · ${version.events.toLocaleString()} predictions in range · ${pct(version.drift_share)} drifted`;
+    const max = Math.max(0.25, ...version.features.map((f) => f.score || 0));
+    tbody.innerHTML = version.features.map((f) => {
+      const t = f.tests[0];
+      const p = t ? (t.adjusted_pvalue !== null && t.adjusted_pvalue !== undefined ? "p " + t.adjusted_pvalue.toExponential(1) : fmt(t.value)) : "–";
+      const width = Math.round(48 * Math.min(1, (f.score || 0) / max));
+      return `<tr data-feature="${esc(f.feature)}" class="${f.feature === state.feature ? "on" : ""}">
+        <td>${esc(f.feature)}</td>
+        <td><span class="bar" style="width:${width}px"></span>${fmt(f.score)}</td>
+        <td>${t ? esc(t.test) : "–"}</td><td>${p}</td>
+        <td>${f.drifted ? '<span class="badge bad">drift</span>' : '<span class="badge muted">ok</span>'}</td></tr>`;
+    }).join("");
+    tbody.querySelectorAll("tr").forEach((tr) => {
+      tr.onclick = () => { state.feature = tr.dataset.feature; refreshFeature(); renderRankingSelection(); };
+    });
+    return version.features;
+  }
+
+  function renderRankingSelection() {
+    $("rank").querySelectorAll("tbody tr").forEach((tr) => tr.classList.toggle("on", tr.dataset.feature === state.feature));
+  }
+
+  async function renderHistogram(o, range) {
+    const el = $("chart-hist");
+    const h = await api(`/v1/models/${encodeURIComponent(o.model)}/histogram`,
+      { feature: state.feature, start: range.startIso, end: range.endIso });
+    $("hist-hint").textContent = `${h.kind} · ${h.current_count.toLocaleString()} values in range vs ${h.reference_count.toLocaleString()} in reference`;
+    const xs = h.bins.map((_, i) => i);
+    const data = [xs, h.bins.map((b) => b.reference), h.bins.map((b) => h.current_count ? b.current : null)];
+    const bars = uPlot.paths.bars;
+    const opts = {
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: false, range: [-0.6, xs.length - 0.4] }, y: { range: (u, lo, hi) => [0, Math.max(0.05, hi * 1.08)] } },
+      axes: [
+        Object.assign({}, axisStyle, { values: (u, vals) => vals.map((v) => (Number.isInteger(v) && h.bins[v] ? h.bins[v].label : "")), splits: () => xs, rotate: 0, size: 30,
+          font: "10px system-ui" }),
+        Object.assign({}, axisStyle, { size: 46, values: (u, vals) => vals.map((v) => Math.round(v * 100) + "%") }),
+      ],
+      series: [
+        { label: "bin", value: (u, v) => (v === null || !h.bins[v] ? "" : h.bins[v].label) },
+        { label: "reference", stroke: "#8593a3", fill: "rgba(133,147,163,.35)", width: 1, paths: bars({ size: [0.38, 60], align: -1 }), points: { show: false }, value: (u, v) => pct(v) },
+        { label: "current", stroke: "#58a6ff", fill: "rgba(88,166,255,.55)", width: 1, paths: bars({ size: [0.38, 60], align: 1 }), points: { show: false }, value: (u, v) => pct(v) },
+      ],
+    };
+    draw("histogram", el, opts, data);
+  }
+
+  async function renderFeatureSeries(o, range) {
+    const names = ["psi", "js_distance", "wasserstein_normed", "hellinger"];
+    const all = await metrics(o.model, null, state.feature, range);
+    const by = Object.fromEntries(names.map((n) => [n, []]));
+    for (const p of all) if (by[p.metric]) by[p.metric].push([secs(p.window_start), p.value]);
+    const present = names.filter((n) => by[n].length);
+    timeChart("feature", $("chart-feature"),
+      present.map((n, i) => line(n, PALETTE[i % PALETTE.length])), present.map((n) => by[n]),
+      { y: { range: (u, lo, hi) => [0, Math.max(0.2, hi * 1.1)] } });
+  }
+
+  async function renderPerformance(o, range) {
+    const [f1, est, cov, auc] = await Promise.all(["f1", "estimated_f1", "label_coverage", "roc_auc"].map((n) => metrics(o.model, n, "", range)));
+    const ref = (o.reference_performance || {}).f1;
+    const pts = (arr) => arr.map((p) => [secs(p.window_start), p.value]);
+    const series = [
+      line("F1 (labelled)", "#3fb950", { width: 2 }),
+      line("F1 (estimated)", "#e3b341", { dash: [5, 4] }),
+      line("ROC AUC", "#d2a8ff", { width: 1.2 }),
+      line("label coverage", "#56d4dd", { width: 1, dash: [2, 3], value: (u, v) => pct(v) }),
+    ];
+    const points = [pts(f1), pts(est), pts(auc), pts(cov)];
+    if (ref !== undefined) {
+      const xs = points.flat().map((p) => p[0]);
+      if (xs.length) {
+        series.push(line("reference F1", "#8593a3", { width: 1, dash: [1, 4] }));
+        points.push([[Math.min(...xs), ref], [Math.max(...xs), ref]]);
+      }
+    }
+    $("perf-hint").textContent = ref !== undefined ? `reference F1 ${fmt(ref)} · realised F1 needs labels; the estimate does not` : "realised (labelled) and estimated (label-free), with label coverage";
+    timeChart("performance", $("chart-perf"), series, points, { y: { range: [0, 1] } });
+  }
+
+  async function renderLatency(o, range) {
+    const names = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"];
+    const res = await Promise.all(names.map((n) => metrics(o.model, n, "", range)));
+    const colors = ["#3fb950", "#e3b341", "#f85149"];
+    timeChart("latency", $("chart-latency"),
+      names.map((n, i) => line(n.replace("latency_", "").replace("_ms", ""), colors[i], { value: (u, v) => fmt(v, 1) + " ms" })),
+      res.map((arr) => arr.map((p) => [secs(p.window_start), p.value])),
+      { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, yValues: (u, vals) => vals.map((v) => v + " ms") });
+  }
+
+  function evidenceHtml(details) {
+    const ev = details && details.evidence;
+    if (!ev) return "";
+    const parts = [];
+    for (const f of (ev.top_features || []).slice(0, 6)) {
+      const score = `${f.score_metric || "score"} ${fmt(f.score)}`;
+      parts.push(`<div><b>${esc(f.feature)}</b> ${esc(score)}${f.drifting_since ? " · since " + esc(when(f.drifting_since)) : ""}</div>`);
+    }
+    for (const p of ev.performance || []) {
+      const delta = p.delta !== undefined && p.delta !== null ? ` (Δ ${fmt(p.delta)})` : "";
+      parts.push(`<div><b>${esc(p.metric || p.rule || "performance")}</b> ${fmt(p.value)} vs ${fmt(p.reference)}${delta}${p.sample_size ? " · n=" + p.sample_size : ""}</div>`);
+    }
+    return parts.length ? `<div class="evidence">${parts.join("")}</div>` : "";
+  }
+
+  function renderAlerts(alerts) {
+    const el = $("alerts");
+    const shown = alerts.filter((a) => a.status !== "inactive");
+    const firing = shown.filter((a) => a.status === "firing").length;
+    $("alerts-hint").textContent = shown.length ? `${firing} firing · ${shown.length} total` : "";
+    el.dataset.alerts = String(shown.length);
+    if (!shown.length) { el.innerHTML = '<div class="none">No alerts for this model.</div>'; return; }
+    const order = { firing: 0, pending: 1, resolved: 2 };
+    shown.sort((a, b) => (order[a.status] - order[b.status]) || String(b.firing_since || b.pending_since).localeCompare(String(a.firing_since || a.pending_since)));
+    const sevClass = { critical: "bad", warning: "warn", info: "info" };
+    el.innerHTML = shown.map((a) => {
+      const d = a.details || {};
+      const summary = d.summary || (d.annotations && d.annotations.summary) || "";
+      const since = a.status === "firing" ? "firing since " + when(a.firing_since) : a.status === "pending" ? "pending since " + when(a.pending_since) : "resolved " + when(a.resolved_at);
+      const value = a.value !== null && a.value !== undefined ? `<span>value <b>${fmt(a.value)}</b>${a.threshold !== null && a.threshold !== undefined ? " / threshold " + fmt(a.threshold) : ""}</span>` : "";
+      return `<div class="alert ${esc(a.status)}" data-rule="${esc(a.rule)}" data-status="${esc(a.status)}">
+        <div class="row"><span class="badge ${a.status === "firing" ? "bad" : a.status === "pending" ? "warn" : "ok"}">${esc(a.status)}</span>
+          <span class="badge ${sevClass[a.severity] || "muted"}">${esc(a.severity || "")}</span>
+          <span class="rule">${esc(a.rule)}${a.feature ? " [" + esc(a.feature) + "]" : ""}</span> ${value}
+          <span class="when">${esc(since)}</span></div>
+        ${summary ? `<div class="summary">${esc(summary)}</div>` : ""}
+        ${evidenceHtml(d)}</div>`;
+    }).join("");
+  }
+
+  // ---------- refresh ----------
+  async function refreshFeature() {
+    const o = state.overview;
+    if (!o || !state.feature) return;
+    const range = currentRange(o);
+    $("feature-name").textContent = state.feature;
+    $("feature-name-2").textContent = state.feature;
+    await Promise.all([renderHistogram(o, range), renderFeatureSeries(o, range)]);
+  }
+
+  async function refresh() {
+    if (state.loading) return;
+    state.loading = true;
+    try {
+      const models = await api("/v1/models");
+      $("auth").hidden = true;
+      const overviews = await Promise.all(models.map((m) => api(`/v1/models/${encodeURIComponent(m.name)}/overview`)));
+      state.models = overviews;
+      if (!overviews.length) {
+        $("empty").hidden = false; $("model-view").hidden = true; renderModels([]);
+        return;
+      }
+      $("empty").hidden = true;
+      if (!state.model || !overviews.some((o) => o.model === state.model)) {
+        const hash = decodeURIComponent(location.hash.slice(1));
+        state.model = overviews.some((o) => o.model === hash) ? hash
+          : (overviews.find((o) => o.last_window) || overviews[0]).model;
+      }
+      if (location.hash.slice(1) !== encodeURIComponent(state.model)) history.replaceState(null, "", "#" + encodeURIComponent(state.model));
+      renderModels(overviews);
+      const o = overviews.find((x) => x.model === state.model);
+      state.overview = o;
+      $("model-view").hidden = false;
+      renderHead(o);
+      const range = currentRange(o);
+      const [ranking, alerts] = await Promise.all([
+        api(`/v1/models/${encodeURIComponent(o.model)}/drift`, { start: range.startIso, end: range.endIso }),
+        api("/v1/alerts", { model: o.model }),
+      ]);
+      const ranked = renderRanking(ranking);
+      if (!state.feature || !o.features.some((f) => f.name === state.feature)) {
+        state.feature = ranked.length ? ranked[0].feature : (o.features[0] || {}).name || null;
+        renderRankingSelection();
+      }
+      await Promise.all([
+        renderDrift(o, range, ranking), renderPerformance(o, range), renderLatency(o, range),
+        state.feature ? refreshFeature() : Promise.resolve(),
+      ]);
+      renderAlerts(alerts);
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      document.body.dataset.ready = "1";
+    } catch (err) {
+      if (err instanceof AuthNeeded) {
+        $("auth").hidden = false; $("model-view").hidden = true; $("empty").hidden = true;
+      } else {
+        $("updated").textContent = "error: " + err.message;
+        console.error(err);
+      }
+    } finally {
+      state.loading = false;
+    }
+  }
+
+  function schedule() {
+    clearInterval(state.timer);
+    if (state.auto) state.timer = setInterval(refresh, REFRESH_MS);
+  }
+
+  // ---------- controls ----------
+  document.querySelectorAll("#range button").forEach((b) => {
+    b.classList.toggle("on", b.dataset.range === state.range);
+    b.onclick = () => {
+      state.range = b.dataset.range;
+      document.querySelectorAll("#range button").forEach((x) => x.classList.toggle("on", x === b));
+      refresh();
+    };
+  });
+  $("auto").onchange = (e) => { state.auto = e.target.checked; schedule(); };
+  $("auth-form").onsubmit = (e) => {
+    e.preventDefault();
+    state.key = $("auth-key").value.trim();
+    localStorage.setItem("infersight.apiKey", state.key);
+    refresh();
+  };
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      for (const [name, u] of Object.entries(charts)) {
+        const el = document.querySelector(`[data-chart="${name}"]`);
+        if (el) u.setSize({ width: Math.max(200, el.clientWidth), height: (el.clientHeight || 232) - 24 });
+      }
+    }, 150);
+  });
+
+  refresh();
+  schedule();
+})();
