@@ -110,7 +110,7 @@
       scales: { x: { time: true }, y: axes.y || {}, r: axes.r || {} },
       axes: [
         Object.assign({}, axisStyle),
-        Object.assign({}, axisStyle, { size: 46, values: axes.yValues }),
+        Object.assign({}, axisStyle, { size: axes.ySize || 50, values: axes.yValues }),
         ...(axes.r ? [Object.assign({}, axisStyle, { scale: "r", side: 1, grid: { show: false }, size: 46, values: axes.rValues })] : []),
       ],
       series: [{ label: "window" }, ...series],
@@ -207,6 +207,8 @@
     });
   }
 
+  const TEST_NAMES = { wasserstein_normed: "Wasserstein", js_distance: "JS dist.", ks: "KS", ks_statistic: "KS", ks_pvalue: "KS", chi2: "χ²", chi2_pvalue: "χ²", psi: "PSI" };
+
   function renderRanking(ranking) {
     const tbody = $("rank").querySelector("tbody");
     const version = ranking.versions.length ? ranking.versions[ranking.versions.length - 1] : null;
@@ -224,7 +226,7 @@
       return `<tr data-feature="${esc(f.feature)}" class="${f.feature === state.feature ? "on" : ""}">
         <td>${esc(f.feature)}</td>
         <td><span class="bar" style="width:${width}px"></span>${fmt(f.score)}</td>
-        <td>${t ? esc(t.test) : "–"}</td><td>${p}</td>
+        <td title="${t ? esc(t.test) : ""}">${t ? esc(TEST_NAMES[t.test] || t.test) : "–"}</td><td>${p}</td>
         <td>${f.drifted ? '<span class="badge bad">drift</span>' : '<span class="badge muted">ok</span>'}</td></tr>`;
     }).join("");
     tbody.querySelectorAll("tr").forEach((tr) => {
@@ -303,7 +305,7 @@
     timeChart("latency", $("chart-latency"),
       names.map((n, i) => line(n.replace("latency_", "").replace("_ms", ""), colors[i], { value: (u, v) => fmt(v, 1) + " ms" })),
       res.map((arr) => arr.map((p) => [secs(p.window_start), p.value])),
-      { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, yValues: (u, vals) => vals.map((v) => v + " ms") });
+      { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, yValues: (u, vals) => vals.map((v) => v + " ms"), ySize: 58 });
   }
 
   function evidenceHtml(details) {

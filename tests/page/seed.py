@@ -1,0 +1,69 @@
+"""A database seeded the way the worker fills it: the demo model's reference, one window
+state per minute (drift from ``DRIFT_AT`` on), window evaluation and alert evaluation —
+the same functions the worker calls, without the bus, so the page test starts in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from infersight.alerts.config import AlertConfig
+from infersight.alerts.engine import evaluate_window as evaluate_alerts
+from infersight.collector.catalog import ModelCatalog
+from infersight.collector.demo import model as credit
+from infersight.collector.evaluation import evaluate_window
+from infersight.collector.persistence import save_states
+from infersight.drift import Reference
+from infersight.storage.db import session_factory
+from infersight.storage.registry import configure_model, ensure_model_versions, set_reference
+from sqlalchemy import Engine
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WINDOWS = 24
+DRIFT_AT = 12
+ROWS = 900
+
+
+@dataclass
+class Seeded:
+    reference_features: dict[str, Any]
+    reference_scores: Any
+    reference_labels: Any
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    """Per window: start, features, scores, labels."""
+
+
+def seed(engine: Engine, model: str = credit.MODEL, version: str = credit.VERSION) -> Seeded:
+    rng = np.random.default_rng(11)
+    features = credit.applicants(rng, 5000, 0.0)
+    scores = credit.default_score(features)
+    labels = credit.outcomes(rng, features, 0.0)
+    reference = Reference.from_data(features, predictions=scores, labels=labels)
+    seeded = Seeded(features, scores, labels)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        configure_model(session, model, window_seconds=60, task="binary")
+        ensure_model_versions(session, [(model, version)])
+        set_reference(session, model, version, reference.to_bytes())
+        configure_model(session, "empty-model")
+    catalog = ModelCatalog(60.0)
+    for i in range(WINDOWS):
+        start = START + timedelta(minutes=i)
+        intensity = 1.0 if i >= DRIFT_AT else 0.0
+        x = credit.applicants(rng, ROWS, intensity)
+        s = credit.default_score(x)
+        y = credit.outcomes(rng, x, intensity)
+        state = reference.new_window()
+        state.update(x, predictions=s, latency_ms=rng.lognormal(np.log(6 + 4 * intensity), 0.4, ROWS))
+        state.add_labels(y.tolist(), s.tolist())
+        seeded.windows.append({"start": start, "features": x, "scores": s, "labels": y})
+        with sessions.begin() as session:
+            key = (model, version, start, "infersight.events/0")
+            save_states(session, [(key, start + timedelta(minutes=1), state.to_bytes(), ROWS)])
+            evaluate_window(session, catalog, model, version, start)
+            evaluate_alerts(session, model, version, start, start + timedelta(minutes=2),
+                            AlertConfig())
+    return seeded
