@@ -30,6 +30,8 @@ def parse_duration(value: str | float | int) -> float:
     """
     if isinstance(value, int | float):
         seconds = float(value)
+    elif not isinstance(value, str):
+        raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 5m, 1h, 7d or seconds")
     else:
         match = _DURATION.match(value)
         if match is None:
