@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 from infersight.collector.api.auth import require_by_method
 from infersight.collector.api.context import ApiContext
-from infersight.collector.api.errors import install_error_handlers
+from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
 from sqlalchemy import Engine
@@ -139,6 +139,7 @@ def create_app(
     )
     app.state.context = context
     install_error_handlers(app)
+    use_error_body_in_openapi(app)
     for name, module in _route_modules():
         router = module.build_router(context) if hasattr(module, "build_router") else module.router
         app.include_router(router, dependencies=ROUTER_DEPENDENCIES.get(name, []))

@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _validation_response(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _http_response(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     code = _STATUS_CODES.get(exc.status_code, "error")
     headers = dict(exc.headers) if exc.headers else None
@@ -117,8 +118,6 @@ def _unexpected_response(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error with an :class:`ErrorBody`."""
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-
     app.add_exception_handler(RequestValidationError, _validation_response)
     app.add_exception_handler(StarletteHTTPException, _http_response)
     app.add_exception_handler(HTTPException, _http_response)
@@ -132,3 +131,34 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     if status in (400, 401, 403, 404, 413, 422)
 }
 """OpenAPI ``responses`` documenting the error body on every route."""
+
+
+def use_error_body_in_openapi(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers do: every 4xx response of every
+    route (FastAPI's default 422 included) has an :class:`ErrorBody`."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                             description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorBody", ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}"))
+        for name, sub in ErrorBody.model_json_schema(
+                ref_template="#/components/schemas/{model}").get("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["ErrorBody"].pop("$defs", None)
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if str(status).startswith("4"):
+                        response["content"] = content
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
