@@ -29,6 +29,9 @@ class ModelCatalog:
         self._references: dict[tuple[str, str], Any] = {}
         self._known_versions: set[tuple[str, str]] = set()
         self._pending_known: list[tuple[str, str]] = []
+        self._missing: dict[tuple[str, str], float] = {}
+        self.missing_ttl_s = 2.0
+        """How long "no reference" is believed before asking the database again."""
 
     def register(self, session: Session, versions: Iterable[tuple[str, str]]) -> None:
         """Create ``models``/``model_versions`` rows for versions not seen before."""
@@ -66,18 +69,27 @@ class ModelCatalog:
         self._settings[model] = (now, settings)
         return settings
 
+    def forget_missing(self, model: str, version: str) -> None:
+        """Ask the database again next time (a reference was just stored)."""
+        self._missing.pop((model, version), None)
+
     def reference(self, session: Session, model: str, version: str) -> Any | None:
         """The version's reference, or None while it has none."""
         key = (model, version)
         if key in self._references:
             return self._references[key]
+        missing_since = self._missing.get(key)
+        if missing_since is not None and time.monotonic() - missing_since < self.missing_ttl_s:
+            return None
         data = session.execute(
             select(ModelVersion.reference).where(
                 ModelVersion.model == model, ModelVersion.version == version
             )
         ).scalar_one_or_none()
         if data is None:
+            self._missing[key] = time.monotonic()
             return None
+        self._missing.pop(key, None)
         reference = engine.load_reference(bytes(data))
         self._references[key] = reference
         return reference

@@ -9,7 +9,7 @@ commits. Nothing here commits.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,6 +92,19 @@ def prediction_value(prediction: Any) -> Any:
     return msgspec.to_builtins(prediction.prediction)
 
 
+BOOTSTRAP_KEY = "infersight_bootstrap_event"
+"""Marks a prediction-index row whose whole event is held until its version has a reference."""
+
+
+def bootstrap_value(prediction: Any) -> dict[str, Any]:
+    """The index value of a prediction held for the reference bootstrap: the whole event."""
+    return {BOOTSTRAP_KEY: msgspec.to_builtins(prediction)}
+
+
+def is_bootstrap(stored: Any) -> bool:
+    return isinstance(stored, dict) and BOOTSTRAP_KEY in stored
+
+
 @dataclass(slots=True)
 class BatchEffects:
     """What a batch did, for metrics and evaluation scheduling after the commit."""
@@ -104,6 +117,8 @@ class BatchEffects:
     labels_pending: int = 0
     labels_duplicate: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    bootstrapped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Predictions held in the index because their version has no reference yet."""
     joined: list[JoinedLabel] = field(default_factory=list)
     """Labels joined in this batch, for the concept-drift detectors."""
     concept_drifts: dict[tuple[str, str, str], bool] = field(default_factory=dict)
@@ -160,15 +175,23 @@ class BatchAggregator:
             unique.setdefault((p.model, p.prediction_id), p)
         effects.duplicate_predictions += len(predictions) - len(unique)
         references: dict[tuple[str, str], Any] = {}
+        specs: dict[str, WindowSpec] = {}
+        starts: dict[tuple[str, datetime], datetime] = {}
         index_rows = []
         for (model, pid), p in unique.items():
             version_key = (model, p.version)
             if version_key not in references:
                 references[version_key] = self.catalog.reference(session, model, p.version)
-            start = self.spec(session, model).start_of(p.ts)
+            if model not in specs:
+                specs[model] = self.spec(session, model)
+            start = starts.get((model, p.ts))
+            if start is None:
+                start = starts[(model, p.ts)] = specs[model].start_of(p.ts)
+            stored = (prediction_value(p) if references[version_key] is not None
+                      else bootstrap_value(p))
             index_rows.append({
                 "model": model, "prediction_id": pid, "version": p.version,
-                "window_start": start, "ts": p.ts, "prediction": prediction_value(p),
+                "window_start": start, "ts": p.ts, "prediction": stored,
             })
             current = effects.max_event_ts.get(model)
             if current is None or p.ts > current:
@@ -182,13 +205,13 @@ class BatchAggregator:
             if key_id not in new:
                 continue
             reference = references[(row["model"], row["version"])]
-            if reference is None:
-                raise NotImplementedError("reference bootstrap")  # replaced below
+            if reference is None:  # held in the index until a reference exists (bootstrap)
+                effects.bootstrapped[(row["model"], row["version"])] += 1
+                continue
             key = (row["model"], row["version"], row["window_start"], pkey)
             groups[key].append(unique[key_id])
             if key not in wanted:
-                spec = self.spec(session, row["model"])
-                wanted[key] = (reference, spec.end_of(row["window_start"]))
+                wanted[key] = (reference, specs[row["model"]].end_of(row["window_start"]))
         entries = self.cache.get_many(session, wanted)
         for key, events in groups.items():
             entry = entries[key]
@@ -205,9 +228,11 @@ class BatchAggregator:
             by_id = {(r["model"], r["prediction_id"]): r for r in index_rows}
             for key_id, (label, _ts) in taken.items():
                 row = by_id[key_id]
+                marks.append((key_id[0], key_id[1], label))
+                if is_bootstrap(row["prediction"]):
+                    continue  # joined when the held prediction enters its window
                 key = (row["model"], row["version"], row["window_start"], pkey)
                 joined[key].append((row["prediction"], label))
-                marks.append((key_id[0], key_id[1], label))
                 effects.joined.append(JoinedLabel(row["model"], row["version"], row["ts"],
                                                   key_id[1], row["prediction"], label))
             self._add_labels(session, joined, entries, effects)
@@ -236,6 +261,8 @@ class BatchAggregator:
                 })
             elif indexed.labelled:
                 effects.labels_duplicate += 1
+            elif is_bootstrap(indexed.prediction):
+                marks.append((key_id[0], key_id[1], value))  # joined when it enters its window
             else:
                 key = (key_id[0], indexed.version, indexed.window_start, pkey)
                 joined[key].append((indexed.prediction, value))

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from infersight.collector import persistence
+from infersight.collector import bootstrap, persistence
+from infersight.collector import engine as engine_api
 from infersight.collector.bus import ConsumerBus, DeadLetterPublisher, Record, TopicPartition
 from infersight.collector.catalog import ModelCatalog
+from infersight.collector.concept import JoinedLabel
 from infersight.collector.evaluation import evaluate_window
 from infersight.collector.pipeline import (
     BatchAggregator,
@@ -71,6 +73,11 @@ class WorkerConfig:
     housekeeping_interval_s: float = 60.0
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
+    bootstrap_min_events: int = 1000
+    """Build a first-window reference once this many predictions are held (or the window
+    closed)."""
+    bootstrap_max_rows: int = 20_000
+    bootstrap_interval_s: float = 1.0
 
 
 class Worker:
@@ -103,6 +110,8 @@ class Worker:
         self.dirty_windows: dict[WindowKey, float] = {}
         self.watermarks: dict[str, datetime] = {}
         self._gaps: dict[TopicPartition, tuple[int, int]] = {}
+        self.bootstrap_candidates: set[tuple[str, str]] = set()
+        self._last_bootstrap = 0.0
         self._retry_s = 0.0
         self._last_eval = time.monotonic()
         self._last_housekeeping = 0.0
@@ -137,6 +146,7 @@ class Worker:
         if records:
             committed = self._process(records)
         self._evaluate_due()
+        self._bootstrap_due()
         self._housekeeping()
         return committed
 
@@ -163,6 +173,7 @@ class Worker:
             with self.sessions() as session:
                 offsets = persistence.load_offsets(session, self.config.group, tps)
                 self.watermarks = persistence.read_watermarks(session)
+                self.bootstrap_candidates.update(bootstrap.versions_to_bootstrap(session))
         except DATABASE_ERRORS as exc:
             self._database_failed(exc)
             return
@@ -311,6 +322,7 @@ class Worker:
         now = time.monotonic()
         for key in effects.touched:
             self.dirty_windows.setdefault(key, now)
+        self.bootstrap_candidates.update(effects.bootstrapped)
         for model, ts in effects.max_event_ts.items():
             if model not in self.watermarks or ts > self.watermarks[model]:
                 self.watermarks[model] = ts
@@ -436,6 +448,95 @@ class Worker:
             self.dirty_windows.setdefault(key, now)
         self.evaluate(stale)
 
+    # -- reference bootstrap ----------------------------------------------------------------
+
+    def _bootstrap_due(self) -> None:
+        now = time.monotonic()
+        if not self.bootstrap_candidates or now - self._last_bootstrap < (
+            self.config.bootstrap_interval_s
+        ):
+            return
+        self._last_bootstrap = now
+        for model, version in sorted(self.bootstrap_candidates):
+            try:
+                if self._bootstrap_reference(model, version):
+                    self._move_held(model, version)
+            except DATABASE_ERRORS as exc:
+                log.warning("reference bootstrap of %s/%s failed: %s", model, version,
+                            _short(exc))
+                self.cache.invalidate_dirty()
+
+    def _bootstrap_reference(self, model: str, version: str) -> bool:
+        """Make sure the version has a reference (building one if due); False if not yet."""
+        with self.sessions() as session, session.begin():
+            if self.catalog.reference(session, model, version) is not None:
+                return True
+            count, first = bootstrap.held_summary(session, model, version)
+            if count == 0 or first is None:
+                self.bootstrap_candidates.discard((model, version))
+                return False
+            spec = self._spec(model)
+            watermark = self.watermarks.get(model)
+            closed = watermark is not None and spec.is_closed(first, spec.watermark(watermark))
+            if count < self.config.bootstrap_min_events and not closed:
+                return False
+            bootstrap.build_reference(session, model, version, self.config.bootstrap_max_rows)
+        self.catalog.forget_missing(model, version)
+        return True
+
+    def _move_held(self, model: str, version: str) -> None:
+        """Move held predictions of a version that now has a reference into window states of
+        a partition this worker owns (fenced by that partition's offset)."""
+        owned = sorted(tp for tp in self.positions if tp[0] == wire.EVENTS_TOPIC)
+        if not owned:
+            return
+        tp = owned[0]
+        pkey = f"{tp[0]}/{tp[1]}"
+        effects = BatchEffects()
+        try:
+            with self.sessions() as session, session.begin():
+                reference = self.catalog.reference(session, model, version)
+                claimed = bootstrap.claim_held(session, model, version, limit=5000)
+                if not claimed:
+                    self.bootstrap_candidates.discard((model, version))
+                    return
+                spec = self._spec(model)
+                groups = bootstrap.group_by_window(claimed)
+                wanted = {(model, version, start, pkey): (reference, spec.end_of(start))
+                          for start in groups}
+                entries = self.cache.get_many(session, wanted)
+                settings = self.catalog.settings(session, model)
+                for start, (events, labels) in groups.items():
+                    entry = entries[(model, version, start, pkey)]
+                    engine_api.add_predictions(entry.state, events)
+                    entry.event_count += len(events)
+                    if labels:
+                        engine_api.add_labels(entry.state, [(p, label) for p, label, _t, _i
+                                                            in labels], settings)
+                        effects.joined.extend(
+                            JoinedLabel(model, version, ts, pid, p, label)
+                            for p, label, ts, pid in labels
+                        )
+                        effects.labels_joined += len(labels)
+                    entry.dirty = True
+                    effects.touched.add((model, version, start))
+                self.aggregator.detect_concept_drift(session, effects)
+                self._save_states(session)
+                fence = {tp: self.positions[tp]}  # unchanged: only proves we still own it
+                persistence.save_offsets(
+                    session, self.config.group, {tp: (self.stored.get(tp), self.positions[tp])}
+                )
+        except persistence.OffsetConflict as exc:
+            self.cache.invalidate_dirty()
+            log.warning("moving held predictions failed: %s", _short(exc))
+            return
+        except Exception:
+            self.cache.invalidate_dirty()
+            raise
+        log.info("moved %d held predictions of %s/%s into their windows", len(claimed), model,
+                 version)
+        self._committed(fence, effects)
+
     # -- housekeeping -----------------------------------------------------------------------
 
     def _housekeeping(self) -> None:
@@ -507,13 +608,15 @@ class Worker:
                 self.aggregator.labels(session, f"{tp[0]}/{tp[1]}", labels, effects)
                 self.aggregator.detect_concept_drift(session, effects)
                 self._save_states(session)
-                stored = self.stored.get(tp)
-                persistence.save_offsets(session, self.config.group, {tp: (stored, stored or 0)})
+                fence = {tp: self.positions[tp]}  # unchanged: only proves we still own it
+                persistence.save_offsets(
+                    session, self.config.group, {tp: (self.stored.get(tp), self.positions[tp])}
+                )
         except (persistence.OffsetConflict, *DATABASE_ERRORS) as exc:
             self.cache.invalidate_dirty()
             log.warning("joining raced labels failed: %s", _short(exc))
             return
-        self._committed({}, effects)
+        self._committed(fence, effects)
 
     def _update_lag(self) -> None:
         owned = sorted(self.positions)

@@ -1,0 +1,147 @@
+"""A reference from the first window, for model versions that never got one uploaded.
+
+A window state's bins come from the reference, so a version without one cannot have window
+states. Its predictions are *held in the prediction index* instead: the row's
+``prediction`` keeps the whole event (``{"infersight_bootstrap_event": {...}}``), written in
+the same transaction as the offsets, so holding is exactly-once like everything else and
+needs no memory. Once the version's first window has closed (by the model's watermark),
+or ``min_events`` predictions are held, a worker builds the reference from the held rows of
+the first window (oldest first, at most ``max_rows``) and stores it with
+``reference_source='first_window'`` (only if there is still none: a concurrent upload wins).
+Then workers move the held rows into window states of a partition they own, join the
+labels that arrived meanwhile, and restore the rows to plain index rows.
+
+Which rows the reference is built from depends on timing when several workers or partitions
+feed the version, so a bootstrapped reference is not reproducible run to run; an uploaded
+reference is. Until a reference exists the version has no metric points.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from infersight.collector.pipeline import BOOTSTRAP_KEY
+from infersight.sdk import wire
+from infersight.storage.models import ModelVersion, PredictionIndex
+from infersight.storage.registry import set_reference
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+
+def _held(session: Session) -> Any:
+    column = PredictionIndex.prediction
+    if session.get_bind().dialect.name == "postgresql":
+        return func.jsonb_exists(column, BOOTSTRAP_KEY)
+    return func.json_extract(column, f"$.{BOOTSTRAP_KEY}").is_not(None)
+
+
+def versions_to_bootstrap(session: Session) -> list[tuple[str, str]]:
+    """Versions without a reference, or with a first-window one (rows may still be held)."""
+    rows = session.execute(
+        select(ModelVersion.model, ModelVersion.version).where(
+            (ModelVersion.reference.is_(None)) | (ModelVersion.reference_source == "first_window")
+        )
+    )
+    return [(m, v) for m, v in rows]
+
+
+def held_summary(session: Session, model: str, version: str) -> tuple[int, datetime | None]:
+    """How many predictions of the version are held, and the first window start."""
+    count, first = session.execute(
+        select(func.count(), func.min(PredictionIndex.window_start)).where(
+            PredictionIndex.model == model, PredictionIndex.version == version, _held(session)
+        )
+    ).one()
+    return int(count), first
+
+
+def build_reference(session: Session, model: str, version: str, max_rows: int) -> bool:
+    """Build and store the version's reference from its first window's held predictions.
+
+    Returns whether a reference was stored (False: one exists, or nothing is held).
+    """
+    from infersight.drift import Reference
+
+    current = session.execute(
+        select(ModelVersion.reference)
+        .where(ModelVersion.model == model, ModelVersion.version == version)
+        .with_for_update()
+    ).first()
+    if current is not None and current[0] is not None:
+        return False
+    _count, first = held_summary(session, model, version)
+    if first is None:
+        return False
+    rows = session.execute(
+        select(PredictionIndex.prediction, PredictionIndex.label, PredictionIndex.labelled_at)
+        .where(PredictionIndex.model == model, PredictionIndex.version == version,
+               PredictionIndex.window_start == first, _held(session))
+        .order_by(PredictionIndex.ts, PredictionIndex.prediction_id)
+        .limit(max_rows)
+    ).all()
+    events = [_event(stored) for stored, _label, _at in rows]
+    names = sorted({name for event in events for name in event.features})
+    columns = {name: [event.features.get(name) for event in events] for name in names}
+    predictions = [msgspec.to_builtins(event.prediction) for event in events]
+    labels = [label for _stored, label, at in rows if at is not None]
+    reference = Reference.from_data(
+        columns, predictions=predictions,
+        labels=[label for _s, label, _a in rows] if len(labels) == len(rows) else None,
+    )
+    stored = set_reference(session, model, version, reference.to_bytes(), "first_window")
+    if stored:
+        log.info("reference of %s/%s built from %d predictions of its first window %s",
+                 model, version, len(events), first.isoformat())
+    return stored
+
+
+def _event(stored: Any) -> wire.Prediction:
+    return msgspec.convert(stored[BOOTSTRAP_KEY], wire.Prediction)
+
+
+HeldRow = tuple[str, datetime, datetime, wire.Prediction, Any, bool]
+"""``(prediction_id, window_start, ts, event, label, labelled)``."""
+
+
+def claim_held(session: Session, model: str, version: str, limit: int) -> list[HeldRow]:
+    """Lock up to ``limit`` held predictions of the version (skipping rows another worker
+    holds) and restore them to plain index rows; returns what they held."""
+    query = (
+        select(PredictionIndex.prediction_id, PredictionIndex.window_start, PredictionIndex.ts,
+               PredictionIndex.prediction, PredictionIndex.label, PredictionIndex.labelled_at)
+        .where(PredictionIndex.model == model, PredictionIndex.version == version,
+               _held(session))
+        .order_by(PredictionIndex.ts, PredictionIndex.prediction_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed: list[HeldRow] = []
+    for pid, start, ts, stored, label, labelled_at in session.execute(query):
+        event = _event(stored)
+        claimed.append((pid, start, ts, event, label, labelled_at is not None))
+    for pid, _start, _ts, event, _label, _labelled in claimed:
+        session.execute(
+            update(PredictionIndex)
+            .where(PredictionIndex.model == model, PredictionIndex.prediction_id == pid)
+            .values(prediction=msgspec.to_builtins(event.prediction))
+        )
+    return claimed
+
+
+def group_by_window(
+    claimed: Sequence[HeldRow],
+) -> dict[datetime, tuple[list[wire.Prediction], list[tuple[Any, Any, datetime, str]]]]:
+    """Held events per window start, with the labels joined to them meanwhile."""
+    out: dict[datetime, tuple[list[wire.Prediction], list[tuple[Any, Any, datetime, str]]]] = {}
+    for pid, start, ts, event, label, labelled in claimed:
+        events, labels = out.setdefault(start, ([], []))
+        events.append(event)
+        if labelled:
+            labels.append((msgspec.to_builtins(event.prediction), label, ts, pid))
+    return out
