@@ -135,8 +135,24 @@ def demo(
 
 @app.command()
 def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Run the HTTP API and web page."""
-    _not_implemented("api")
+    """Run the HTTP API and web page (OpenAPI at /docs)."""
+    import logging
+
+    import uvicorn
+
+    from infersight.collector.api.app import create_app
+    from infersight.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        typer.echo(f"infersight api: invalid settings: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if settings.auth == "off":
+        typer.echo("WARNING: INFERSIGHT_AUTH=off: the API accepts requests without an API key",
+                   err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -182,9 +198,73 @@ def db_upgrade() -> None:
 
 
 @reference_app.command("upload")
-def reference_upload(model: str, version: str, file: Path) -> None:
-    """Upload a reference CSV or Parquet file for MODEL VERSION."""
-    _not_implemented("reference upload")
+def reference_upload(
+    model: str,
+    version: str,
+    file: Path,
+    label_column: Annotated[str | None, typer.Option(help="Column of true labels.")] = None,
+    prediction_column: Annotated[
+        str | None, typer.Option(help="Column of predicted labels or values.")] = None,
+    score_column: Annotated[
+        str | None, typer.Option(help="Column of scores (probability of the positive class).")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="binary, multiclass or regression.")] = None,
+    positive_class: Annotated[str | None, typer.Option(help="Positive class.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Decision threshold.")] = None,
+) -> None:
+    """Upload a reference CSV or Parquet file for MODEL VERSION (to INFERSIGHT_API_URL)."""
+    import json
+    from urllib.parse import quote
+
+    import httpx
+
+    from infersight.settings import load_settings
+
+    types = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet",
+             ".pq": "application/vnd.apache.parquet"}
+    content_type = types.get(file.suffix.lower())
+    if content_type is None:
+        typer.echo(f"infersight reference upload: {file}: expected a .csv or .parquet file", err=True)
+        raise typer.Exit(code=2)
+    if not file.is_file():
+        typer.echo(f"infersight reference upload: {file}: no such file", err=True)
+        raise typer.Exit(code=2)
+    settings = load_settings()
+    options = {"label_column": label_column, "prediction_column": prediction_column,
+               "score_column": score_column, "task": task, "positive_class": positive_class,
+               "threshold": threshold}
+    params = {k: v for k, v in options.items() if v is not None}
+    headers = {"Content-Type": content_type}
+    if settings.api_key:
+        headers["Authorization"] = f"Bearer {settings.api_key}"
+    url = (f"{settings.api_url.rstrip('/')}/v1/models/{quote(model, safe='')}"
+           f"/versions/{quote(version, safe='')}/reference")
+
+    def chunks():  # type: ignore[no-untyped-def]  # streamed: the file never sits in memory
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                yield chunk
+
+    try:
+        response = httpx.post(url, content=chunks(), params=params, headers=headers,
+                              timeout=httpx.Timeout(600, connect=10))
+    except httpx.HTTPError as exc:
+        typer.echo(f"infersight reference upload: POST {url} failed: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {"detail": response.text[:500]}
+    if response.status_code >= 400:
+        typer.echo(f"infersight reference upload: {response.status_code}: "
+                   f"{answer.get('detail', answer)}", err=True)
+        raise typer.Exit(code=1)
+    kinds = answer.get("features", {})
+    typer.echo(f"reference of {model} {version}: {answer.get('rows')} rows, {len(kinds)} features"
+               f" (task: {answer.get('task') or 'none'})")
+    perf = answer.get("reference_performance") or {}
+    if perf:
+        typer.echo("reference performance: " + json.dumps(perf, sort_keys=True))
 
 
 @grafana_app.command("sync")
@@ -230,21 +310,90 @@ def grafana_sync(
 
 
 @apikey_app.command("create")
-def apikey_create(name: str) -> None:
-    """Create an API key."""
-    _not_implemented("apikey create")
+def apikey_create(
+    name: str,
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", "-s", help="ingest, read or admin (repeat for several; default: read).")] = None,
+) -> None:
+    """Create an API key; its token is printed once and only its hash is stored."""
+    from infersight.storage.apikeys import create_api_key
+
+    with _ApiKeyTransaction("apikey create") as session:
+        try:
+            row, token = create_api_key(session, name, scope or ["read"])
+        except ValueError as exc:
+            typer.echo(f"infersight apikey create: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        scopes = ", ".join(row.scopes)
+    typer.echo(token)
+    typer.echo(f"API key {name!r} (scopes: {scopes}) created; the token above is shown only once.",
+               err=True)
 
 
 @apikey_app.command("list")
 def apikey_list() -> None:
-    """List API keys."""
-    _not_implemented("apikey list")
+    """List API keys (names, ids, scopes, revocation; never the tokens)."""
+    from infersight.storage.apikeys import list_api_keys
+
+    with _ApiKeyTransaction("apikey list") as session:
+        rows = [(k.name, k.key_id, ",".join(k.scopes), k.created_at, k.revoked_at)
+                for k in list_api_keys(session)]
+    if not rows:
+        typer.echo("no API keys (create one with: infersight apikey create NAME --scope read)")
+        return
+    typer.echo(f"{'NAME':24} {'ID':10} {'SCOPES':20} {'CREATED':20} STATUS")
+    for name, key_id, scopes, created, revoked in rows:
+        status = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
+        typer.echo(f"{name:24} {key_id:10} {scopes:20} {created:%Y-%m-%d %H:%M:%S}  {status}")
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(name: str) -> None:
-    """Revoke an API key."""
-    _not_implemented("apikey revoke")
+    """Revoke an API key (by name or id); requests with it are refused from then on."""
+    from infersight.storage.apikeys import revoke_api_key
+
+    with _ApiKeyTransaction("apikey revoke") as session:
+        row = revoke_api_key(session, name)
+        if row is None:
+            typer.echo(f"infersight apikey revoke: no API key named {name!r}", err=True)
+            raise typer.Exit(code=1)
+        key_name = row.name
+    typer.echo(f"API key {key_name!r} revoked")
+
+
+class _ApiKeyTransaction:
+    """A transaction on the settings' database for the apikey commands (exit 2 with the
+    reason when the server extra or the schema is missing)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        from infersight.settings import load_settings
+
+        try:
+            from infersight.storage.db import make_engine, session_factory
+        except ImportError as exc:
+            typer.echo(f"infersight {self.command} needs the server extra (infersight[server]): "
+                       f"{exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        self.engine = make_engine(load_settings().resolved_database_url(), sqlite_immediate=True)
+        self.transaction = session_factory(self.engine).begin()
+        return self.transaction.__enter__()
+
+    def __exit__(self, kind, error, traceback) -> None:  # type: ignore[no-untyped-def]
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            self.transaction.__exit__(kind, error, traceback)
+        except SQLAlchemyError as exc:
+            error = exc
+        finally:
+            self.engine.dispose()
+        if isinstance(error, SQLAlchemyError):
+            typer.echo(f"infersight {self.command}: database error ({str(error).splitlines()[0]});"
+                       " is the schema up to date? run: infersight db upgrade", err=True)
+            raise typer.Exit(code=2) from error
 
 
 @alerts_app.command("test")
