@@ -78,7 +78,8 @@ def run_demo(options: DemoOptions, settings: Settings, echo: Callable[[str], Non
         with session_factory(embedded.engine).begin() as session:
             configure_model(session, credit.MODEL, window_seconds=int(DEMO_WINDOW_S))
         features, scores, labels = reference_data(scenario)
-        infersight.init(transport="local", flush_interval=0.1, queue_size=200_000)
+        # one batch holds a whole minute of labels, so no window is judged on half of them
+        infersight.init(transport="local", flush_interval=0.1, queue_size=200_000, batch_size=2000)
         answer = infersight.upload_reference(
             credit.MODEL, credit.VERSION, features, scores, labels, task="binary",
             positive_class=1, threshold=0.5, api_url=embedded.url)

@@ -50,7 +50,7 @@ class Scenario:
     """Labels of a minute's predictions arrive together, this long after the minute ends
     (ground truth delivered in batches, as from a nightly job)."""
     label_fraction: float = 0.9
-    reference_rows: int = 5000
+    reference_rows: int = 20_000
     seed: int = 7
 
     def intensity(self, minutes: float) -> float:

@@ -176,13 +176,16 @@
     const f1Delta = l.f1 !== null && ref.f1 !== undefined ? (l.f1 - ref.f1) : null;
     const estDelta = l.estimated_f1 !== null && ref.f1 !== undefined ? (l.estimated_f1 - ref.f1) : null;
     const signed = (d) => (d === null ? "" : (d >= 0 ? "+" : "") + d.toFixed(3) + " vs reference");
+    const hhmm = (iso) => (iso ? new Date(iso).toISOString().slice(11, 16) : "");
+    const closed = o.latest_window ? "window " + hhmm(o.latest_window) : "";
+    const labelled = o.latest_labelled_window ? "labels of " + hhmm(o.latest_labelled_window) : "no labels yet";
     $("kpis").innerHTML = [
-      kpi("predictions / window", l.count === null ? "–" : Math.round(l.count).toLocaleString()),
-      kpi("drift share", pct(drift), drift > 0.3 ? "bad" : drift > 0.1 ? "warn" : "ok", "latest window"),
+      kpi("predictions / window", l.count === null ? "–" : Math.round(l.count).toLocaleString(), "", closed),
+      kpi("drift share", pct(drift), drift > 0.3 ? "bad" : drift > 0.1 ? "warn" : "ok", closed),
       kpi("F1 (labelled)", fmt(l.f1), f1Delta !== null && f1Delta < -0.05 ? "bad" : "", signed(f1Delta)),
       kpi("F1 (estimated)", fmt(l.estimated_f1), estDelta !== null && estDelta < -0.05 ? "warn" : "", signed(estDelta)),
-      kpi("label coverage", pct(l.label_coverage)),
-      kpi("p99 latency", l.latency_p99_ms === null ? "–" : fmt(l.latency_p99_ms, 1) + " ms"),
+      kpi("label coverage", pct(l.label_coverage), "", labelled),
+      kpi("p99 latency", l.latency_p99_ms === null ? "–" : fmt(l.latency_p99_ms, 1) + " ms", "", closed),
       kpi("alerts firing", String(o.firing_alerts), o.firing_alerts ? "bad" : "ok"),
     ].join("");
   }
@@ -239,6 +242,20 @@
     $("rank").querySelectorAll("tbody tr").forEach((tr) => tr.classList.toggle("on", tr.dataset.feature === state.feature));
   }
 
+  const short = (v) => {
+    const a = Math.abs(v);
+    if (a >= 1e6) return (v / 1e6).toPrecision(3) + "M";
+    if (a >= 1e4) return (v / 1e3).toPrecision(3) + "k";
+    return String(+v.toPrecision(3));
+  };
+  /** Axis label of a bin: its lower edge (numbers) or a shortened category. */
+  function shortBin(bin, kind) {
+    if (kind === "categorical") return bin.label.length > 11 ? bin.label.slice(0, 10) + "…" : bin.label;
+    if (bin.lower === null) return "<" + short(bin.upper);
+    if (bin.upper === null) return ">" + short(bin.lower);
+    return short(bin.lower);
+  }
+
   async function renderHistogram(o, range) {
     const el = $("chart-hist");
     const h = await api(`/v1/models/${encodeURIComponent(o.model)}/histogram`,
@@ -252,7 +269,7 @@
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, range: [-0.6, xs.length - 0.4] }, y: { range: (u, lo, hi) => [0, Math.max(0.05, hi * 1.08)] } },
       axes: [
-        Object.assign({}, axisStyle, { values: (u, vals) => vals.map((v) => (Number.isInteger(v) && h.bins[v] ? h.bins[v].label : "")), splits: () => xs, rotate: 0, size: 30,
+        Object.assign({}, axisStyle, { values: (u, vals) => vals.map((v) => (Number.isInteger(v) && h.bins[v] ? shortBin(h.bins[v], h.kind) : "")), splits: () => xs, size: 30,
           font: "10px system-ui" }),
         Object.assign({}, axisStyle, { size: 46, values: (u, vals) => vals.map((v) => Math.round(v * 100) + "%") }),
       ],

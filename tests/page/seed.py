@@ -15,7 +15,7 @@ from infersight.alerts.engine import evaluate_window as evaluate_alerts
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.demo import model as credit
 from infersight.collector.evaluation import evaluate_window
-from infersight.collector.persistence import save_states
+from infersight.collector.persistence import advance_watermarks, save_states
 from infersight.drift import Reference
 from infersight.storage.db import session_factory
 from infersight.storage.registry import configure_model, ensure_model_versions, set_reference
@@ -66,4 +66,6 @@ def seed(engine: Engine, model: str = credit.MODEL, version: str = credit.VERSIO
             evaluate_window(session, catalog, model, version, start)
             evaluate_alerts(session, model, version, start, start + timedelta(minutes=2),
                             AlertConfig())
+    with sessions.begin() as session:  # the last window is still open
+        advance_watermarks(session, {model: START + timedelta(minutes=WINDOWS - 0.5)})
     return seeded

@@ -136,6 +136,9 @@ def test_overview_reports_the_span_latest_values_and_reference_f1(seeded_api: Se
     last = START + timedelta(minutes=WINDOWS - 1)
     assert body["last_window"].replace("Z", "+00:00") == last.isoformat()
     assert body["window_seconds"] == 60
+    # the watermark is inside the last window: headline values come from the one before
+    assert body["latest_window"].replace("Z", "+00:00") == (last - timedelta(minutes=1)).isoformat()
+    assert body["latest_labelled_window"].replace("Z", "+00:00") == last.isoformat()
     assert [f["name"] for f in body["features"]] == list(credit.FEATURES)
     expected_f1 = f1_score(seeded.reference_labels, seeded.reference_scores >= 0.5)
     assert body["reference_performance"]["f1"] == pytest.approx(expected_f1, abs=1e-9)

@@ -76,7 +76,12 @@ class ModelOverview(BaseModel):
     last_window: datetime | None
     """Start of the latest window with metric points (null before the first evaluation)."""
     latest: dict[str, float | None]
-    """Headline metrics of the latest window that has each (dataset level)."""
+    """Headline metrics (dataset level) of the latest closed window (the watermark passed
+    its end; the latest window when none is); ``f1`` and ``label_coverage`` of the latest
+    window with a realised F1 (labels arrive late)."""
+    latest_window: datetime | None
+    """The window ``latest`` describes (apart from ``f1`` and ``label_coverage``)."""
+    latest_labelled_window: datetime | None
     features: list[FeatureInfo]
     """Features of the newest version that has a reference."""
     reference_performance: dict[str, float]
@@ -87,7 +92,7 @@ class ModelOverview(BaseModel):
 def _overview(context: ApiContext, model: str) -> ModelOverview:
     from infersight.alerts.evaluation import REFERENCE_WINDOW_START
     from infersight.alerts.models import AlertState
-    from infersight.storage.models import MetricPoint
+    from infersight.storage.models import MetricPoint, Watermark
     from infersight.storage.registry import get_model, list_versions
     from sqlalchemy import func, select
 
@@ -101,15 +106,25 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
             select(func.min(MetricPoint.window_start), func.max(MetricPoint.window_start))
             .where(MetricPoint.model == model, MetricPoint.window_start > REFERENCE_WINDOW_START)
         ).one()
+        window = float(row.window_seconds or context.settings.window)
+        dataset = [MetricPoint.model == model, MetricPoint.feature == "",
+                   MetricPoint.window_start > REFERENCE_WINDOW_START]
+        watermark = session.scalar(select(Watermark.max_event_ts).where(Watermark.model == model))
+        closed = dataset
+        if watermark is not None:
+            lateness = timedelta(seconds=window * context.settings.worker_lateness)
+            closed = [*dataset, MetricPoint.window_end <= _utc(watermark) - lateness]
+        latest_window = session.scalar(
+            select(func.max(MetricPoint.window_start)).where(*closed)) or _utc(span[1])
+        labelled_window = session.scalar(
+            select(func.max(MetricPoint.window_start))
+            .where(*dataset, MetricPoint.metric == "f1", MetricPoint.value.is_not(None)))
         latest: dict[str, float | None] = {}
         for metric in HEADLINE_METRICS:
-            value = session.execute(
+            at = labelled_window if metric in ("f1", "label_coverage") else latest_window
+            value = None if at is None else session.scalar(
                 select(MetricPoint.value)
-                .where(MetricPoint.model == model, MetricPoint.metric == metric,
-                       MetricPoint.feature == "",
-                       MetricPoint.window_start > REFERENCE_WINDOW_START)
-                .order_by(MetricPoint.window_start.desc()).limit(1)
-            ).scalar_one_or_none()
+                .where(*dataset, MetricPoint.metric == metric, MetricPoint.window_start == at))
             latest[metric] = value if value is None or math.isfinite(value) else None
         features: list[FeatureInfo] = []
         performance: dict[str, float] = {}
@@ -126,11 +141,11 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
             select(func.count()).select_from(AlertState)
             .where(AlertState.model == model, AlertState.status == "firing")
         ).scalar_one()
-        window = row.window_seconds or context.settings.window
     return ModelOverview(
-        model=model, task=row.task, window_seconds=float(window),
+        model=model, task=row.task, window_seconds=window,
         versions=[v.version for v in versions], versions_with_reference=with_reference,
         first_window=_utc(span[0]), last_window=_utc(span[1]), latest=latest,
+        latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
         features=features, reference_performance=performance, firing_alerts=int(firing),
     )
 
