@@ -219,6 +219,12 @@ def test_histogram_of_an_empty_range_has_no_current_values(seeded_api: Served) -
         ("/v1/models/empty-model/histogram", {"feature": "age"}, 404, "no reference"),
         (f"/v1/models/{MODEL}/histogram", {"feature": "age", **_range(5, 1)}, 422, "after start"),
         (f"/v1/models/{MODEL}/histogram", {"feature": "age", "start": "yesterday"}, 422, "start"),
+        (f"/v1/models/{MODEL}/histogram", {"feature": "age", "start": "0001-01-01T00:00:00+14:00"},
+         422, "query.start"),
+        (f"/v1/models/{MODEL}/histogram", {"feature": "age", "end": "9999-12-31T23:59:59-14:00"},
+         422, "query.end"),
+        ("/v1/models/a%00b/overview", {}, 422, "path.model"),
+        (f"/v1/models/{MODEL}/histogram", {"feature": "a\x00b"}, 422, "query.feature"),
     ],
 )
 def test_bad_requests_get_4xx_naming_the_problem(

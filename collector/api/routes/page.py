@@ -150,13 +150,25 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
     )
 
 
+def _as_utc(value: datetime | None, field: str) -> datetime | None:
+    """``value`` in UTC; a 422 naming ``field`` when it falls outside the calendar."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise invalid(field, "is out of the supported date range") from None
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-ModelName = Annotated[str, Path(min_length=1, max_length=255)]
+NO_NUL = r"^[^\x00]*$"
+"""Postgres text cannot hold NUL: such names are refused with a 422, never sent to the database."""
+ModelName = Annotated[str, Path(min_length=1, max_length=255, pattern=NO_NUL)]
 
 
 @router.get("/v1/models/{model}/overview", tags=["page"])
@@ -291,15 +303,15 @@ async def get_histogram(
     model: ModelName,
     context: Context,
     _key: ReadKey,
-    feature: Annotated[str, Query(min_length=1, max_length=255)],
-    version: Annotated[str | None, Query(max_length=255,
+    feature: Annotated[str, Query(min_length=1, max_length=255, pattern=NO_NUL)],
+    version: Annotated[str | None, Query(max_length=255, pattern=NO_NUL,
                                          description="Default: the newest with a reference.")] = None,
     start: Annotated[AwareDatetime | None, Query(description="Range start (RFC 3339); default end - 24h.")] = None,
     end: Annotated[AwareDatetime | None, Query(description="Range end, exclusive (RFC 3339); default now.")] = None,
 ) -> FeatureHistogram:
     """Reference vs current shares of one feature over the reference's bins."""
-    end_ts = (end or datetime.now(UTC)).astimezone(UTC)
-    start_ts = start.astimezone(UTC) if start is not None else end_ts - timedelta(days=1)
+    end_ts = _as_utc(end, "query.end") or datetime.now(UTC)
+    start_ts = _as_utc(start, "query.start") or end_ts - timedelta(days=1)
     if start_ts >= end_ts:
         raise invalid("query.end", "must be after start")
     if start_ts.year < 1971:
