@@ -86,11 +86,13 @@
     } else if (note) note.remove();
   }
 
-  function draw(name, el, opts, data) {
+  /** Draw or update a chart; ``recreate`` when the options' closures changed (e.g. the
+      histogram's bin labels belong to one feature). */
+  function draw(name, el, opts, data, recreate) {
     const width = Math.max(200, el.clientWidth);
     const height = el.clientHeight || 232;
     const old = charts[name];
-    const sameShape = old && old.series.length === opts.series.length &&
+    const sameShape = !recreate && old && old.series.length === opts.series.length &&
       old.series.every((s, i) => s.label === opts.series[i].label);
     if (sameShape) {
       old.setData(data);
@@ -279,7 +281,9 @@
         { label: "current", stroke: "#58a6ff", fill: "rgba(88,166,255,.55)", width: 1, paths: bars({ size: [0.38, 60], align: 1 }), points: { show: false }, value: (u, v) => pct(v) },
       ],
     };
-    draw("histogram", el, opts, data);
+    el.dataset.feature = h.feature;
+    el.dataset.bins = h.bins.map((b) => b.label).join("|");
+    draw("histogram", el, opts, data, true);
   }
 
   async function renderFeatureSeries(o, range) {

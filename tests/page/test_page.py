@@ -73,6 +73,11 @@ def test_page_drill_down_follows_the_clicked_feature(sqlite_page: Served, browse
         page.wait_for_function("document.getElementById('feature-name').textContent === 'loan_purpose'")
         page.wait_for_function(
             "window.infersightCharts.histogram.data[0].length === 7")  # 6 purposes + other
+        histogram = page.locator("[data-chart='histogram']")
+        assert histogram.get_attribute("data-feature") == "loan_purpose"
+        labels = (histogram.get_attribute("data-bins") or "").split("|")
+        assert labels[0] == "debt_consolidation" and labels[-1] == "other"
+        assert histogram.locator("canvas").count() == 1  # the old chart was replaced
         assert int(page.locator("[data-chart='feature']").get_attribute("data-points") or 0) > 0
     finally:
         page.close()
