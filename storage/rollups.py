@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from infersight.storage.models import NAME, Base, WindowState
 from infersight.storage.types import UtcDateTime, utc_now
@@ -89,6 +90,24 @@ def _bucket_number(session: Session, seconds: int) -> ColumnElement[int]:
         return cast(func.floor(func.extract("epoch", column) / seconds), BigInteger)
     # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'; ``//`` is integer (floor) division.
     return cast(func.strftime("%s", column), Integer) // seconds
+
+
+def execute_rows(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
+    """Run a SELECT; on Postgres with psycopg's binary result format, which moves ``bytea``
+    blobs (window states) as raw bytes instead of hex text: about half the read time.
+
+    Values come back as the driver gives them (aware datetimes, bytes); SQLAlchemy's
+    result processing is skipped, so use it for plain columns only.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return [tuple(row) for row in session.execute(statement)]
+    compiled = statement.compile(dialect=session.get_bind().dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def window_signatures(
@@ -165,7 +184,8 @@ def load_rollups(
             return []
         query = query.where(WindowRollup.bucket_start.in_(starts))
     records = []
-    for row in session.execute(query):
+    rows = execute_rows(session, query) if with_state else session.execute(query)
+    for row in rows:
         key = (row[0], int(row[1]), row[2])
         if wanted is not None and key not in wanted:
             continue

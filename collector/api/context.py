@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,16 +18,40 @@ from infersight.settings import Settings
 
 
 class ReferenceCache:
-    """Decoded references by (model, version, digest of the stored blob): a re-uploaded
-    reference has another digest, so it is never served stale."""
+    """Decoded references by (model, version, digest of the stored blob).
 
-    def __init__(self, size: int = 32) -> None:
+    A reference (a megabyte or more for a wide model) is re-read and its digest checked at
+    most every ``recheck_s`` seconds; a re-uploaded reference has another digest, so it is
+    in use after at most that long (or at once after :meth:`forget`).
+    """
+
+    def __init__(self, size: int = 32, recheck_s: float = 5.0) -> None:
         self._size = size
+        self._recheck_s = recheck_s
         self._items: OrderedDict[tuple[str, str, bytes], Any] = OrderedDict()
+        self._checked: dict[tuple[str, str], tuple[float, Any, str]] = {}
         self._lock = threading.Lock()
+
+    def forget(self, model: str, version: str) -> None:
+        """Re-read (model, version)'s reference on the next :meth:`get`."""
+        with self._lock:
+            self._checked.pop((model, version), None)
 
     def get(self, session: Session, model: str, version: str) -> tuple[Any, str] | None:
         """``(Reference, source)`` of (model, version), or None without a reference."""
+        with self._lock:
+            recent = self._checked.get((model, version))
+        if recent is not None and time.monotonic() - recent[0] < self._recheck_s:
+            return recent[1], recent[2]
+        found = self._load(session, model, version)
+        with self._lock:
+            if found is None:
+                self._checked.pop((model, version), None)
+            else:
+                self._checked[(model, version)] = (time.monotonic(), *found)
+        return found
+
+    def _load(self, session: Session, model: str, version: str) -> tuple[Any, str] | None:
         from infersight.drift import Reference
         from infersight.storage.registry import get_reference
 

@@ -34,6 +34,7 @@ from infersight.storage.rollups import (
     RollupRecord,
     Signature,
     bucket_of,
+    execute_rows,
     load_rollups,
     upsert_rollups,
     window_signatures,
@@ -129,7 +130,7 @@ def _read_raw(
             WindowState.window_start >= start,
             WindowState.window_start < end,
         )
-        rows.extend((ws, bytes(state)) for ws, state in session.execute(query))
+        rows.extend((ws, bytes(state)) for ws, state in execute_rows(session, query))
     return rows
 
 

@@ -156,6 +156,8 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
             pieces = rollups.plan_range(lo, hi)
             parts = rollups.collect_parts(session, model, name, pieces, fine)
             result = rollups.merge_parts(reference, parts)
+            if result.skipped:  # states of a newer reference? read it again next time
+                context.references.forget(model, name)
             report, note = _compare(reference, result.state, drift_config)
             ranked = rank_features(report, rank_by)
             output = report.prediction_detail

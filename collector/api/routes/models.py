@@ -240,6 +240,7 @@ def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], con
             changes["threshold"] = float(parsed.threshold)
         if changes:
             configure_model(session, model, **changes)
+    context.references.forget(model, version)
     perf = {k: float(v) for k, v in reference.performance.items() if math.isfinite(v)}
     return ReferenceResult(model=model, version=version, rows=reference.rows,
                            features=reference.feature_kinds, task=reference.task,
