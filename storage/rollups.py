@@ -26,7 +26,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     LargeBinary,
-    Select,
     cast,
     func,
     select,
@@ -92,7 +91,7 @@ def _bucket_number(session: Session, seconds: int) -> ColumnElement[int]:
     return cast(func.strftime("%s", column), Integer) // seconds
 
 
-def execute_rows(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
+def execute_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
     """Run a SELECT; on Postgres with psycopg's binary result format, which moves ``bytea``
     blobs (window states) as raw bytes instead of hex text: about half the read time.
 
@@ -120,7 +119,7 @@ def window_signatures(
 ) -> dict[tuple[str, datetime], Signature]:
     """``{(version, bucket_start): Signature}`` of the window states in ``[start, end)``."""
     bucket = _bucket_number(session, bucket_seconds).label("bucket")
-    query: Select[tuple[str, int, int, datetime]] = (
+    query: Any = (
         select(
             WindowState.version,
             bucket,
@@ -219,10 +218,10 @@ def upsert_rollups(session: Session, model: str, records: Sequence[RollupRecord]
         }
         for r in records
     ]
-    return upsert(
+    return int(upsert(
         session,
         WindowRollup,
         rows,
         conflict=("model", "version", "bucket_seconds", "bucket_start"),
         update=("state", "event_count", "source_rows", "source_updated_at", "updated_at"),
-    )
+    ))

@@ -86,7 +86,8 @@ def _write_engine(engine: Engine) -> Engine:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return engine
-    return make_engine(engine.url, sqlite_immediate=True)
+    writer: Engine = make_engine(engine.url, sqlite_immediate=True)
+    return writer
 
 
 def create_app(

@@ -102,9 +102,9 @@ def _from_frame(frame: Any, options: UploadOptions) -> ParsedReference:
     frame.columns = columns
     named = {"label_column": options.label_column, "prediction_column": options.prediction_column,
              "score_column": options.score_column}
-    for option, column in named.items():
-        if column is not None and column not in columns:
-            raise UploadProblem(f"query.{option}", f"no column {column!r} (columns: {', '.join(columns[:50])})")
+    for option, wanted in named.items():
+        if wanted is not None and wanted not in columns:
+            raise UploadProblem(f"query.{option}", f"no column {wanted!r} (columns: {', '.join(columns[:50])})")
     used = {c for c in named.values() if c is not None}
     features = frame[[c for c in columns if c not in used]]
     if features.shape[1] == 0:

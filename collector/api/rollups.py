@@ -60,7 +60,7 @@ class Piece:
 
 
 def _ceil(ts: datetime, seconds: int) -> datetime:
-    floor = bucket_of(ts, seconds)
+    floor: datetime = bucket_of(ts, seconds)
     return floor if floor == ts else floor + timedelta(seconds=seconds)
 
 

@@ -89,7 +89,8 @@ class ModelSettingsIn(BaseModel):
             return None
         from infersight.drift.config import DriftConfig
 
-        return DriftConfig.from_dict(value).to_dict()
+        checked: dict[str, Any] = DriftConfig.from_dict(value).to_dict()
+        return checked
 
 
 class ReferenceResult(BaseModel):
