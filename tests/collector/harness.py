@@ -19,7 +19,7 @@ from infersight.storage.db import make_engine
 from infersight.storage.models import ConsumerOffset, MetricPoint, WindowState
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parents[2]
 MetricKey = tuple[str, str, datetime, str, str]
@@ -84,7 +84,8 @@ def evaluated_after_updates(db_url: str) -> bool:
                 (m, v, s): u
                 for m, v, s, u in conn.execute(
                     select(WindowState.model, WindowState.version, WindowState.window_start,
-                           WindowState.updated_at)
+                           func.max(WindowState.updated_at))
+                    .group_by(WindowState.model, WindowState.version, WindowState.window_start)
                 )
             }
             evaluated = {
@@ -97,10 +98,7 @@ def evaluated_after_updates(db_url: str) -> bool:
             }
     finally:
         engine.dispose()
-    latest: dict[tuple[str, str, datetime], datetime] = {}
-    for key, at in updated.items():
-        latest[key] = max(at, latest.get(key, at))
-    return all(key in evaluated and evaluated[key] >= at for key, at in latest.items())
+    return all(key in evaluated and evaluated[key] >= at for key, at in updated.items())
 
 
 def wait_until_done(
@@ -141,6 +139,7 @@ def assert_same_metrics(
     actual: Mapping[MetricKey, tuple[float | None, int]],
     rel: float = 1e-9,
     sketch_rel: float = 0.1,
+    db_url: str | None = None,
 ) -> None:
     """Same points; counts and sample sizes exactly, values within float tolerance (sketch
     quantiles within ``sketch_rel``)."""
@@ -163,7 +162,32 @@ def assert_same_metrics(
             tolerance = sketch_rel if key[4] in SKETCH_METRICS else rel
             if not math.isclose(other_value, value, rel_tol=tolerance, abs_tol=1e-12):
                 wrong.append(f"{key}: {other_value} != {value}")
+    if wrong and db_url is not None:
+        wrong.insert(0, explain(db_url))
     assert not wrong, f"{len(wrong)} of {len(expected)} points differ:\n" + "\n".join(wrong[:40])
+
+
+def explain(db_url: str) -> str:
+    """Window-state rows and count points, to read a failure."""
+    engine = make_engine(db_url)
+    lines = []
+    try:
+        with engine.connect() as conn:
+            for row in conn.execute(
+                select(WindowState.model, WindowState.window_start, WindowState.partition_key,
+                       WindowState.event_count, WindowState.updated_at)
+                .order_by(WindowState.model, WindowState.window_start, WindowState.partition_key)
+            ):
+                lines.append(f"state {tuple(row)}")
+            for row in conn.execute(
+                select(MetricPoint.model, MetricPoint.window_start, MetricPoint.value,
+                       MetricPoint.evaluated_at)
+                .where(MetricPoint.metric == "count", MetricPoint.feature == "")
+            ):
+                lines.append(f"count {tuple(row)}")
+    finally:
+        engine.dispose()
+    return "\n".join(lines)
 
 
 def worker_env(db_url: str, bootstrap: str, group: str, **extra: str) -> dict[str, str]:

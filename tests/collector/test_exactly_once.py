@@ -117,7 +117,7 @@ def test_two_workers_sharing_partitions_give_the_same_metrics(
     finally:
         codes = [w.stop() for w in workers]
     assert codes == [0, 0], first_lines(tmp_path / "worker0.log")
-    assert_same_metrics(uninterrupted, metric_snapshot(database))
+    assert_same_metrics(uninterrupted, metric_snapshot(database), db_url=database)
 
 
 def _run_until(
@@ -151,7 +151,7 @@ def test_worker_killed_with_sigkill_repeatedly_gives_the_same_metrics(
     finally:
         assert worker.stop() == 0, first_lines(log)
     assert first_lines(log, 100000).count("sought to stored offsets") >= len(kills) + 1
-    assert_same_metrics(uninterrupted, metric_snapshot(database))
+    assert_same_metrics(uninterrupted, metric_snapshot(database), db_url=database)
 
 
 def test_worker_joining_and_leaving_mid_stream_gives_the_same_metrics(
@@ -172,7 +172,7 @@ def test_worker_joining_and_leaving_mid_stream_gives_the_same_metrics(
         if second is not None:
             assert second.stop() == 0, first_lines(tmp_path / "second.log")
     assert "partitions revoked" in first_lines(tmp_path / "first.log", 100000)
-    assert_same_metrics(uninterrupted, metric_snapshot(database))
+    assert_same_metrics(uninterrupted, metric_snapshot(database), db_url=database)
 
 
 def test_database_outage_mid_stream_loses_and_repeats_nothing(
@@ -198,7 +198,7 @@ def test_database_outage_mid_stream_loses_and_repeats_nothing(
         proxy.close()
         assert worker.stop() == 0, first_lines(log)
     assert "database unavailable" in first_lines(log, 100000)
-    assert_same_metrics(uninterrupted, metric_snapshot(database))
+    assert_same_metrics(uninterrupted, metric_snapshot(database), db_url=database)
 
 
 def test_embedded_mode_gives_the_same_metrics_as_kafka_and_postgres(
