@@ -1,7 +1,7 @@
 """The ``infersight`` command line (DESIGN §7).
 
-Each command reads the settings when it starts. Commands whose part of the system is
-not built yet say so and exit with status 2; they never print fake output.
+Each command reads the settings when it starts (never at import time) and imports the
+heavy parts it needs only then, so ``infersight --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ app.add_typer(reference_app, name="reference")
 app.add_typer(grafana_app, name="grafana")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(alerts_app, name="alerts")
-
-
-def _not_implemented(command: str) -> None:
-    typer.echo(f"infersight {command}: not implemented yet", err=True)
-    raise typer.Exit(code=2)
 
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
