@@ -74,14 +74,17 @@ def sqlite_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield from _served(f"sqlite:///{path}")
 
 
+@pytest.fixture(scope="module")
+def postgres_page() -> Iterator[Served]:
+    with temporary_database() as url:
+        yield from _served(url)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def seeded_api(request: pytest.FixtureRequest) -> Iterator[Served]:
-    """The seeded API on each backend (the Postgres database is this test's own)."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_page")
-    else:
-        with temporary_database() as url:
-            yield from _served(url)
+def seeded_api(request: pytest.FixtureRequest) -> Served:
+    """The seeded API on each backend (each with a database of this module's own)."""
+    served: Served = request.getfixturevalue(f"{request.param}_page")
+    return served
 
 
 @pytest.fixture(scope="module")
