@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from infersight.collector.demo import model as credit
 from infersight.collector.demo.simulator import Scenario
 
+import infersight
 from tests.page.conftest import free_port
 
 SPEED = 60.0
@@ -135,6 +137,51 @@ def test_up_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert "authentication is off" in stderr
     assert (tmp_path / "infersight" / "infersight.db").exists()  # the data dir's SQLite file
     assert "stopped" in stdout
+
+
+def test_up_ingests_http_traffic_into_windows(tmp_path: Path) -> None:
+    """The user path of ``infersight up``: reference upload and predictions over HTTP, metric
+    points out of the embedded worker."""
+    port = free_port()
+    env = _environment(tmp_path)
+    env["INFERSIGHT_EVAL_INTERVAL"] = "1s"
+    process = subprocess.Popen([sys.executable, "-m", "infersight", "up", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                httpx.get(f"{base}/healthz", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "infersight up did not answer in 30 s"
+                time.sleep(0.3)
+        rng = np.random.default_rng(0)
+        reference = {"amount": rng.normal(100, 10, 2000).tolist()}
+        infersight.upload_reference("shop", "1", reference, api_url=base)
+        infersight.init(transport=base)
+        try:
+            for value in rng.normal(130, 10, 300):  # shifted by three standard deviations
+                infersight.log_prediction(model="shop", version="1", features={"amount": value},
+                                          prediction=0.5)
+            assert infersight.flush(timeout=10)
+        finally:
+            infersight.shutdown()
+        deadline = time.monotonic() + 30
+        counts: list[Any] = []
+        with httpx.Client(base_url=base) as client:
+            while not counts or counts[-1]["value"] < 300:
+                assert time.monotonic() < deadline, f"no complete window in 30 s: {counts}"
+                time.sleep(0.5)
+                counts = _get(client, "/v1/models/shop/metrics", metric="count", feature="")
+            psi = _get(client, "/v1/models/shop/metrics", metric="psi", feature="amount")
+        assert psi[-1]["value"] > 1.0
+    finally:
+        process.send_signal(signal.SIGINT)
+        _stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
 
 
 def test_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
