@@ -96,10 +96,10 @@ class StateCache:
         for key in doomed:
             del self._entries[key]
         evicted = len(doomed)
-        while len(self._entries) > self.max_entries:
-            key, entry = next(iter(self._entries.items()))
-            if entry.dirty:
-                break
-            del self._entries[key]
-            evicted += 1
+        excess = len(self._entries) - self.max_entries
+        if excess > 0:
+            oldest_clean = [key for key, entry in self._entries.items() if not entry.dirty]
+            for key in oldest_clean[:excess]:
+                del self._entries[key]
+                evicted += 1
         return evicted

@@ -318,6 +318,8 @@ class Worker:
             self.positions[tp] = offset
             self.stored[tp] = offset
         self.cache.mark_clean()
+        if len(self.cache) > self.cache.max_entries:
+            self.cache.evict({})
         self.catalog.registered()
         now = time.monotonic()
         for key in effects.touched:

@@ -93,6 +93,8 @@ def test_poison_messages_are_dead_lettered_and_good_events_counted(
     expected_reasons = Counter(reason for _raw, reason in POISON)
     expected_reasons.update(["missing_field", "invalid_timestamp", "unknown_type"])
     assert reasons == expected_reasons
+    counted = running.worker.metrics.events_deadlettered
+    assert {r: counted.labels(reason=r)._value.get() for r in reasons} == dict(expected_reasons)
 
     consumer = KafkaConsumer(DEADLETTER_TOPIC, bootstrap_servers=bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=5000)
