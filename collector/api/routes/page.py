@@ -113,7 +113,7 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         closed = dataset
         if watermark is not None:
             lateness = timedelta(seconds=window * context.settings.worker_lateness)
-            closed = [*dataset, MetricPoint.window_end <= _utc(watermark) - lateness]
+            closed = [*dataset, MetricPoint.window_end <= _aware(watermark) - lateness]
         latest_window = session.scalar(
             select(func.max(MetricPoint.window_start)).where(*closed)) or _utc(span[1])
         labelled_window = session.scalar(
@@ -160,10 +160,12 @@ def _as_utc(value: datetime | None, field: str) -> datetime | None:
         raise invalid(field, "is out of the supported date range") from None
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
 
 
 NO_NUL = r"^[^\x00]*$"
