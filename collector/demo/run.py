@@ -9,6 +9,7 @@ the same story and never mixes with what ``infersight up`` stores.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ def run_demo(options: DemoOptions, settings: Settings, echo: Callable[[str], Non
 
     stop = stop or threading.Event()
     scenario = Scenario()
+    _check_port(options.host, options.port)  # before touching the files of a running demo
     settings = embedded_settings(
         settings, database_url=demo_database_url(settings), window=DEMO_WINDOW_S,
         eval_interval=min(settings.eval_interval, 2.0),
@@ -134,6 +136,17 @@ def _reference_f1(scores: list[float], labels: list[int]) -> float:
     fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and y == 0)
     fn = sum(1 for s, y in zip(scores, labels, strict=True) if s < 0.5 and y == 1)
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _check_port(host: str, port: int) -> None:
+    from infersight.collector.embedded import StartupError
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                               "choose another port with --port") from None
 
 
 def _minute(ts: datetime) -> datetime:

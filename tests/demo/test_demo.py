@@ -184,15 +184,20 @@ def test_up_ingests_http_traffic_into_windows(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
 
 
-def test_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["up", "demo"])
+def test_a_taken_port_is_refused_with_a_reason(tmp_path: Path, command: str) -> None:
     import socket
 
+    demo_db = tmp_path / "infersight" / "demo.db"
+    demo_db.parent.mkdir(parents=True)
+    demo_db.write_bytes(b"the database of a demo already running")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "infersight", "up", "--port", str(port)],
+        result = subprocess.run([sys.executable, "-m", "infersight", command, "--port", str(port)],
                                 env=_environment(tmp_path), capture_output=True, text=True,
                                 timeout=60)
     assert result.returncode == 1
     assert "--port" in result.stderr
+    assert demo_db.read_bytes() == b"the database of a demo already running"
