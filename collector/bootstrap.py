@@ -98,7 +98,7 @@ def build_reference(session: Session, model: str, version: str, max_rows: int) -
     if stored:
         log.info("reference of %s/%s built from %d predictions of its first window %s",
                  model, version, len(events), first.isoformat())
-    return stored
+    return bool(stored)
 
 
 def _event(stored: Any) -> wire.Prediction:

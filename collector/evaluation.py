@@ -52,4 +52,4 @@ def evaluate_window(
         MetricPointRecord(model, version, window_start, window_end, feature, metric, value, size)
         for feature, metric, value, size in metric_rows
     ]
-    return upsert_metric_points(session, points)
+    return int(upsert_metric_points(session, points))

@@ -26,7 +26,7 @@ def _tp(tp: TopicPartition) -> KafkaTopicPartition:
     return KafkaTopicPartition(tp[0], tp[1])
 
 
-class _Listener(ConsumerRebalanceListener):
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, bus: KafkaConsumerBus) -> None:
         self._bus = bus
 

@@ -30,12 +30,12 @@ from infersight.storage.upsert import dialect_insert
 from sqlalchemy import Table, and_, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-offsets_table: Table = ConsumerOffset.__table__  # type: ignore[assignment]
-states_table: Table = WindowState.__table__  # type: ignore[assignment]
-index_table: Table = PredictionIndex.__table__  # type: ignore[assignment]
-pending_table: Table = PendingLabel.__table__  # type: ignore[assignment]
-deadletters_table: Table = DeadLetter.__table__  # type: ignore[assignment]
-watermarks_table: Table = Watermark.__table__  # type: ignore[assignment]
+offsets_table: Table = ConsumerOffset.__table__
+states_table: Table = WindowState.__table__
+index_table: Table = PredictionIndex.__table__
+pending_table: Table = PendingLabel.__table__
+deadletters_table: Table = DeadLetter.__table__
+watermarks_table: Table = Watermark.__table__
 
 _CHUNK = 500
 """Rows per ``IN (…)`` lookup."""

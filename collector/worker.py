@@ -39,7 +39,7 @@ from infersight.collector.state_cache import StateCache
 from infersight.collector.windows import WindowSpec
 from infersight.sdk import wire
 from infersight.storage.types import utc_now
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -196,7 +196,7 @@ class Worker:
         and the batch's records of it are dropped. If the same gap shows up again right
         after that seek, the offsets really are missing (e.g. compacted) and it is accepted.
         """
-        kept = []
+        kept: list[Record] = []
         following: dict[TopicPartition, int] = {}
         rewound: set[TopicPartition] = set()
         for record in records:
@@ -405,7 +405,7 @@ class Worker:
             spec = self._spec(key[0])
         except DATABASE_ERRORS:
             return False
-        return spec.is_closed(key[2], spec.watermark(watermark))
+        return bool(spec.is_closed(key[2], spec.watermark(watermark)))
 
     def evaluate(self, keys: Iterable[WindowKey]) -> int:
         """Evaluate windows now (each in its own short transaction)."""
@@ -430,7 +430,8 @@ class Worker:
             return
         try:
             with session.begin_nested():
-                self.alerting.evaluate_window(session, *key, utc_now())
+                model, version, window_start = key
+            self.alerting.evaluate_window(session, model, version, window_start, utc_now())
         except DATABASE_ERRORS:
             raise
         except Exception:
@@ -637,13 +638,15 @@ class Worker:
 def _dump(state: object) -> bytes:
     from infersight.collector import engine
 
-    return engine.dump_state(state)
+    return bytes(engine.dump_state(state))
 
 
-def _metric_points():  # type: ignore[no-untyped-def]
+def _metric_points() -> Table:
     from infersight.storage.models import MetricPoint
 
-    return MetricPoint.__table__
+    table = MetricPoint.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _short(exc: BaseException) -> str:
