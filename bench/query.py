@@ -192,11 +192,13 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
         out["reference"] = time.perf_counter() - t
         t = time.perf_counter()
         parts = rollups.collect_parts(session, MODEL, "1", rollups.plan_range(start, end),
-                                      signatures["1"])
+                                      signatures["1"], cache=context.states,
+                                      fingerprint=reference.fingerprint)
         out["read_parts"] = time.perf_counter() - t
         out["parts"] = float(len(parts.parts))
         t = time.perf_counter()
-        merged = rollups.merge_parts(reference, parts)
+        out["cached"] = float(parts.cache_hits)
+        merged = rollups.merge_parts(reference, parts, context.states)
         out["merge"] = time.perf_counter() - t
         t = time.perf_counter()
         _compare(reference, merged.state, None)
@@ -243,14 +245,15 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
             merge = answer["versions"][0]["merge"]
             top = [f["feature"] for f in answer["versions"][0]["features"][:3]]
             print(f"drift ranking, {label:>8} (ragged edges): {percentiles(samples)}  "
-                  f"[{merge['window_rows']} windows from {merge['rollups_used']} rollups + "
+                  f"[{merge['window_rows']} windows from {merge['rollups_used']} rollups "
+                  f"({merge['cached_rollups']} decoded in memory) + "
                   f"{merge['raw_rows_read']} raw states; top: {', '.join(top)}]")
         whole = [{"start": T0.isoformat(), "end": (T0 + timedelta(days=days)).isoformat()}] * runs
         samples, answer = time_requests(client, f"/v1/models/{MODEL}/drift", whole, headers)
         print(f"drift ranking, {days} days (aligned):     {percentiles(samples)}")
         parts = breakdown(context, *random_range(days, timedelta(days=days - 1), rng))
         print("  one ranking in-process: " + ", ".join(
-            f"{k} {v * 1000:.1f} ms" if k != "parts" else f"{int(v)} states merged"
+            f"{k} {v * 1000:.1f} ms" if k not in ("parts", "cached") else f"{k} {int(v)}"
             for k, v in parts.items()))
 
         for label, span, limit in ((f"{days} days", timedelta(days=days), 100_000),

@@ -11,6 +11,7 @@ from typing import Any
 
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import Publisher
+from infersight.collector.api.rollups import StateCache
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,5 +88,7 @@ class ApiContext:
     publisher: Publisher
     metrics: ApiMetrics
     references: ReferenceCache = field(default_factory=ReferenceCache)
+    states: StateCache = field(default_factory=StateCache)
+    """Decoded rollup states of the drift ranking."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Per-app singletons of optional parts (e.g. the alert configuration source)."""

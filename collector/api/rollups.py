@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,41 @@ def _lower_levels(seconds: int, levels: Sequence[int]) -> tuple[int, ...]:
     return tuple(level for level in levels if level < seconds)
 
 
+StateKey = tuple[str, str, int, datetime, Signature, bytes]
+"""``(model, version, bucket seconds, bucket start, source signature, reference fingerprint)``."""
+
+
+class StateCache:
+    """Decoded rollup states, least recently used out (``size`` entries).
+
+    The key holds the rollup's source signature and the reference's fingerprint, so an
+    entry can never stand for other data: a changed bucket has another signature. The
+    largest buckets (days, weeks) recur in every long range, so they are decoded once.
+    Entries are only read by merging them into a new state (never changed).
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._items: OrderedDict[StateKey, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: StateKey) -> Any | None:
+        with self._lock:
+            state = self._items.get(key)
+            if state is not None:
+                self._items.move_to_end(key)
+            return state
+
+    def put(self, key: StateKey, state: Any) -> None:
+        if self._size <= 0:
+            return
+        with self._lock:
+            self._items[key] = state
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class MergeResult:
     """A merged state and how it was obtained."""
@@ -101,7 +137,9 @@ class MergeResult:
     """States left out: built for another reference of the version, or unreadable."""
     first_window: datetime | None = None
     last_window: datetime | None = None
-    parts: list[bytes] = field(default_factory=list, repr=False)
+    parts: list[tuple[StateKey | None, Any]] = field(default_factory=list, repr=False)
+    """``(cache key or None, serialised or already decoded state)``."""
+    cache_hits: int = 0
 
 
 def bucket_signature(
@@ -141,11 +179,14 @@ def collect_parts(
     pieces: Sequence[Piece],
     fine: dict[datetime, Signature],
     levels: Sequence[int] = LEVELS,
+    cache: StateCache | None = None,
+    fingerprint: bytes = b"",
 ) -> MergeResult:
-    """The serialised states whose merge is exactly the merge of the pieces' window states.
+    """The states whose merge is exactly the merge of the pieces' window states.
 
     ``fine`` holds the finest-bucket signatures of ``version`` read *before* this call (so a
-    rollup is never judged fresh against data newer than the signature).
+    rollup is never judged fresh against data newer than the signature). Rollups found in
+    ``cache`` (for the reference with ``fingerprint``) are not read again.
     """
     result = MergeResult(state=None)
     wanted: dict[tuple[str, int, datetime], Signature] = {}
@@ -174,16 +215,29 @@ def collect_parts(
             result.window_rows += sig.rows
             continue
         todo.extend(plan_range(piece.start, piece.end, _lower_levels(piece.seconds, levels)))
+    if cache is not None:
+        for key, sig in list(wanted.items()):
+            state_key = (model, version, key[1], key[2], sig, fingerprint)
+            state = cache.get(state_key)
+            if state is not None:
+                del wanted[key]
+                result.parts.append((state_key, state))
+                result.rollups_used += 1
+                result.cache_hits += 1
+                _extend(result, key[2], key[2])
     if wanted:
         for record in load_rollups(
             session, model, min(k[2] for k in wanted), max(k[2] for k in wanted)
             + timedelta(seconds=1), version=version, with_state=True, keys=wanted,
         ):
-            result.parts.append(record.state)
+            state_key = (model, version, record.bucket_seconds, record.bucket_start,
+                         wanted[(version, record.bucket_seconds, record.bucket_start)],
+                         fingerprint)
+            result.parts.append((state_key, record.state))
             result.rollups_used += 1
             _extend(result, record.bucket_start, record.bucket_start)
     for window_start, state in _read_raw(session, model, version, raw_ranges):
-        result.parts.append(state)
+        result.parts.append((None, state))
         result.raw_rows_read += 1
         result.window_rows += 1
         _extend(result, window_start, window_start)
@@ -197,14 +251,19 @@ def _extend(result: MergeResult, first: datetime, last: datetime) -> None:
         result.last_window = last
 
 
-def merge_parts(reference: Any, result: MergeResult) -> MergeResult:
-    """Merge ``result.parts`` into ``result.state`` (parts of another reference are skipped)."""
+def merge_parts(reference: Any, result: MergeResult, cache: StateCache | None = None) -> MergeResult:
+    """Merge ``result.parts`` into ``result.state`` (parts of another reference are skipped);
+    decoded rollups go into ``cache``."""
     merged = reference.new_window()
-    for data in result.parts:
+    for key, part in result.parts:
         try:
-            merged.merge(reference.window_from_bytes(data))
+            state = reference.window_from_bytes(part) if isinstance(part, bytes) else part
+            merged.merge(state)
         except ValueError:  # another reference's layout (re-uploaded reference), or corrupt
             result.skipped += 1
+            continue
+        if key is not None and cache is not None and isinstance(part, bytes):
+            cache.put(key, state)
     result.state = merged
     result.parts = []
     return result

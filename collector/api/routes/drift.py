@@ -61,6 +61,8 @@ class MergeInfo(BaseModel):
     rollups_used: int
     raw_rows_read: int
     skipped_states: int
+    cached_rollups: int = 0
+    """Rollups taken decoded from the API's memory instead of the database."""
 
 
 class VersionDrift(BaseModel):
@@ -154,8 +156,10 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
             lo = max(start, min(fine))
             hi = min(end, max(fine) + timedelta(seconds=rollups.FINEST))
             pieces = rollups.plan_range(lo, hi)
-            parts = rollups.collect_parts(session, model, name, pieces, fine)
-            result = rollups.merge_parts(reference, parts)
+            parts = rollups.collect_parts(session, model, name, pieces, fine,
+                                          cache=context.states,
+                                          fingerprint=reference.fingerprint)
+            result = rollups.merge_parts(reference, parts, context.states)
             if result.skipped:  # states of a newer reference? read it again next time
                 context.references.forget(model, name)
             report, note = _compare(reference, result.state, drift_config)
@@ -178,7 +182,8 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
 
 def rollups_info(result: rollups.MergeResult) -> MergeInfo:
     return MergeInfo(window_rows=result.window_rows, rollups_used=result.rollups_used,
-                     raw_rows_read=result.raw_rows_read, skipped_states=result.skipped)
+                     raw_rows_read=result.raw_rows_read, skipped_states=result.skipped,
+                     cached_rollups=result.cache_hits)
 
 
 @router.get("/models/{model}/drift")
