@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from infersight.collector.bus import AssignmentChange, Record, TopicPartition
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class KafkaConsumerBus:
         }
         config.update(options)
         self._lock = threading.Lock()
+        self._last_warning = 0.0
         self._change = AssignmentChange()
         self._consumer = KafkaConsumer(**config)
         self._consumer.subscribe(topics=list(topics), listener=_Listener(self))
@@ -86,7 +89,18 @@ class KafkaConsumerBus:
         return change
 
     def poll(self, timeout_s: float, max_records: int) -> list[Record]:
-        batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        """Fetched records; none while the broker is unreachable (kafka-python reconnects)."""
+        try:
+            batches = self._consumer.poll(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            now = time.monotonic()
+            if now - self._last_warning > 10.0:
+                self._last_warning = now
+                log.warning("broker unavailable (%s); retrying", exc)
+            time.sleep(min(max(timeout_s, 0.1), 1.0))
+            return []
         return [
             Record(tp.topic, tp.partition, message.offset, message.key, message.value)
             for tp, messages in batches.items()
@@ -97,18 +111,27 @@ class KafkaConsumerBus:
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._consumer.seek(_tp(tp), offset)
+        try:
+            self._consumer.seek(_tp(tp), offset)
+        except (KafkaError, AssertionError) as exc:  # revoked meanwhile: the loop will see it
+            log.info("cannot seek %s/%s: %s", tp[0], tp[1], exc)
 
     def pause(self, tps: Iterable[TopicPartition]) -> None:
-        self._consumer.pause(*[_tp(tp) for tp in tps])
+        owned = self._consumer.assignment()
+        self._consumer.pause(*[_tp(tp) for tp in tps if _tp(tp) in owned])
 
     def resume(self, tps: Iterable[TopicPartition]) -> None:
-        self._consumer.resume(*[_tp(tp) for tp in tps])
+        owned = self._consumer.assignment()
+        self._consumer.resume(*[_tp(tp) for tp in tps if _tp(tp) in owned])
 
     def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         if not tps:
             return {}
-        ends = self._consumer.end_offsets([_tp(tp) for tp in tps], timeout_ms=2000)
+        try:
+            ends = self._consumer.end_offsets([_tp(tp) for tp in tps], timeout_ms=2000)
+        except KafkaError as exc:
+            log.debug("end offsets unavailable: %s", exc)
+            return {}
         return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
 
     def close(self) -> None:

@@ -121,11 +121,27 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set, then close the bus."""
+        failures = 0
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                    failures = 0
+                except Exception:  # never die: forget memory, rewind, back off, go on
+                    failures += 1
+                    log.exception("worker step failed (%d in a row); rewinding", failures)
+                    self._rewind_all()
+                    stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
         finally:
             self.close()
+
+    def _rewind_all(self) -> None:
+        """Back to what the database holds: empty cache, every partition re-sought."""
+        self.cache.invalidate()
+        self.unsought.update(self.positions)
+        self.positions.clear()
+        self.stored.clear()
+        self.bus.pause(self.unsought)
 
     def close(self) -> None:
         if self.deadletters is not None:
@@ -418,6 +434,10 @@ class Worker:
             except DATABASE_ERRORS as exc:
                 log.warning("evaluation of %s failed (%s); will retry", key, _short(exc))
                 continue
+            except Exception:  # a state the engine cannot compare: report, do not loop
+                log.exception("evaluation of %s failed; skipping it until it changes", key)
+                self.dirty_windows.pop(key, None)
+                continue
             self.dirty_windows.pop(key, None)
             self.metrics.window_evaluations.inc()
             done += 1
@@ -468,6 +488,11 @@ class Worker:
                 log.warning("reference bootstrap of %s/%s failed: %s", model, version,
                             _short(exc))
                 self.cache.invalidate_dirty()
+            except Exception:  # e.g. held data the engine cannot profile
+                log.exception("reference bootstrap of %s/%s failed; retried after a restart",
+                              model, version)
+                self.cache.invalidate_dirty()
+                self.bootstrap_candidates.discard((model, version))
 
     def _bootstrap_reference(self, model: str, version: str) -> bool:
         """Make sure the version has a reference (building one if due); False if not yet."""
