@@ -102,7 +102,7 @@ class KafkaConsumerBus:
             time.sleep(min(max(timeout_s, 0.1), 1.0))
             return []
         return [
-            Record(tp.topic, tp.partition, message.offset, message.key, message.value)
+            Record(tp.topic, tp.partition, message.offset, message.key, message.value or b"")
             for tp, messages in batches.items()
             for message in messages
         ]

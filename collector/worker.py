@@ -655,8 +655,13 @@ class Worker:
             return
         for tp, end in ends.items():
             if tp in self.positions:
+                position = self.positions[tp]
+                if end < position:
+                    log.error("%s/%s ends at %d but %d is committed: was the topic recreated? "
+                              "Its new messages are skipped until the offsets are reset.",
+                              tp[0], tp[1], end, position)
                 self.metrics.consumer_lag.labels(topic=tp[0], partition=str(tp[1])).set(
-                    max(0, end - self.positions[tp])
+                    max(0, end - position)
                 )
 
 
