@@ -656,9 +656,8 @@ class Worker:
         for tp, end in ends.items():
             if tp in self.positions:
                 position = self.positions[tp]
-                if end < position:
-                    log.error("%s/%s ends at %d but %d is committed: was the topic recreated? "
-                              "Its new messages are skipped until the offsets are reset.",
+                if end < position:  # a recreated topic, or a broker's stale high watermark
+                    log.debug("%s/%s reports its end at %d, before the committed %d",
                               tp[0], tp[1], end, position)
                 self.metrics.consumer_lag.labels(topic=tp[0], partition=str(tp[1])).set(
                     max(0, end - position)
