@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import isotonic_regression
 
-from .performance import SCORE_BINS, SCORE_EDGES, binned_roc_auc, score_bin_index
+from .scores import SCORE_BINS, SCORE_EDGES, binned_roc_auc, score_bin_index
 
 __all__ = ["CBPE"]
 
