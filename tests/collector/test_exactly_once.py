@@ -138,6 +138,7 @@ def test_worker_killed_with_sigkill_repeatedly_gives_the_same_metrics(
     env = worker_env(database, module_broker.bootstrap, "killed")
     kills = sorted(rng.uniform(low, low + 0.2) for low in (0.1, 0.35, 0.6))
     log = tmp_path / "worker.log"
+    at_kill = []
     for share in kills:
         worker = WorkerProcess(env, log)
         try:
@@ -145,6 +146,8 @@ def test_worker_killed_with_sigkill_repeatedly_gives_the_same_metrics(
             time.sleep(rng.uniform(0.0, 0.3))  # land anywhere in the batch cycle
         finally:
             worker.kill()
+        at_kill.append(progress(database, "killed", produced))
+    assert all(share < 1.0 for share in at_kill), at_kill  # every kill was mid-stream
     worker = WorkerProcess(env, log)
     try:
         wait_until_done(database, "killed", produced)
