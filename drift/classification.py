@@ -148,9 +148,12 @@ class ClassificationState:
         except TypeError as error:  # unhashable labels such as lists
             raise ValueError(f"labels must be hashable scalars: {error}") from None
 
-    def _score_matrix(self, scores: ArrayLike, rows: int) -> np.ndarray:
-        array = finite_floats(scores)
+    def _score_matrix(self, scores: ArrayLike, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (rows, scored classes) score matrix and the mask of rows that have scores."""
         k = len(self.classes)
+        if not self.binary:
+            return self._multiclass_scores(scores, rows, k)
+        array = finite_floats(scores)
         if self.binary and array.ndim == 2 and array.shape == (rows, 2):
             array = array[:, self._index[self.positive_label]]
         if self.binary:
@@ -158,17 +161,36 @@ class ClassificationState:
                 raise ValueError(
                     f"binary scores must be P(positive) with shape ({rows},) or ({rows}, 2), got {array.shape}"
                 )
-            return array[:, None]
+            return array[:, None], np.ones(rows, dtype=bool)
+
+    @staticmethod
+    def _multiclass_scores(scores: ArrayLike, rows: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            array = np.asarray(scores, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"scores must be numbers: {error}") from None
         if array.shape != (rows, k):
             raise ValueError(f"multiclass scores must have shape ({rows}, {k}), got {array.shape}")
-        return array
+        scored = np.asarray(~np.isnan(array).all(axis=1), dtype=bool)
+        finite_floats(array[scored])  # NaN or infinity other than whole NaN rows: rejected
+        return array[scored], scored
 
     def update(self, y_true: ArrayLike, y_pred: ArrayLike, scores: ArrayLike | None = None) -> None:
         """Add labelled rows: true labels, predicted labels and optionally scores.
 
         ``scores``: binary, P(positive) per row (or an (n, 2) matrix aligned with
         ``classes``); multiclass, an (n, k) matrix of class probabilities aligned with
-        ``classes``. Scores are clipped into [0, 1]. Nothing is added if the input is bad.
+        ``classes``, where a row of NaN marks a row without scores (counted in the confusion
+        matrix, not in the score histograms). Scores are clipped into [0, 1]. Nothing is
+        added if the input is bad.
+
+        Examples
+        --------
+        >>> state = ClassificationState(["a", "b", "c"])
+        >>> nan = float("nan")
+        >>> state.update(["a", "b"], ["a", "c"], [[0.7, 0.2, 0.1], [nan, nan, nan]])
+        >>> state.count, state.score_total.sum(axis=1).tolist()
+        (2, [1, 1, 1])
         """
         truth, predicted = _label_array(y_true, "y_true"), _label_array(y_pred, "y_pred")
         if len(truth) != len(predicted):
@@ -176,21 +198,23 @@ class ClassificationState:
         rows = len(truth)
         if rows == 0:
             return
-        score_bins = None
+        score_bins, scored = None, None
         if scores is not None:
-            score_bins = score_bin_index(self._score_matrix(scores, rows))
+            matrix, scored = self._score_matrix(scores, rows)
+            score_bins = score_bin_index(matrix)
         true_slot, pred_slot = self._slots(truth), self._slots(predicted)
         size = len(self.classes) + 1
         flat = np.bincount(true_slot * size + pred_slot, minlength=size * size)
         self.confusion += flat.reshape(size, size).astype(np.int64)
         both_other = np.flatnonzero((true_slot == size - 1) & (pred_slot == size - 1))
         self.other_agreement += _count_equal(truth[both_other], predicted[both_other])
-        if score_bins is None:
+        if score_bins is None or scored is None:
             return
+        scored_true_slot = true_slot[scored]
         for column, label in enumerate(self.scored_classes):
             bins = score_bins[:, column]
             self.score_total[column] += np.bincount(bins, minlength=SCORE_BINS)
-            hits = bins[true_slot == self._index[label]]
+            hits = bins[scored_true_slot == self._index[label]]
             self.score_positive[column] += np.bincount(hits, minlength=SCORE_BINS)
 
     def merge(self, other: ClassificationState) -> None:

@@ -35,15 +35,27 @@ _MAX_CLASSES_FOR_INTEGER_LABELS = 20
 @dataclass
 class ReadPredictions:
     """Predictions as columns: ``scores`` (P(positive), binary), ``labels`` (predicted class
-    keys, None = missing), ``values`` (regression)."""
+    keys, None = missing), ``values`` (regression), ``probabilities`` (multiclass: an (n, k)
+    matrix aligned with the spec's classes, a row of NaN where a prediction gives no full
+    probability vector; None when no row does)."""
 
     scores: ArrayF | None
     labels: list[str | None] | None
     values: ArrayF | None
+    probabilities: ArrayF | None = None
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+
+
+def _class_order(key: str) -> tuple[int, float, str]:
+    """Sort key of class keys: numbers by value (as scikit-learn orders ``classes_``), then text."""
+    try:
+        number = float(key)
+    except ValueError:
+        return (1, 0.0, key)
+    return (0, number, key) if np.isfinite(number) else (1, 0.0, key)
 
 
 def _default_positive(classes: list[str]) -> str | None:
@@ -83,7 +95,8 @@ class PredictionSpec:
         if task == "regression":
             return cls("regression", "value", [], None, threshold)
         task_name: Task = "binary" if task == "binary" else "multiclass"
-        classes = sorted({category_key(v) for v in label_list if v is not None and v == v})
+        classes = sorted({category_key(v) for v in label_list if v is not None and v == v},
+                         key=_class_order)
         if isinstance(first, list | tuple | np.ndarray) and not classes:
             classes = [str(i) for i in range(len(first))]
         if not classes:
@@ -91,11 +104,11 @@ class PredictionSpec:
                 classes = ["0", "1"]
             else:
                 classes = sorted({k for p in preds if p is not None
-                                  for k in [_label_of(p)] if k is not None})
+                                  for k in [_label_of(p)] if k is not None}, key=_class_order)
         positive = category_key(positive_label) if positive_label is not None \
             else _default_positive(classes)
         if task == "binary" and positive is not None and positive not in classes:
-            classes = sorted([*classes, positive])
+            classes = sorted([*classes, positive], key=_class_order)
         kind: PredictionKind = "score" if task_name == "binary" and has_scores else "class"
         return cls(task_name, kind, classes, positive if task_name == "binary" else None,
                    threshold)
@@ -122,12 +135,19 @@ class PredictionSpec:
         preds = _as_list(predictions)
         scores_out = np.full(len(preds), np.nan)
         labels_out: list[str | None] = [None] * len(preds)
+        multiclass = self.task == "multiclass"
+        probabilities = np.full((len(preds), len(self.classes)), np.nan) if multiclass else None
         for i, p in enumerate(preds):
             score, label = self._one(p)
             if score is not None:
                 scores_out[i] = score
             labels_out[i] = label
-        return ReadPredictions(scores_out if self.kind == "score" else None, labels_out, None)
+            if probabilities is not None:
+                probabilities[i] = self._probability_row(p)
+        if probabilities is not None and np.isnan(probabilities).all():
+            probabilities = None
+        return ReadPredictions(scores_out if self.kind == "score" else None, labels_out, None,
+                               probabilities)
 
     def _threshold_labels(self, scores: ArrayF) -> list[str | None]:
         neg = next((c for c in self.classes if c != self.positive_label), "0")
@@ -151,7 +171,33 @@ class PredictionSpec:
             pos = classes.index(self.positive_label) if self.positive_label in classes else k - 1
             scores = np.where(valid, arr[:, pos], np.nan)
             labels = self._threshold_labels(scores)
-        return ReadPredictions(scores, labels, None)
+        probabilities = None
+        if self.task == "multiclass" and k == len(self.classes) and valid.any():
+            probabilities = np.where(valid[:, None], arr, np.nan)
+        return ReadPredictions(scores, labels, None, probabilities)
+
+    def _probability_row(self, p: Any) -> ArrayF:
+        """One prediction's class probabilities aligned with ``classes`` (NaN if it has none).
+
+        A probability vector must have one finite entry per class; a ``{"score": {class:
+        prob}}`` mapping must give a finite number for every class (other keys are ignored).
+        """
+        missing = np.full(len(self.classes), np.nan)
+        if isinstance(p, Mapping) and isinstance(p.get("score"), Mapping):
+            probs = {category_key(k): v for k, v in p["score"].items() if _is_number(v)}
+            if not all(c in probs for c in self.classes):
+                return missing
+            row = np.array([float(probs[c]) for c in self.classes])
+        elif isinstance(p, list | tuple | np.ndarray):
+            try:
+                row = np.asarray(p, dtype=np.float64)
+            except (TypeError, ValueError):
+                return missing
+            if row.shape != (len(self.classes),):
+                return missing
+        else:
+            return missing
+        return row if np.isfinite(row).all() else missing
 
     def _one(self, p: Any) -> tuple[float | None, str | None]:
         if p is None:
@@ -199,7 +245,11 @@ class PredictionSpec:
 def labelled_rows(y_true: Any, read: ReadPredictions
                   ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], ArrayF | None]:
     """Class-label keys of the truth and the predictions, and the scores, of the rows that have
-    a label, a predicted class and (if scores are read) a finite score.
+    a label, a predicted class and (binary, if scores are read) a finite score.
+
+    The scores are binary P(positive) per row, or for a multiclass model the (n, k) class
+    probabilities (None when no row has them; a row of NaN where that row has none: it
+    still counts as labelled).
 
     Examples
     --------
@@ -218,6 +268,8 @@ def labelled_rows(y_true: Any, read: ReadPredictions
     predicted[:] = labels
     ok = np.array([k is not None for k in keys.tolist()], dtype=bool) & np.array(
         [q is not None for q in predicted.tolist()], dtype=bool)
+    if read.probabilities is not None:
+        return keys[ok], predicted[ok], read.probabilities[ok]
     scores = read.scores
     if scores is not None:
         ok &= np.isfinite(scores)

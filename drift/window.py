@@ -157,7 +157,10 @@ class WindowState:
         """Add joined ground truth: true labels and the predictions they belong to.
 
         ``predictions`` are in any accepted form (scores, labels, probability vectors,
-        ``{"label", "score"}``). Rows with a missing label or prediction are skipped.
+        ``{"label", "score"}``). Rows with a missing label or prediction are skipped. A
+        multiclass model's class probabilities (vectors aligned with the reference's classes,
+        or ``{"score": {class: prob}}`` naming every class) feed its one-vs-rest ROC AUC;
+        rows without them still count for accuracy, precision, recall and F1.
 
         Examples
         --------
