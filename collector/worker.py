@@ -6,8 +6,8 @@ and the consumed offsets. On assignment the worker seeks to the offsets stored i
 database. If the database fails, the worker pauses its partitions, rolls its memory back
 to what is committed, seeks back and retries with backoff: it loses and repeats nothing.
 
->>> WorkerConfig(window_s=60).lateness_fraction
-0.1
+>>> WorkerConfig(window_s=60).eval_interval_s
+10.0
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from infersight.collector import bootstrap, persistence
-from infersight.collector import engine as engine_api
 from infersight.collector.bus import ConsumerBus, DeadLetterPublisher, Record, TopicPartition
 from infersight.collector.catalog import ModelCatalog
-from infersight.collector.concept import JoinedLabel
+from infersight.collector.config import WorkerConfig
+from infersight.collector.errors import DATABASE_ERRORS, short
 from infersight.collector.evaluation import evaluate_window
+from infersight.collector.maintenance import Maintenance
 from infersight.collector.pipeline import (
     BatchAggregator,
     BatchEffects,
@@ -37,15 +37,13 @@ from infersight.collector.pipeline import (
 from infersight.collector.self_metrics import WorkerMetrics
 from infersight.collector.state_cache import StateCache
 from infersight.collector.windows import WindowSpec
-from infersight.sdk import wire
 from infersight.storage.types import utc_now
-from sqlalchemy import Engine, Table
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
-DATABASE_ERRORS = (OperationalError, DBAPIError, OSError)
+__all__ = ["WindowObserver", "Worker", "WorkerConfig"]
 
 
 class WindowObserver(Protocol):
@@ -57,30 +55,7 @@ class WindowObserver(Protocol):
     ) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerConfig:
-    """Tunables of one worker (the CLI fills them from ``INFERSIGHT_*`` settings)."""
-
-    window_s: float = 3600.0
-    eval_interval_s: float = 10.0
-    group: str = "infersight-workers"
-    lateness_fraction: float = 0.1
-    label_ttl_s: float = 7 * 86400.0
-    prediction_retention_s: float = 30 * 86400.0
-    poll_timeout_s: float = 0.5
-    max_records: int = 200
-    max_cached_states: int = 5000
-    housekeeping_interval_s: float = 60.0
-    retry_initial_s: float = 0.2
-    retry_max_s: float = 10.0
-    bootstrap_min_events: int = 1000
-    """Build a first-window reference once this many predictions are held (or the window
-    closed)."""
-    bootstrap_max_rows: int = 20_000
-    bootstrap_interval_s: float = 1.0
-
-
-class Worker:
+class Worker(Maintenance):  # type: ignore[misc]
     """One collector worker on a :class:`ConsumerBus` and a database engine."""
 
     def __init__(
@@ -286,7 +261,7 @@ class Worker:
             self._rollback(next_offsets)
             if len(records) == 1:
                 return self._dead_letter_record(records[0], exc)
-            log.warning("batch failed (%s); processing its records one by one", _short(exc))
+            log.warning("batch failed (%s); processing its records one by one", short(exc))
             return sum(self._process([record]) for record in records)
         self._committed(next_offsets, effects)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -370,7 +345,7 @@ class Worker:
         self._retry_s = min(
             self.config.retry_max_s, max(self.config.retry_initial_s, self._retry_s * 2)
         )
-        log.warning("database unavailable (%s); pausing for %.1fs", _short(exc), self._retry_s)
+        log.warning("database unavailable (%s); pausing for %.1fs", short(exc), self._retry_s)
         self.bus.pause(self.bus.assignment())
         time.sleep(self._retry_s * (0.5 + random.random() / 2))
 
@@ -432,7 +407,7 @@ class Worker:
                     if evaluate_window(session, self.catalog, *key):
                         self._judge_alerts(session, key)
             except DATABASE_ERRORS as exc:
-                log.warning("evaluation of %s failed (%s); will retry", key, _short(exc))
+                log.warning("evaluation of %s failed (%s); will retry", key, short(exc))
                 continue
             except Exception:  # a state the engine cannot compare: report, do not loop
                 log.exception("evaluation of %s failed; skipping it until it changes", key)
@@ -457,226 +432,7 @@ class Worker:
         except Exception:
             log.exception("alert evaluation of %s failed", key)
 
-    def _sweep_stale(self) -> None:
-        """Evaluate windows committed but not evaluated (e.g. a worker killed in between)."""
-        since = utc_now() - timedelta(seconds=max(self.config.label_ttl_s, 86400.0))
-        try:
-            with self.sessions() as session:
-                stale = persistence.stale_windows(session, _metric_points(), since, margin_s=30.0)
-        except DATABASE_ERRORS as exc:
-            log.warning("stale-window sweep failed: %s", _short(exc))
-            return
-        now = time.monotonic()
-        for key in stale:
-            self.dirty_windows.setdefault(key, now)
-        self.evaluate(stale)
-
-    # -- reference bootstrap ----------------------------------------------------------------
-
-    def _bootstrap_due(self) -> None:
-        now = time.monotonic()
-        if not self.bootstrap_candidates or now - self._last_bootstrap < (
-            self.config.bootstrap_interval_s
-        ):
-            return
-        self._last_bootstrap = now
-        for model, version in sorted(self.bootstrap_candidates):
-            try:
-                if self._bootstrap_reference(model, version):
-                    self._move_held(model, version)
-            except DATABASE_ERRORS as exc:
-                log.warning("reference bootstrap of %s/%s failed: %s", model, version,
-                            _short(exc))
-                self.cache.invalidate_dirty()
-            except Exception:  # e.g. held data the engine cannot profile
-                log.exception("reference bootstrap of %s/%s failed; retried after a restart",
-                              model, version)
-                self.cache.invalidate_dirty()
-                self.bootstrap_candidates.discard((model, version))
-
-    def _bootstrap_reference(self, model: str, version: str) -> bool:
-        """Make sure the version has a reference (building one if due); False if not yet."""
-        with self.sessions() as session, session.begin():
-            if self.catalog.reference(session, model, version) is not None:
-                return True
-            count, first = bootstrap.held_summary(session, model, version)
-            if count == 0 or first is None:
-                self.bootstrap_candidates.discard((model, version))
-                return False
-            spec = self._spec(model)
-            watermark = self.watermarks.get(model)
-            closed = watermark is not None and spec.is_closed(first, spec.watermark(watermark))
-            if count < self.config.bootstrap_min_events and not closed:
-                return False
-            bootstrap.build_reference(session, model, version, self.config.bootstrap_max_rows)
-        self.catalog.forget_missing(model, version)
-        return True
-
-    def _move_held(self, model: str, version: str) -> None:
-        """Move held predictions of a version that now has a reference into window states of
-        a partition this worker owns (fenced by that partition's offset)."""
-        owned = sorted(tp for tp in self.positions if tp[0] == wire.EVENTS_TOPIC)
-        if not owned:
-            return
-        tp = owned[0]
-        pkey = f"{tp[0]}/{tp[1]}"
-        effects = BatchEffects()
-        try:
-            with self.sessions() as session, session.begin():
-                reference = self.catalog.reference(session, model, version)
-                claimed = bootstrap.claim_held(session, model, version, limit=5000)
-                if not claimed:
-                    self.bootstrap_candidates.discard((model, version))
-                    return
-                spec = self._spec(model)
-                groups = bootstrap.group_by_window(claimed)
-                wanted = {(model, version, start, pkey): (reference, spec.end_of(start))
-                          for start in groups}
-                entries = self.cache.get_many(session, wanted)
-                settings = self.catalog.settings(session, model)
-                for start, (events, labels) in groups.items():
-                    entry = entries[(model, version, start, pkey)]
-                    engine_api.add_predictions(entry.state, events)
-                    entry.event_count += len(events)
-                    if labels:
-                        engine_api.add_labels(entry.state, [(p, label) for p, label, _t, _i
-                                                            in labels], settings)
-                        effects.joined.extend(
-                            JoinedLabel(model, version, ts, pid, p, label)
-                            for p, label, ts, pid in labels
-                        )
-                        effects.labels_joined += len(labels)
-                    entry.dirty = True
-                    effects.touched.add((model, version, start))
-                self.aggregator.detect_concept_drift(session, effects)
-                self._save_states(session)
-                fence = {tp: self.positions[tp]}  # unchanged: only proves we still own it
-                persistence.save_offsets(
-                    session, self.config.group, {tp: (self.stored.get(tp), self.positions[tp])}
-                )
-        except persistence.OffsetConflict as exc:
-            self.cache.invalidate_dirty()
-            log.warning("moving held predictions failed: %s", _short(exc))
-            return
-        except Exception:
-            self.cache.invalidate_dirty()
-            raise
-        log.info("moved %d held predictions of %s/%s into their windows", len(claimed), model,
-                 version)
-        self._committed(fence, effects)
-
-    # -- housekeeping -----------------------------------------------------------------------
-
-    def _housekeeping(self) -> None:
-        now = time.monotonic()
-        if now - self._last_lag >= 5.0:
-            self._last_lag = now
-            self._update_lag()
-        if now - self._last_housekeeping < self.config.housekeeping_interval_s:
-            return
-        self._last_housekeeping = now
-        try:
-            self._expire_pending_labels()
-            self._join_raced_labels()
-            with self.sessions() as session, session.begin():
-                persistence.purge_prediction_index(
-                    session, utc_now() - timedelta(seconds=self.config.prediction_retention_s)
-                )
-            with self.sessions() as session:
-                self.watermarks = persistence.read_watermarks(session)
-            self.cache.evict(self._closed_before())
-        except DATABASE_ERRORS as exc:
-            log.warning("housekeeping failed: %s", _short(exc))
-            return
-        self._sweep_stale()
-
-    def _closed_before(self) -> dict[str, datetime]:
-        """Per model, the time before which windows are closed (the watermark)."""
-        closed: dict[str, datetime] = {}
-        for model, ts in self.watermarks.items():
-            closed[model] = self._spec(model).watermark(ts)
-        return closed
-
-    def _expire_pending_labels(self) -> None:
-        cutoff = utc_now() - timedelta(seconds=self.config.label_ttl_s)
-        with self.sessions() as session, session.begin():
-            expired = persistence.expire_pending_labels(session, cutoff)
-            letters = [
-                DeadLetter(
-                    wire.LABELS_TOPIC, None, None, "unmatched_label",
-                    f"no prediction {pid!r} of model {model!r} within the label TTL",
-                    wire.encode_batch([wire.Label(model=model, prediction_id=pid, label=label,
-                                                  ts=ts)]),
-                )
-                for model, pid, label, ts in expired
-            ]
-            persistence.add_dead_letters(session, [letter.row() for letter in letters])
-        for letter in letters:
-            self.metrics.events_deadlettered.labels(reason=letter.reason).inc()
-            if self.deadletters is not None:
-                self.deadletters.publish(letter.topic.encode(), letter.message())
-
-    def _join_raced_labels(self) -> None:
-        """Join pending labels whose prediction was committed concurrently with them."""
-        owned = sorted(tp for tp in self.positions if tp[0] == wire.LABELS_TOPIC)
-        if not owned:
-            return
-        tp = owned[0]
-        effects = BatchEffects()
-        try:
-            with self.sessions() as session, session.begin():
-                keys = persistence.claimable_pending_labels(session)
-                if not keys:
-                    return
-                taken = persistence.take_pending_labels(session, keys)
-                labels = [
-                    wire.Label(model=m, prediction_id=pid, label=label, ts=ts)
-                    for (m, pid), (label, ts) in taken.items()
-                ]
-                self.aggregator.labels(session, f"{tp[0]}/{tp[1]}", labels, effects)
-                self.aggregator.detect_concept_drift(session, effects)
-                self._save_states(session)
-                fence = {tp: self.positions[tp]}  # unchanged: only proves we still own it
-                persistence.save_offsets(
-                    session, self.config.group, {tp: (self.stored.get(tp), self.positions[tp])}
-                )
-        except (persistence.OffsetConflict, *DATABASE_ERRORS) as exc:
-            self.cache.invalidate_dirty()
-            log.warning("joining raced labels failed: %s", _short(exc))
-            return
-        self._committed(fence, effects)
-
-    def _update_lag(self) -> None:
-        owned = sorted(self.positions)
-        try:
-            ends = self.bus.end_offsets(owned)
-        except Exception as exc:  # lag is informative only
-            log.debug("end offsets unavailable: %s", exc)
-            return
-        for tp, end in ends.items():
-            if tp in self.positions:
-                position = self.positions[tp]
-                if end < position:  # a recreated topic, or a broker's stale high watermark
-                    log.debug("%s/%s reports its end at %d, before the committed %d",
-                              tp[0], tp[1], end, position)
-                self.metrics.consumer_lag.labels(topic=tp[0], partition=str(tp[1])).set(
-                    max(0, end - position)
-                )
-
-
 def _dump(state: object) -> bytes:
     from infersight.collector import engine
 
     return bytes(engine.dump_state(state))
-
-
-def _metric_points() -> Table:
-    from infersight.storage.models import MetricPoint
-
-    table = MetricPoint.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-def _short(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,32 @@
+"""Tunables of one worker; the CLI fills them from ``INFERSIGHT_*`` settings.
+
+>>> WorkerConfig(window_s=60).lateness_fraction
+0.1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Tunables of one worker (the CLI fills them from ``INFERSIGHT_*`` settings)."""
+
+    window_s: float = 3600.0
+    eval_interval_s: float = 10.0
+    group: str = "infersight-workers"
+    lateness_fraction: float = 0.1
+    label_ttl_s: float = 7 * 86400.0
+    prediction_retention_s: float = 30 * 86400.0
+    poll_timeout_s: float = 0.5
+    max_records: int = 200
+    max_cached_states: int = 5000
+    housekeeping_interval_s: float = 60.0
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+    bootstrap_min_events: int = 1000
+    """Build a first-window reference once this many predictions are held (or the window
+    closed)."""
+    bootstrap_max_rows: int = 20_000
+    bootstrap_interval_s: float = 1.0
