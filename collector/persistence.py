@@ -187,9 +187,9 @@ def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> s
     """
     if not rows:
         return set()
-    ordered = sorted(rows, key=lambda r: (r["model"], r["prediction_id"]))
     c = index_table.c
     if _dialect(session) != "postgresql":
+        ordered = sorted(rows, key=lambda r: (r["model"], r["prediction_id"]))
         stmt = (
             dialect_insert(session, index_table)
             .on_conflict_do_nothing()
@@ -209,7 +209,7 @@ def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> s
             f"COPY {_INCOMING} (model, prediction_id, version, window_start, ts, prediction) "
             "FROM STDIN"
         ) as copy:
-            for r in ordered:
+            for r in rows:  # the INSERT below orders them (lock order across workers)
                 copy.write_row((r["model"], r["prediction_id"], r["version"], r["window_start"],
                                 r["ts"], _json(r["prediction"])))
         cursor.execute(

@@ -87,9 +87,13 @@ def decode(records: Sequence[Record]) -> tuple[list[Decoded], list[DeadLetter]]:
     return decoded, dead
 
 
+_PLAIN = (float, int, str, bool, type(None))
+
+
 def prediction_value(prediction: Any) -> Any:
     """The prediction as JSON-able builtins (what the label join stores)."""
-    return msgspec.to_builtins(prediction.prediction)
+    value = prediction.prediction
+    return value if type(value) in _PLAIN else msgspec.to_builtins(value)
 
 
 BOOTSTRAP_KEY = "infersight_bootstrap_event"
