@@ -262,7 +262,15 @@ class Worker(Maintenance):  # type: ignore[misc]
             if len(records) == 1:
                 return self._dead_letter_record(records[0], exc)
             log.warning("batch failed (%s); processing its records one by one", short(exc))
-            return sum(self._process([record]) for record in records)
+            done = 0
+            for record in records:
+                if record.offset != self.positions.get(record.topic_partition):
+                    break  # an earlier record of its partition is not committed: stop here
+                committed = self._process([record])
+                if committed == 0:
+                    break  # the database failed: the rest waits for the rewind
+                done += committed
+            return done
         self._committed(next_offsets, effects)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return len(records)
