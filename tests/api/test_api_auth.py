@@ -81,3 +81,17 @@ def test_auth_off_lets_requests_through(sqlite_url: str) -> None:
     with serve(sqlite_url, auth="off") as running:
         assert running.client.get("/v1/models").status_code == 200
         assert running.client.post("/v1/events", content=BATCH).status_code == 202
+
+
+def test_openapi_document_and_docs_page_are_served(sqlite_api: Api) -> None:
+    document = sqlite_api.client.get("/openapi.json").json()
+    for path in ("/v1/events", "/v1/labels", "/v1/models", "/v1/models/{model}",
+                 "/v1/models/{model}/versions/{version}/reference", "/v1/models/{model}/metrics",
+                 "/v1/models/{model}/drift", "/v1/alert-rules", "/v1/alerts", "/healthz",
+                 "/readyz", "/metrics"):
+        assert path in document["paths"], path
+    assert "ApiKey" in document["components"]["securitySchemes"]
+    drift = document["paths"]["/v1/models/{model}/drift"]["get"]["responses"]
+    assert drift["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    page = sqlite_api.client.get("/docs")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
