@@ -22,6 +22,8 @@ from typing import Any
 
 from infersight.storage.detectors import store_detector_states
 from infersight.storage.models import DetectorState
+from infersight.storage.types import utc_now
+from infersight.storage.upsert import insert_missing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -92,6 +94,14 @@ def update_detectors(
             continue
         names = (REGRESSION_DETECTORS if reference.prediction_spec.task == "regression"
                  else CLASSIFICATION_DETECTORS)
+        # Create missing rows first so that the lock below always has rows to hold: two
+        # workers joining labels of the same version then take turns, never overwrite.
+        insert_missing(
+            session, DetectorState,
+            [{"model": model, "version": version, "detector": name, "state": {},
+              "updated_at": utc_now()} for name in names],
+            conflict=("model", "version", "detector"),
+        )
         stored = {
             name: state
             for name, state in session.execute(
