@@ -47,7 +47,7 @@ MINUTE = timedelta(minutes=1)
 
 
 @contextmanager
-def temporary_database() -> Iterator[str]:
+def temporary_database(keep: bool = False) -> Iterator[str]:
     name = f"infersight_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -55,8 +55,11 @@ def temporary_database() -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept the seeded database: --database {base}/{name}")
+        else:
+            with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def percentiles(samples: list[float]) -> str:
@@ -224,15 +227,16 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
     context = app.state.context
     with context.sessions.begin() as session:
         set_reference(session, MODEL, "1", reference.to_bytes())
-        _row, token = create_api_key(session, "bench", ["read"])
+        _row, token = create_api_key(session, f"bench-{uuid.uuid4().hex[:6]}", ["read"])
     headers = {"Authorization": f"Bearer {token}"}
 
     started = time.perf_counter()
     written = refresh_rollups(context.sessions, MODEL,
                               lambda s, v: context.references.get(s, MODEL, v)[0],
                               now=T0 + timedelta(days=days + 1))
-    print(f"rollups built from scratch: {written} in {time.perf_counter() - started:.1f} s "
-          "(the API's maintainer then only adds each new 10-minute bucket and its parents)")
+    if written:
+        print(f"rollups built from scratch: {written} in {time.perf_counter() - started:.1f} s "
+              "(the API's maintainer then only adds each new 10-minute bucket and its parents)")
 
     rng = random.Random(7)
     with Server(app) as base, httpx.Client(base_url=base, timeout=300) as client:
@@ -310,7 +314,7 @@ def bench_ingest(url: str, seconds: float) -> None:
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = make_engine(sa_url)
     with session_factory(engine).begin() as session:
-        _row, token = create_api_key(session, "bench-ingest", ["ingest"])
+        _row, token = create_api_key(session, f"bench-ingest-{uuid.uuid4().hex[:6]}", ["ingest"])
     engine.dispose()
     sock = __import__("socket").socket()
     sock.bind(("127.0.0.1", 0))
@@ -350,13 +354,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40, help="requests per query kind")
     parser.add_argument("--ingest-seconds", type=float, default=8.0)
     parser.add_argument("--quick", action="store_true", help="3 days, fewer runs")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--database", help="measure on a database kept by an earlier --keep run")
     args = parser.parse_args()
     if args.quick:
         args.days, args.runs, args.ingest_seconds = 3, 10, 3.0
     from infersight.storage.db import upgrade
 
     print(f"machine: {os.cpu_count()} cores; Postgres at {ADMIN_DSN.rsplit('@', 1)[-1]}")
-    with temporary_database() as url:
+    if args.database:  # same seed: the same reference as the kept database's
+        reference, _data = build_reference(args.features, args.reference_rows)
+        bench_queries(args.database, args.days, args.runs, reference)
+        bench_ingest(args.database, args.ingest_seconds)
+        return
+    with temporary_database(args.keep) as url:
         upgrade(url.replace("postgresql://", "postgresql+psycopg://", 1))
         reference, data = build_reference(args.features, args.reference_rows)
         started = time.perf_counter()
