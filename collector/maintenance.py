@@ -25,7 +25,12 @@ from infersight.collector.self_metrics import WorkerMetrics
 from infersight.collector.state_cache import StateCache
 from infersight.collector.windows import WindowSpec
 from infersight.sdk import wire
+from infersight.storage import labels as label_store
+from infersight.storage import offsets as offset_store
+from infersight.storage.deadletters import add_dead_letters
+from infersight.storage.retention import purge_prediction_index
 from infersight.storage.types import utc_now
+from infersight.storage.watermarks import load_watermarks
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -157,10 +162,10 @@ class Maintenance:
                 self.aggregator.detect_concept_drift(session, effects)
                 self._save_states(session)
                 fence = {tp: self.positions[tp]}  # unchanged: only proves we still own it
-                persistence.save_offsets(
+                offset_store.save_offsets(
                     session, self.config.group, {tp: (self.stored.get(tp), self.positions[tp])}
                 )
-        except persistence.OffsetConflict as exc:
+        except offset_store.OffsetConflict as exc:
             self.cache.invalidate_dirty()
             log.warning("moving held predictions failed: %s", short(exc))
             return
@@ -185,11 +190,11 @@ class Maintenance:
             self._expire_pending_labels()
             self._join_raced_labels()
             with self.sessions() as session, session.begin():
-                persistence.purge_prediction_index(
+                purge_prediction_index(
                     session, utc_now() - timedelta(seconds=self.config.prediction_retention_s)
                 )
             with self.sessions() as session:
-                self.watermarks = persistence.read_watermarks(session)
+                self.watermarks = load_watermarks(session)
             self.cache.evict(self._closed_before())
         except DATABASE_ERRORS as exc:
             log.warning("housekeeping failed: %s", short(exc))
@@ -206,7 +211,7 @@ class Maintenance:
     def _expire_pending_labels(self) -> None:
         cutoff = utc_now() - timedelta(seconds=self.config.label_ttl_s)
         with self.sessions() as session, session.begin():
-            expired = persistence.expire_pending_labels(session, cutoff)
+            expired = label_store.expire_pending_labels(session, cutoff)
             letters = [
                 DeadLetter(
                     wire.LABELS_TOPIC, None, None, "unmatched_label",
@@ -216,7 +221,7 @@ class Maintenance:
                 )
                 for model, pid, label, ts in expired
             ]
-            persistence.add_dead_letters(session, [letter.row() for letter in letters])
+            add_dead_letters(session, [letter.record() for letter in letters])
         for letter in letters:
             self.metrics.events_deadlettered.labels(reason=letter.reason).inc()
             if self.deadletters is not None:
@@ -231,10 +236,10 @@ class Maintenance:
         effects = BatchEffects()
         try:
             with self.sessions() as session, session.begin():
-                keys = persistence.claimable_pending_labels(session)
+                keys = label_store.claimable_pending_labels(session)
                 if not keys:
                     return
-                taken = persistence.take_pending_labels(session, keys)
+                taken = label_store.take_pending_labels(session, keys)
                 labels = [
                     wire.Label(model=m, prediction_id=pid, label=label, ts=ts)
                     for (m, pid), (label, ts) in taken.items()
@@ -243,10 +248,10 @@ class Maintenance:
                 self.aggregator.detect_concept_drift(session, effects)
                 self._save_states(session)
                 fence = {tp: self.positions[tp]}  # unchanged: only proves we still own it
-                persistence.save_offsets(
+                offset_store.save_offsets(
                     session, self.config.group, {tp: (self.stored.get(tp), self.positions[tp])}
                 )
-        except (persistence.OffsetConflict, *DATABASE_ERRORS) as exc:
+        except (offset_store.OffsetConflict, *DATABASE_ERRORS) as exc:
             self.cache.invalidate_dirty()
             log.warning("joining raced labels failed: %s", short(exc))
             return

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from infersight.collector import engine, persistence
+from infersight.collector import engine
 from infersight.collector.bus import Record
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.concept import JoinedLabel, update_detectors
@@ -24,6 +24,8 @@ from infersight.collector.persistence import StateKey
 from infersight.collector.state_cache import CachedState, StateCache
 from infersight.collector.windows import WindowSpec
 from infersight.sdk import wire
+from infersight.storage import labels as label_store
+from infersight.storage.deadletters import DeadLetterRecord
 from infersight.storage.types import utc_now
 from sqlalchemy.orm import Session
 
@@ -44,12 +46,12 @@ class DeadLetter:
     detail: str
     raw: bytes
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic, "partition": self.partition, "offset": self.offset,
-            "reason": self.reason, "detail": self.detail[:4000], "payload": self.raw,
-            "created_at": utc_now(),
-        }
+    def record(self) -> DeadLetterRecord:
+        return DeadLetterRecord(
+            reason=self.reason, payload=self.raw, detail=self.detail[:4000],
+            topic=self.topic, partition=self.partition, offset=self.offset,
+            created_at=utc_now(),
+        )
 
     def message(self) -> bytes:
         return bytes(
@@ -200,7 +202,7 @@ class BatchAggregator:
             current = effects.max_event_ts.get(model)
             if current is None or p.ts > current:
                 effects.max_event_ts[model] = p.ts
-        new = persistence.insert_predictions(session, index_rows)
+        new = label_store.insert_predictions(session, index_rows)
         effects.duplicate_predictions += len(unique) - len(new)
         groups: dict[StateKey, list[Any]] = defaultdict(list)
         wanted: dict[StateKey, tuple[Any, datetime]] = {}
@@ -225,7 +227,7 @@ class BatchAggregator:
             effects.touched.add(key[:3])
             effects.predictions += len(events)
         # Labels that were waiting for these predictions join now, into the same rows.
-        taken = persistence.take_pending_labels_of_incoming(session, sorted(new))
+        taken = label_store.take_pending_labels_of_incoming(session, sorted(new))
         if taken:
             joined: dict[StateKey, list[tuple[Any, Any]]] = defaultdict(list)
             marks = []
@@ -240,7 +242,7 @@ class BatchAggregator:
                 effects.joined.append(JoinedLabel(row["model"], row["version"], row["ts"],
                                                   key_id[1], row["prediction"], label))
             self._add_labels(session, joined, entries, effects)
-            persistence.mark_labelled(session, marks, utc_now())
+            label_store.mark_labelled(session, marks, utc_now())
 
     # -- labels -----------------------------------------------------------------------------
 
@@ -250,7 +252,7 @@ class BatchAggregator:
         for label in labels:
             unique.setdefault((label.model, label.prediction_id), label)
         effects.labels_duplicate += len(labels) - len(unique)
-        found = persistence.lookup_predictions(session, sorted(unique))
+        found = label_store.lookup_predictions(session, sorted(unique))
         joined: dict[StateKey, list[tuple[Any, Any]]] = defaultdict(list)
         marks = []
         pending = []
@@ -273,10 +275,10 @@ class BatchAggregator:
                 marks.append((key_id[0], key_id[1], value))
                 effects.joined.append(JoinedLabel(key_id[0], indexed.version, indexed.ts,
                                                   key_id[1], indexed.prediction, value))
-        persistence.add_pending_labels(session, pending)
+        label_store.add_pending_labels(session, pending)
         effects.labels_pending += len(pending)
         self._add_labels(session, joined, None, effects)
-        persistence.mark_labelled(session, marks, now)
+        label_store.mark_labelled(session, marks, now)
 
     def _add_labels(
         self,

@@ -37,7 +37,10 @@ from infersight.collector.pipeline import (
 from infersight.collector.self_metrics import WorkerMetrics
 from infersight.collector.state_cache import StateCache
 from infersight.collector.windows import WindowSpec
+from infersight.storage import offsets as offset_store
+from infersight.storage.deadletters import add_dead_letters
 from infersight.storage.types import utc_now
+from infersight.storage.watermarks import advance_watermarks, load_watermarks
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -162,8 +165,8 @@ class Worker(Maintenance):  # type: ignore[misc]
         tps = sorted(self.unsought)
         try:
             with self.sessions() as session:
-                offsets = persistence.load_offsets(session, self.config.group, tps)
-                self.watermarks = persistence.read_watermarks(session)
+                offsets = offset_store.load_offsets(session, self.config.group, tps)
+                self.watermarks = load_watermarks(session)
                 self.bootstrap_candidates.update(bootstrap.versions_to_bootstrap(session))
         except DATABASE_ERRORS as exc:
             self._database_failed(exc)
@@ -238,10 +241,10 @@ class Worker(Maintenance):  # type: ignore[misc]
                 states = self._dump_states()
                 serialised_at = time.perf_counter()
                 stage.labels(stage="serialise").inc(serialised_at - db_started)
-                persistence.add_dead_letters(session, [letter.row() for letter in dead])
-                persistence.advance_watermarks(session, effects.max_event_ts)
+                add_dead_letters(session, [letter.record() for letter in dead])
+                advance_watermarks(session, effects.max_event_ts)
                 persistence.save_states(session, states)
-                persistence.save_offsets(
+                offset_store.save_offsets(
                     session,
                     self.config.group,
                     {tp: (self.stored.get(tp), offset) for tp, offset in next_offsets.items()},
@@ -249,7 +252,7 @@ class Worker(Maintenance):  # type: ignore[misc]
             committed_at = time.perf_counter()
             self.metrics.db_transaction_seconds.observe(committed_at - db_started)
             stage.labels(stage="write").inc(committed_at - serialised_at)
-        except persistence.OffsetConflict as exc:
+        except offset_store.OffsetConflict as exc:
             log.warning("lost partitions to another worker (%s); dropping their state", exc)
             self._rollback(next_offsets, fenced=True)
             return 0
@@ -287,11 +290,11 @@ class Worker(Maintenance):  # type: ignore[misc]
         tp = record.topic_partition
         try:
             with self.sessions() as session, session.begin():
-                persistence.add_dead_letters(session, [letter.row()])
-                persistence.save_offsets(
+                add_dead_letters(session, [letter.record()])
+                offset_store.save_offsets(
                     session, self.config.group, {tp: (self.stored.get(tp), record.offset + 1)}
                 )
-        except persistence.OffsetConflict:
+        except offset_store.OffsetConflict:
             self._rollback({tp: record.offset + 1}, fenced=True)
             return 0
         except DATABASE_ERRORS as db_exc:

@@ -1,264 +1,230 @@
-"""The label join: a prediction index and labels waiting for their prediction.
+"""The label join's storage: the prediction index and labels waiting for their prediction.
 
 Labels join predictions by (model, prediction_id) in either order. When a label arrives
-first it waits in ``pending_labels`` until its prediction is indexed (or it expires after
-``INFERSIGHT_LABEL_TTL`` and the caller dead-letters it as ``unmatched_label``).
-Nothing here commits; the caller owns the transaction.
+first it waits in ``pending_labels`` until its prediction is indexed (then
+:func:`take_pending_labels_of_incoming` hands it over), or until it expires after
+``INFERSIGHT_LABEL_TTL`` and the caller dead-letters it as ``unmatched_label``. A prediction
+is indexed once: a re-delivered one is reported as a duplicate, never overwritten. Rows are
+written in key order (one lock order across workers). Nothing here commits; the caller owns
+the transaction.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from infersight.storage.models import PendingLabel, PredictionIndex
-from infersight.storage.types import utc_now
-from infersight.storage.upsert import upsert
-from sqlalchemy import bindparam, delete, select, update
+from infersight.storage.upsert import dialect_insert
+from sqlalchemy import Table, and_, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 PredictionKey = tuple[str, str]
 """(model, prediction_id)."""
 
-_INDEX = PredictionIndex.__table__
-_SET_LABEL = (
-    update(_INDEX)
-    .where(
-        _INDEX.c.model == bindparam("b_model", type_=_INDEX.c.model.type),
-        _INDEX.c.prediction_id == bindparam("b_prediction_id", type_=_INDEX.c.prediction_id.type),
-    )
-    .values(
-        label=bindparam("b_label", type_=_INDEX.c.label.type),
-        labelled_at=bindparam("b_labelled_at", type_=_INDEX.c.labelled_at.type),
-    )
-)
-"""Core executemany UPDATE: rows that are not indexed are skipped, not an error."""
+index_table: Table = PredictionIndex.__table__
+pending_table: Table = PendingLabel.__table__
 
-_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+_CHUNK = 500
+"""Keys per ``IN (…)`` lookup: well under every backend's parameter limit."""
+
+_json_encoder = msgspec.json.Encoder()
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRecord:
-    """What the label join needs of a prediction (``prediction``: label and score/probabilities)."""
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
-    model: str
-    prediction_id: str
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+_INCOMING = "infersight_incoming_predictions"
+"""Per-connection temporary table the Postgres path copies a batch's predictions into."""
+
+
+def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[PredictionKey]:
+    """Insert prediction-index rows; returns the ``(model, prediction_id)`` actually new
+    (a prediction already indexed is a duplicate delivery).
+
+    Postgres: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
+    NOTHING RETURNING`` (tens of thousands of rows a second; a multi-row ``VALUES`` costs more
+    in building the SQL text than in the database). SQLite: one cached ``executemany``.
+    """
+    if not rows:
+        return set()
+    c = index_table.c
+    if _dialect(session) != "postgresql":
+        ordered = sorted(rows, key=lambda r: (r["model"], r["prediction_id"]))
+        stmt = (
+            dialect_insert(session, index_table)
+            .on_conflict_do_nothing()
+            .returning(c.model, c.prediction_id)
+        )
+        return {(m, p) for m, p in session.execute(stmt, ordered)}
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (model text, prediction_id text, "
+            "version text, window_start timestamptz, ts timestamptz, prediction jsonb) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {_INCOMING}")
+        with cursor.copy(
+            f"COPY {_INCOMING} (model, prediction_id, version, window_start, ts, prediction) "
+            "FROM STDIN"
+        ) as copy:
+            for r in rows:  # the INSERT below orders them (lock order across workers)
+                if r["ts"].utcoffset() is None or r["window_start"].utcoffset() is None:
+                    raise ValueError(
+                        f"naive datetime in prediction {r['prediction_id']!r} refused: "
+                        "pass timezone-aware datetimes"
+                    )
+                copy.write_row((r["model"], r["prediction_id"], r["version"], r["window_start"],
+                                r["ts"], _json(r["prediction"])))
+        cursor.execute(
+            f"INSERT INTO {index_table.name} (model, prediction_id, version, window_start, ts, "
+            f"prediction) SELECT model, prediction_id, version, window_start, ts, prediction "
+            f"FROM {_INCOMING} ORDER BY model, prediction_id "
+            "ON CONFLICT DO NOTHING RETURNING model, prediction_id"
+        )
+        return {(m, p) for m, p in cursor.fetchall()}
+
+
+def _json(value: Any) -> str:
+    return _json_encoder.encode(value).decode()
+
+
+def take_pending_labels_of_incoming(
+    session: Session, keys: Sequence[PredictionKey]
+) -> dict[PredictionKey, tuple[Any, datetime]]:
+    """Delete and return the pending labels of the predictions just given to
+    :func:`insert_predictions` (``keys``: the new ones; on Postgres a join with the
+    temporary table, which also holds re-delivered ones)."""
+    if not keys:
+        return {}
+    if _dialect(session) != "postgresql":
+        return take_pending_labels(session, keys)
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {pending_table.name} p USING {_INCOMING} i "
+            "WHERE p.model = i.model AND p.prediction_id = i.prediction_id "
+            "RETURNING p.model, p.prediction_id, p.label, p.ts"
+        )
+        rows = cursor.fetchall()
+    # Also labels of re-delivered predictions (indexed before, the label raced them in):
+    # their prediction is indexed, so joining them now is right.
+    return {(m, pid): (label, ts) for m, pid, label, ts in rows}
+
+
+def take_pending_labels(
+    session: Session, keys: Sequence[PredictionKey]
+) -> dict[PredictionKey, tuple[Any, datetime]]:
+    """Delete and return the pending labels of ``keys``: ``{(model, id): (label, ts)}``."""
+    taken: dict[PredictionKey, tuple[Any, datetime]] = {}
+    c = pending_table.c
+    for chunk in _chunks(sorted(set(keys))):
+        stmt = (
+            delete(pending_table)
+            .where(tuple_(c.model, c.prediction_id).in_(list(chunk)))
+            .returning(c.model, c.prediction_id, c.label, c.ts)
+        )
+        for model, pid, label, ts in session.execute(stmt):
+            taken[(model, pid)] = (label, ts)
+    return taken
+
+
+@dataclass(slots=True)
+class IndexedPrediction:
+    """What the label join needs of an indexed prediction (``labelled``: a label joined it)."""
+
     version: str
     window_start: datetime
     ts: datetime
     prediction: Any
-    label: Any = None
-    labelled_at: datetime | None = None
-
-    @property
-    def key(self) -> PredictionKey:
-        return (self.model, self.prediction_id)
-
-
-@dataclass(frozen=True, slots=True)
-class LabelRecord:
-    """A ground-truth label for a prediction; ``ts`` is the label's event time."""
-
-    model: str
-    prediction_id: str
     label: Any
-    ts: datetime
-
-    @property
-    def key(self) -> PredictionKey:
-        return (self.model, self.prediction_id)
+    labelled: bool
 
 
-@dataclass(slots=True)
-class LabelJoin:
-    """Outcome of joining labels: ``matched`` (prediction with its new label, and the label it
-    carried before, None if it had none) and ``pending`` (labels still waiting)."""
-
-    matched: list[tuple[PredictionRecord, Any]] = field(default_factory=list)
-    pending: list[LabelRecord] = field(default_factory=list)
-
-
-def _chunks(keys: Iterable[PredictionKey]) -> Iterator[tuple[str, list[str]]]:
-    by_model: dict[str, list[str]] = defaultdict(list)
-    for model, prediction_id in keys:
-        by_model[model].append(prediction_id)
-    for model, ids in by_model.items():
-        unique = list(dict.fromkeys(ids))
-        for i in range(0, len(unique), _CHUNK):
-            yield model, unique[i : i + _CHUNK]
-
-
-def index_predictions(session: Session, records: Iterable[PredictionRecord]) -> int:
-    """Upsert predictions into the index; a label already joined to one is kept."""
-    rows = [
-        {
-            "model": r.model,
-            "prediction_id": r.prediction_id,
-            "version": r.version,
-            "window_start": r.window_start,
-            "ts": r.ts,
-            "prediction": r.prediction,
-        }
-        for r in records
-    ]
-    # A replayed batch may repeat ids: the last occurrence wins, as in sequential upserts.
-    rows = list({(row["model"], row["prediction_id"]): row for row in rows}.values())
-    return upsert(
-        session,
-        PredictionIndex,
-        rows,
-        conflict=("model", "prediction_id"),
-        update=("version", "window_start", "ts", "prediction"),
-    )
-
-
-def find_predictions(
-    session: Session, keys: Iterable[PredictionKey]
-) -> dict[PredictionKey, PredictionRecord]:
-    """The indexed predictions among ``keys`` (absent keys are simply missing)."""
-    found: dict[PredictionKey, PredictionRecord] = {}
-    for model, ids in _chunks(keys):
-        query = select(PredictionIndex).where(
-            PredictionIndex.model == model, PredictionIndex.prediction_id.in_(ids)
+def lookup_predictions(
+    session: Session, keys: Sequence[PredictionKey]
+) -> dict[PredictionKey, IndexedPrediction]:
+    """Indexed predictions among ``keys``, locked against concurrent label joins."""
+    found: dict[PredictionKey, IndexedPrediction] = {}
+    c = index_table.c
+    for chunk in _chunks(sorted(set(keys))):
+        stmt = (
+            select(c.model, c.prediction_id, c.version, c.window_start, c.ts, c.prediction,
+                   c.label, c.labelled_at)
+            .where(tuple_(c.model, c.prediction_id).in_(list(chunk)))
+            .with_for_update()
         )
-        for row in session.scalars(query):
-            found[(row.model, row.prediction_id)] = PredictionRecord(
-                model=row.model,
-                prediction_id=row.prediction_id,
-                version=row.version,
-                window_start=row.window_start,
-                ts=row.ts,
-                prediction=row.prediction,
-                label=row.label,
-                labelled_at=row.labelled_at,
+        for model, pid, version, start, ts, prediction, label, labelled_at in session.execute(stmt):
+            found[(model, pid)] = IndexedPrediction(
+                version, start, ts, prediction, label, labelled_at is not None
             )
     return found
 
 
-def set_labels(session: Session, labels: Iterable[LabelRecord]) -> int:
-    """Attach labels to indexed predictions (``labelled_at`` = the label's event time).
+def mark_labelled(
+    session: Session, labelled: Sequence[tuple[str, str, Any]], at: datetime
+) -> None:
+    """Set ``label`` and ``labelled_at`` of ``(model, prediction_id, label)`` rows."""
+    c = index_table.c
+    for model, pid, label in sorted(labelled, key=lambda r: (r[0], r[1])):
+        session.execute(
+            update(index_table)
+            .where(c.model == model, c.prediction_id == pid)
+            .values(label=label, labelled_at=at)
+        )
 
-    Labels of predictions that are not indexed change nothing.
-    """
-    rows = [
-        {
-            "b_model": label.model,
-            "b_prediction_id": label.prediction_id,
-            "b_label": label.label,
-            "b_labelled_at": label.ts,
-        }
-        for label in labels
-    ]
+
+def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Keep labels whose prediction is not indexed yet (a duplicate keeps the first)."""
     if rows:
-        session.execute(_SET_LABEL, rows)
-    return len(rows)
+        session.execute(
+            dialect_insert(session, pending_table).on_conflict_do_nothing(),
+            sorted(rows, key=lambda r: (r["model"], r["prediction_id"])),
+        )
 
 
-def add_pending_labels(
-    session: Session, labels: Iterable[LabelRecord], received_at: datetime | None = None
-) -> int:
-    """Keep labels whose prediction is not indexed yet (a newer label replaces an older one)."""
-    now = received_at or utc_now()
-    rows = {
-        label.key: {
-            "model": label.model,
-            "prediction_id": label.prediction_id,
-            "label": label.label,
-            "ts": label.ts,
-            "received_at": now,
-        }
-        for label in labels
-    }
-    return upsert(
-        session,
-        PendingLabel,
-        list(rows.values()),
-        conflict=("model", "prediction_id"),
-        update=("label", "ts", "received_at"),
+def claimable_pending_labels(
+    session: Session, limit: int = 5000
+) -> list[PredictionKey]:
+    """Pending labels whose prediction has arrived since (a race between two workers)."""
+    p, i = pending_table.c, index_table.c
+    rows = session.execute(
+        select(p.model, p.prediction_id)
+        .join(index_table, and_(i.model == p.model, i.prediction_id == p.prediction_id))
+        .limit(limit)
     )
+    return [(m, pid) for m, pid in rows]
 
 
-def take_pending_labels(
-    session: Session, keys: Iterable[PredictionKey]
-) -> dict[PredictionKey, LabelRecord]:
-    """Remove and return the pending labels of these predictions."""
-    taken: dict[PredictionKey, LabelRecord] = {}
-    for model, ids in _chunks(keys):
+def expire_pending_labels(
+    session: Session, older_than: datetime, limit: int = 5000
+) -> list[tuple[str, str, Any, datetime]]:
+    """Delete and return pending labels received before ``older_than``."""
+    c = pending_table.c
+    keys = [
+        (m, pid)
+        for m, pid in session.execute(
+            select(c.model, c.prediction_id).where(c.received_at < older_than).limit(limit)
+        )
+    ]
+    expired: list[tuple[str, str, Any, datetime]] = []
+    for chunk in _chunks(keys):
         stmt = (
-            delete(PendingLabel)
-            .where(PendingLabel.model == model, PendingLabel.prediction_id.in_(ids))
-            .returning(PendingLabel.prediction_id, PendingLabel.label, PendingLabel.ts)
+            delete(pending_table)
+            .where(tuple_(c.model, c.prediction_id).in_(list(chunk)))
+            .returning(c.model, c.prediction_id, c.label, c.ts)
         )
-        for prediction_id, label, ts in session.execute(stmt):
-            taken[(model, prediction_id)] = LabelRecord(model, prediction_id, label, ts)
-    return taken
-
-
-def expire_pending_labels(session: Session, received_before: datetime) -> list[LabelRecord]:
-    """Remove and return pending labels received before ``received_before`` (TTL passed)."""
-    stmt = (
-        delete(PendingLabel)
-        .where(PendingLabel.received_at < received_before)
-        .returning(
-            PendingLabel.model, PendingLabel.prediction_id, PendingLabel.label, PendingLabel.ts
-        )
-    )
-    return [LabelRecord(*row) for row in session.execute(stmt)]
-
-
-def join_labels(session: Session, labels: Iterable[LabelRecord]) -> LabelJoin:
-    """Attach labels to their indexed predictions; keep the others pending.
-
-    Within one call the last label of a prediction wins.
-    """
-    latest = {label.key: label for label in labels}
-    found = find_predictions(session, latest)
-    result = LabelJoin()
-    to_set: list[LabelRecord] = []
-    for key, label in latest.items():
-        prediction = found.get(key)
-        if prediction is None:
-            result.pending.append(label)
-            continue
-        to_set.append(label)
-        labelled = _with_label(prediction, label)
-        result.matched.append((labelled, prediction.label))
-    set_labels(session, to_set)
-    add_pending_labels(session, result.pending)
-    return result
-
-
-def index_predictions_and_claim_labels(
-    session: Session, records: Iterable[PredictionRecord]
-) -> LabelJoin:
-    """Index predictions and join the labels that were waiting for them.
-
-    ``matched`` lists the predictions that received a pending label (previous label None).
-    """
-    records = list(records)
-    index_predictions(session, records)
-    waiting = take_pending_labels(session, (r.key for r in records))
-    result = LabelJoin()
-    if not waiting:
-        return result
-    latest = {r.key: r for r in records}
-    set_labels(session, waiting.values())
-    for key, label in waiting.items():
-        result.matched.append((_with_label(latest[key], label), None))
-    return result
-
-
-def _with_label(prediction: PredictionRecord, label: LabelRecord) -> PredictionRecord:
-    return PredictionRecord(
-        model=prediction.model,
-        prediction_id=prediction.prediction_id,
-        version=prediction.version,
-        window_start=prediction.window_start,
-        ts=prediction.ts,
-        prediction=prediction.prediction,
-        label=label.label,
-        labelled_at=label.ts,
-    )
+        expired.extend((m, pid, label, ts) for m, pid, label, ts in session.execute(stmt))
+    return expired

@@ -14,9 +14,15 @@ from sqlalchemy.orm import Session
 
 
 def advance_watermarks(session: Session, max_event_ts: Mapping[str, datetime]) -> int:
-    """Raise each model's watermark to the given time; a watermark never moves back."""
+    """Raise each model's watermark to the given time; a watermark never moves back.
+
+    Models are written in sorted order (one lock order across workers).
+    """
     now = utc_now()
-    rows = [{"model": m, "max_event_ts": ts, "updated_at": now} for m, ts in max_event_ts.items()]
+    rows = [
+        {"model": m, "max_event_ts": ts, "updated_at": now}
+        for m, ts in sorted(max_event_ts.items())
+    ]
     greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
 
     def _keep_max(excluded: Any, table: Table) -> dict[str, Any]:

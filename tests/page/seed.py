@@ -15,10 +15,11 @@ from infersight.alerts.engine import evaluate_window as evaluate_alerts
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.demo import model as credit
 from infersight.collector.evaluation import evaluate_window
-from infersight.collector.persistence import advance_watermarks, save_states
+from infersight.collector.persistence import save_states
 from infersight.drift import Reference
 from infersight.storage.db import session_factory
 from infersight.storage.registry import configure_model, ensure_model_versions, set_reference
+from infersight.storage.watermarks import advance_watermarks
 from sqlalchemy import Engine
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from infersight.storage.db import make_engine, normalise_url, session_factory, upgrade
 from infersight.storage.models import ModelVersion
-from infersight.storage.offsets import load_offsets, store_offsets
+from infersight.storage.offsets import load_offsets, save_offsets
 from infersight.storage.registry import ensure_model_versions
 from infersight.storage.windows import WindowStateRecord, load_window_states, upsert_window_states
 from sqlalchemy import Engine, text
@@ -60,7 +60,7 @@ def test_window_states_and_offsets_commit_or_roll_back_together(
     )
     with sessions() as session:
         upsert_window_states(session, [record])
-        store_offsets(session, unique_name, {("t", 0): 42})
+        save_offsets(session, unique_name, {("t", 0): (None, 42)})
         session.rollback()
     with sessions() as session:
         assert load_window_states(session, unique_name) == []
@@ -68,7 +68,7 @@ def test_window_states_and_offsets_commit_or_roll_back_together(
 
     with sessions() as session:
         upsert_window_states(session, [record])
-        store_offsets(session, unique_name, {("t", 0): 42})
+        save_offsets(session, unique_name, {("t", 0): (None, 42)})
         session.commit()
     with engine.connect() as other:  # a separate connection sees both
         other_session = Session(other)
@@ -98,8 +98,8 @@ def test_immediate_sqlite_writers_that_read_first_wait_for_each_other(tmp_path: 
         try:
             for _ in range(20):
                 with sessions.begin() as session:
-                    current = load_offsets(session, "group").get(("t", 0), 0)
-                    store_offsets(session, "group", {("t", 0): current + 1})
+                    current = load_offsets(session, "group").get(("t", 0))
+                    save_offsets(session, "group", {("t", 0): (current, (current or 0) + 1)})
         except BaseException as exc:  # collected and reported by the assertion below
             errors.append(exc)
 

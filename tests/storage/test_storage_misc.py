@@ -11,7 +11,7 @@ from infersight.storage.deadletters import (
     list_dead_letters,
 )
 from infersight.storage.detectors import load_detector_states, store_detector_states
-from infersight.storage.labels import PredictionRecord, find_predictions, index_predictions
+from infersight.storage.labels import insert_predictions, lookup_predictions
 from infersight.storage.retention import cutoff, purge_dead_letters, purge_prediction_index
 from infersight.storage.watermarks import advance_watermarks, load_watermarks
 from sqlalchemy.orm import Session
@@ -79,12 +79,14 @@ def test_retention_purges_only_what_is_older_than_the_cutoff(
     # Long before every other test's timestamps: the purge must not touch their rows.
     now = datetime(2001, 6, 1, tzinfo=UTC)
     days_ago = [40, 31, 29, 1]
-    index_predictions(
+    insert_predictions(
         session,
         [
-            PredictionRecord(
-                unique_name, f"d{d}", "1", now - timedelta(days=d), now - timedelta(days=d), 0.5
-            )
+            {
+                "model": unique_name, "prediction_id": f"d{d}", "version": "1",
+                "window_start": now - timedelta(days=d), "ts": now - timedelta(days=d),
+                "prediction": 0.5,
+            }
             for d in days_ago
         ],
     )
@@ -100,6 +102,6 @@ def test_retention_purges_only_what_is_older_than_the_cutoff(
     assert purge_prediction_index(session, limit) == 2
     assert purge_dead_letters(session, limit) == 2
     session.commit()
-    kept = find_predictions(session, [(unique_name, f"d{d}") for d in days_ago])
+    kept = lookup_predictions(session, [(unique_name, f"d{d}") for d in days_ago])
     assert sorted(pid for _, pid in kept) == ["d1", "d29"]
     assert count_dead_letters(session).get(f"{unique_name}-r") == 2

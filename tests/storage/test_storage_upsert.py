@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from infersight.storage.labels import PredictionRecord, find_predictions, index_predictions
 from infersight.storage.upsert import COPY_MIN_ROWS
 from infersight.storage.windows import WindowStateRecord, load_window_states, upsert_window_states
 from sqlalchemy.exc import StatementError
@@ -14,16 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 T0 = datetime(2024, 2, 1, tzinfo=timezone(timedelta(hours=-5)))
 
 
-def _predictions(model: str, n: int, score: float) -> list[PredictionRecord]:
+def _states(model: str, n: int, fill: int) -> list[WindowStateRecord]:
     return [
-        PredictionRecord(
-            model,
-            f"id{i}",
-            "1",
-            T0,
-            T0 + timedelta(seconds=i),
-            {"label": "yes", "score": score, "probs": [score, 1 - score]},
-        )
+        WindowStateRecord(model, "1", T0, T0 + timedelta(hours=1), f"p/{i:05d}", bytes([fill]) * 3,
+                          i + fill)
         for i in range(n)
     ]
 
@@ -32,17 +25,17 @@ def _predictions(model: str, n: int, score: float) -> list[PredictionRecord]:
 def test_small_and_large_batches_store_the_same_values(
     session: Session, unique_name: str, n: int
 ) -> None:
-    index_predictions(session, _predictions(unique_name, n, 0.25))
+    assert upsert_window_states(session, _states(unique_name, n, 1)) == n
     session.commit()
-    index_predictions(session, _predictions(unique_name, n, 0.75))
+    assert upsert_window_states(session, _states(unique_name, n, 2)) == n
     session.commit()
-    found = find_predictions(session, [(unique_name, f"id{i}") for i in range(n)])
-    assert len(found) == n
-    last = found[(unique_name, f"id{n - 1}")]
-    assert last.prediction == {"label": "yes", "score": 0.75, "probs": [0.75, 0.25]}
-    assert last.ts == T0 + timedelta(seconds=n - 1)
-    assert last.ts.tzinfo is not None and last.ts.utcoffset() == timedelta(0)
-    assert last.window_start == T0
+    stored = load_window_states(session, unique_name)
+    assert len(stored) == n
+    last = stored[-1]
+    assert (last.partition_key, last.state, last.event_count) == (f"p/{n - 1:05d}", b"\x02" * 3,
+                                                                  n + 1)
+    assert last.window_start == T0 and last.window_end == T0 + timedelta(hours=1)
+    assert last.window_start.utcoffset() == timedelta(0)
 
 
 def test_a_large_batch_with_repeated_keys_keeps_the_last_row(
@@ -73,22 +66,22 @@ def test_a_large_batch_with_repeated_keys_keeps_the_last_row(
 def test_a_large_batch_rolls_back_with_the_transaction_and_can_be_retried(
     sessions: sessionmaker[Session], unique_name: str
 ) -> None:
-    records = _predictions(unique_name, COPY_MIN_ROWS + 1, 0.5)
+    records = _states(unique_name, COPY_MIN_ROWS + 1, 1)
     with sessions() as session:
-        index_predictions(session, records)
+        upsert_window_states(session, records)
         session.rollback()
-        assert find_predictions(session, [(unique_name, "id0")]) == {}
-        index_predictions(session, records)
-        index_predictions(session, records)  # twice in one transaction
+        assert load_window_states(session, unique_name) == []
+        upsert_window_states(session, records)
+        upsert_window_states(session, records)  # twice in one transaction
         session.commit()
-        assert len(find_predictions(session, [r.key for r in records])) == len(records)
+        assert len(load_window_states(session, unique_name)) == len(records)
 
 
 def test_a_naive_timestamp_is_refused_in_large_batches_too(
     session: Session, unique_name: str
 ) -> None:
-    records = _predictions(unique_name, COPY_MIN_ROWS + 1, 0.5)
-    records[-1] = PredictionRecord(unique_name, "naive", "1", T0, datetime(2024, 1, 1), 0.5)
+    records = _states(unique_name, COPY_MIN_ROWS + 1, 1)
+    records[-1] = WindowStateRecord(unique_name, "1", datetime(2024, 1, 1), T0, "naive", b"", 0)
     with pytest.raises((StatementError, ValueError), match="naive datetime"):
-        index_predictions(session, records)
+        upsert_window_states(session, records)
     session.rollback()
