@@ -144,7 +144,7 @@ def window_signatures(
     if version is not None:
         query = query.where(WindowState.version == version)
     out: dict[tuple[str, datetime], Signature] = {}
-    for row_version, number, rows, updated in session.execute(query):
+    for row_version, number, rows, updated in execute_rows(session, query):
         if isinstance(updated, str):  # SQLite aggregates lose the column type
             updated = datetime.fromisoformat(updated)
         if updated.tzinfo is None:

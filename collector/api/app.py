@@ -117,7 +117,8 @@ def create_app(
         maintainer = None
         if settings.api_rollups:
             maintainer = RollupMaintainer(context.sessions, _model_names, _references(context),
-                                          settings.api_rollup_interval)
+                                          settings.api_rollup_interval,
+                                          write_sessions=context.write_sessions)
             maintainer.start()
         if settings.auth == "off":
             log.warning("INFERSIGHT_AUTH=off: the API accepts requests without an API key")

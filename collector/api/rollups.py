@@ -190,41 +190,45 @@ def collect_parts(
     """
     result = MergeResult(state=None)
     wanted: dict[tuple[str, int, datetime], Signature] = {}
-    todo = list(pieces)
-    if todo:
-        lo = min(p.start for p in todo)
-        hi = max(p.end for p in todo)
-        stored = {
-            (r.version, r.bucket_seconds, r.bucket_start): r.signature
-            for r in load_rollups(session, model, lo, hi, version=version)
-        }
-    else:
-        stored = {}
     raw_ranges: list[tuple[datetime, datetime]] = []
-    while todo:
-        piece = todo.pop()
-        sig = bucket_signature(fine, piece.start, piece.end)
-        if sig is None:
-            continue  # no windows there
-        if piece.seconds is None:
-            raw_ranges.append((piece.start, piece.end))
-            continue
-        key = (version, piece.seconds, piece.start)
-        if stored.get(key) == sig:
-            wanted[key] = sig
-            result.window_rows += sig.rows
-            continue
-        todo.extend(plan_range(piece.start, piece.end, _lower_levels(piece.seconds, levels)))
-    if cache is not None:
-        for key, sig in list(wanted.items()):
-            state_key = (model, version, key[1], key[2], sig, fingerprint)
-            state = cache.get(state_key)
-            if state is not None:
-                del wanted[key]
+    todo = list(pieces)
+    while todo:  # one round per level of fallback; usually a single round
+        candidates: list[tuple[Piece, Signature]] = []
+        for piece in todo:
+            sig = bucket_signature(fine, piece.start, piece.end)
+            if sig is None:
+                continue  # no windows there
+            if piece.seconds is None:
+                raw_ranges.append((piece.start, piece.end))
+                continue
+            state_key = (model, version, piece.seconds, piece.start, sig, fingerprint)
+            state = cache.get(state_key) if cache is not None else None
+            if state is not None:  # decoded from a rollup with this very signature
                 result.parts.append((state_key, state))
                 result.rollups_used += 1
                 result.cache_hits += 1
-                _extend(result, key[2], key[2])
+                result.window_rows += sig.rows
+                _extend(result, piece.start, piece.start)
+                continue
+            candidates.append((piece, sig))
+        todo = []
+        if not candidates:
+            break
+        keys = [(version, int(p.seconds or 0), p.start) for p, _sig in candidates]
+        stored = {
+            (r.version, r.bucket_seconds, r.bucket_start): r.signature
+            for r in load_rollups(session, model, min(k[2] for k in keys),
+                                  max(k[2] for k in keys) + timedelta(seconds=1),
+                                  version=version, keys=keys)
+        }
+        for piece, sig in candidates:
+            key = (version, int(piece.seconds or 0), piece.start)
+            if stored.get(key) == sig:
+                wanted[key] = sig
+                result.window_rows += sig.rows
+            else:
+                todo.extend(plan_range(piece.start, piece.end,
+                                       _lower_levels(int(piece.seconds or 0), levels)))
     if wanted:
         for record in load_rollups(
             session, model, min(k[2] for k in wanted), max(k[2] for k in wanted)
@@ -289,12 +293,17 @@ def refresh_rollups(
     now: datetime | None = None,
     since: datetime | None = None,
     levels: Sequence[int] = LEVELS,
+    write_sessions: sessionmaker[Session] | None = None,
 ) -> int:
     """Build or rebuild the stale rollups of complete buckets of ``model``; returns how many.
 
     Levels are refreshed smallest first so each bucket is merged from fresh smaller ones.
     A bucket holding a single window-state row gets no rollup (it would only copy it).
+    Each rollup is merged in a read transaction of ``sessions`` and stored in a short one
+    of ``write_sessions`` (default ``sessions``), so a SQLite writer lock is held only for
+    the write.
     """
+    writer = write_sessions or sessions
     now = now or datetime.now(UTC)
     since = since or _EPOCH
     written = 0
@@ -316,13 +325,14 @@ def refresh_rollups(
                 if sig is None or sig.rows < 2 or stored.get((version, size, bucket)) == sig:
                     continue
                 written += _build_rollup(
-                    sessions, model, version, bucket, size, reference_for, levels
+                    sessions, writer, model, version, bucket, size, reference_for, levels
                 )
     return written
 
 
 def _build_rollup(
     sessions: sessionmaker[Session],
+    writer: sessionmaker[Session],
     model: str,
     version: str,
     bucket: datetime,
@@ -348,6 +358,7 @@ def _build_rollup(
             return 0  # states of another reference: leave the bucket to the raw path
         record = RollupRecord(version, size, bucket, sig, int(result.state.rows),
                               bytes(result.state.to_bytes()))
+    with writer.begin() as session:
         upsert_rollups(session, model, [record])
     return 1
 
@@ -361,8 +372,10 @@ class RollupMaintainer:
         models: Callable[[Session], list[str]],
         reference_for: Callable[[Session, str, str], Any | None],
         interval_s: float,
+        write_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._write_sessions = write_sessions
         self._models = models
         self._reference_for = reference_for
         self._interval_s = interval_s
@@ -377,7 +390,8 @@ class RollupMaintainer:
             def reference(session: Session, version: str, model: str = model) -> Any | None:
                 return self._reference_for(session, model, version)
 
-            written += refresh_rollups(self._sessions, model, reference)
+            written += refresh_rollups(self._sessions, model, reference,
+                                       write_sessions=self._write_sessions)
         return written
 
     def _loop(self) -> None:

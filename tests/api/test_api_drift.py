@@ -7,6 +7,7 @@ range is loaded and merged by hand and :func:`infersight.drift.compare` is run o
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +16,11 @@ import pytest
 from infersight.collector.api.rollups import refresh_rollups
 from infersight.drift import Reference, compare
 from infersight.storage.registry import set_reference
+from infersight.storage.rollups import WindowRollup
 from infersight.storage.windows import WindowStateRecord, load_window_states, upsert_window_states
+from sqlalchemy import func, select
 
-from tests.api.conftest import Api
+from tests.api.conftest import Api, serve
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -188,3 +191,23 @@ def test_bad_ranges_are_422_naming_the_parameter(sqlite_api: Api, params: dict, 
     response = sqlite_api.get("/v1/models/m/drift", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["problems"][0]["field"] == field
+
+
+def test_the_api_maintains_rollups_in_the_background(sqlite_url: str) -> None:
+    with serve(sqlite_url, api_rollups=True, api_rollup_interval="0.2s") as api:
+        ref = _reference()
+        _seed(api, "fraud", ref, minutes=70)
+        deadline = time.monotonic() + 30
+        while True:
+            with api.sessions() as session:
+                built = session.scalar(select(func.count()).select_from(WindowRollup))
+            if built and built >= 12:  # 7 ten-minute buckets, 2 hours, 6 h, day, week
+                break
+            assert time.monotonic() < deadline, f"only {built} rollups after 30 s"
+            time.sleep(0.2)
+        start, end = T0, T0 + 70 * MINUTE
+        answer = api.get("/v1/models/fraud/drift",
+                         params={"start": start.isoformat(), "end": end.isoformat()}).json()
+        assert answer["versions"][0]["merge"]["rollups_used"] == 2  # the hour + 10 minutes
+        report, rows = _expected(api, "fraud", ref, start, end)
+        _check(answer, report, rows)
