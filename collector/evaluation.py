@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from infersight.collector import engine, persistence
+from infersight.collector import engine
 from infersight.collector.catalog import ModelCatalog
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
+from infersight.storage.windows import load_window
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -34,18 +35,18 @@ def evaluate_window(
             text("SELECT pg_advisory_xact_lock(:key)"),
             {"key": _lock_id(model, version, window_start)},
         )
-    rows = persistence.window_rows(session, model, version, window_start)
+    rows = load_window(session, model, version, window_start)
     if not rows:
         return 0
     reference = catalog.reference(session, model, version)
     if reference is None:
         return 0
     settings = catalog.settings(session, model)
-    window_end = max(end for _pkey, _state, _count, end in rows)
-    states = [engine.load_state(reference, state) for _pkey, state, _count, _end in rows]
+    window_end = max(row.window_end for row in rows)
+    states = [engine.load_state(reference, row.state) for row in rows]
     merged = engine.merge_states(reference, states)
     metric_rows = engine.evaluate(reference, merged, settings)
-    event_count = sum(count for _pkey, _state, count, _end in rows)
+    event_count = sum(row.event_count for row in rows)
     if not any(feature is None and metric == "count" for feature, metric, _v, _n in metric_rows):
         metric_rows.append((None, "count", float(event_count), event_count))
     points = [

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from infersight.collector import bootstrap, persistence
+from infersight.collector import bootstrap
 from infersight.collector import engine as engine_api
 from infersight.collector.bus import ConsumerBus, DeadLetterPublisher, TopicPartition
 from infersight.collector.catalog import ModelCatalog
@@ -31,7 +31,7 @@ from infersight.storage.deadletters import add_dead_letters
 from infersight.storage.retention import purge_prediction_index
 from infersight.storage.types import utc_now
 from infersight.storage.watermarks import load_watermarks
-from sqlalchemy import Table
+from infersight.storage.windows import stale_windows
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("infersight.collector.worker")
@@ -73,7 +73,7 @@ class Maintenance:
         since = utc_now() - timedelta(seconds=max(self.config.label_ttl_s, 86400.0))
         try:
             with self.sessions() as session:
-                stale = persistence.stale_windows(session, _metric_points(), since, margin_s=30.0)
+                stale = stale_windows(session, since, margin_s=30.0)
         except DATABASE_ERRORS as exc:
             log.warning("stale-window sweep failed: %s", short(exc))
             return
@@ -275,9 +275,3 @@ class Maintenance:
                 )
 
 
-def _metric_points() -> Table:
-    from infersight.storage.models import MetricPoint
-
-    table = MetricPoint.__table__
-    assert isinstance(table, Table)
-    return table

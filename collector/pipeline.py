@@ -20,13 +20,13 @@ from infersight.collector import engine
 from infersight.collector.bus import Record
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.concept import JoinedLabel, update_detectors
-from infersight.collector.persistence import StateKey
 from infersight.collector.state_cache import CachedState, StateCache
 from infersight.collector.windows import WindowSpec
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage.deadletters import DeadLetterRecord
 from infersight.storage.types import utc_now
+from infersight.storage.windows import StateKey
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)

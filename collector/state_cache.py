@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from infersight.collector import engine, persistence
-from infersight.collector.persistence import StateKey
+from infersight.collector import engine
+from infersight.storage.windows import StateKey, find_window_states
 from sqlalchemy.orm import Session
 
 
@@ -29,7 +29,7 @@ class CachedState:
 
 
 class StateCache:
-    """Bounded LRU of window states keyed by :data:`~persistence.StateKey`."""
+    """Bounded LRU of window states keyed by :data:`~infersight.storage.windows.StateKey`."""
 
     def __init__(self, max_entries: int = 5000) -> None:
         self.max_entries = max_entries
@@ -46,7 +46,7 @@ class StateCache:
         """Entries for ``{key: (reference, window_end)}``, loading misses in one query."""
         missing = [key for key in wanted if key not in self._entries]
         if missing:
-            stored = persistence.load_states(session, missing)
+            stored = find_window_states(session, missing)
             for key in missing:
                 reference, window_end = wanted[key]
                 row = stored.get(key)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from infersight.collector import bootstrap, persistence
+from infersight.collector import bootstrap
 from infersight.collector.bus import ConsumerBus, DeadLetterPublisher, Record, TopicPartition
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.config import WorkerConfig
@@ -41,6 +41,7 @@ from infersight.storage import offsets as offset_store
 from infersight.storage.deadletters import add_dead_letters
 from infersight.storage.types import utc_now
 from infersight.storage.watermarks import advance_watermarks, load_watermarks
+from infersight.storage.windows import WindowStateRecord, upsert_window_states
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -243,7 +244,7 @@ class Worker(Maintenance):  # type: ignore[misc]
                 stage.labels(stage="serialise").inc(serialised_at - db_started)
                 add_dead_letters(session, [letter.record() for letter in dead])
                 advance_watermarks(session, effects.max_event_ts)
-                persistence.save_states(session, states)
+                upsert_window_states(session, states)
                 offset_store.save_offsets(
                     session,
                     self.config.group,
@@ -305,14 +306,15 @@ class Worker(Maintenance):  # type: ignore[misc]
         self._committed({tp: record.offset + 1}, effects)
         return 1
 
-    def _dump_states(self) -> list[tuple[persistence.StateKey, datetime, bytes, int]]:
+    def _dump_states(self) -> list[WindowStateRecord]:
         return [
-            (key, entry.window_end, _dump(entry.state), entry.event_count)
-            for key, entry in self.cache.dirty()
+            WindowStateRecord(model, version, start, entry.window_end, pkey,
+                              _dump(entry.state), entry.event_count)
+            for (model, version, start, pkey), entry in self.cache.dirty()
         ]
 
     def _save_states(self, session: Session) -> None:
-        persistence.save_states(session, self._dump_states())
+        upsert_window_states(session, self._dump_states())
 
     def _committed(self, next_offsets: dict[TopicPartition, int], effects: BatchEffects) -> None:
         self._retry_s = 0.0

@@ -154,7 +154,11 @@ def _copy_upsert(
                     for name, process in zip(names, processors, strict=True)
                 ]
             )
-    source = select(*(column(name) for name in names)).select_from(table(staging))
+    source = (  # in key order: one lock order across concurrent writers
+        select(*(column(name) for name in names))
+        .select_from(table(staging))
+        .order_by(*(column(name) for name in conflict))
+    )
     stmt = postgresql.insert(destination).from_select(names, source)
     set_ = {name: stmt.excluded[name] for name in update}
     stmt = (

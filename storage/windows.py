@@ -7,14 +7,15 @@ of a window (or of a range of windows) by addition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from infersight.storage.models import WindowState
+from infersight.storage.models import MetricPoint, WindowState
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
 
@@ -37,8 +38,15 @@ _UPDATE = ("window_end", "state", "event_count", "updated_at")
 
 
 def upsert_window_states(session: Session, records: Iterable[WindowStateRecord]) -> int:
-    """Write window states in bulk; an existing (model, version, window, partition) is replaced."""
+    """Write window states in bulk; an existing (model, version, window, partition) is replaced.
+
+    Rows are written in key order (one lock order across workers).
+    """
     now = utc_now()
+    ordered = list(records)
+    # A naive datetime among aware ones cannot be sorted: writing it below names the problem.
+    with contextlib.suppress(TypeError):
+        ordered.sort(key=lambda r: (r.model, r.version, r.window_start, r.partition_key))
     rows = [
         {
             "model": r.model,
@@ -50,7 +58,7 @@ def upsert_window_states(session: Session, records: Iterable[WindowStateRecord])
             "event_count": r.event_count,
             "updated_at": now,
         }
-        for r in records
+        for r in ordered
     ]
     return upsert(session, WindowState, rows, conflict=_KEY, update=_UPDATE)
 
@@ -115,3 +123,65 @@ def _records(session: Session, query: Select[tuple[WindowState]]) -> list[Window
         )
         for row in session.scalars(query)
     ]
+
+
+StateKey = tuple[str, str, datetime, str]
+"""``(model, version, window_start, partition_key)``: one partition's row of one window."""
+
+_STATES: Table = WindowState.__table__
+
+_CHUNK = 500
+"""Keys per ``IN (…)`` lookup."""
+
+
+def find_window_states(
+    session: Session, keys: Sequence[StateKey]
+) -> dict[StateKey, WindowStateRecord]:
+    """The stored rows among ``keys`` (absent keys are simply missing)."""
+    found: dict[StateKey, WindowStateRecord] = {}
+    c = _STATES.c
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = session.execute(
+            select(c.model, c.version, c.window_start, c.window_end, c.partition_key, c.state,
+                   c.event_count, c.updated_at)
+            .where(tuple_(c.model, c.version, c.window_start, c.partition_key).in_(chunk))
+        )
+        for model, version, window_start, window_end, pkey, state, count, updated in rows:
+            found[(model, version, window_start, pkey)] = WindowStateRecord(
+                model, version, window_start, window_end, pkey, bytes(state), int(count), updated
+            )
+    return found
+
+
+def stale_windows(
+    session: Session, since: datetime, margin_s: float
+) -> list[tuple[str, str, datetime]]:
+    """``(model, version, window_start)`` of windows updated since ``since`` whose evaluation
+    (their ``count`` metric point) is missing, or older than their last update plus
+    ``margin_s`` (a transaction's ``updated_at`` precedes its commit)."""
+    s, m = _STATES.c, MetricPoint.__table__.c
+    updates = session.execute(
+        select(s.model, s.version, s.window_start, func.max(s.updated_at))
+        .where(s.updated_at >= since)
+        .group_by(s.model, s.version, s.window_start)
+    ).all()
+    if not updates:
+        return []
+    evaluations = {
+        (model, version, start): at
+        for model, version, start, at in session.execute(
+            select(m.model, m.version, m.window_start, func.min(m.evaluated_at))
+            .where(m.metric == "count", m.feature == "", m.window_start >= min(
+                row[2] for row in updates))
+            .group_by(m.model, m.version, m.window_start)
+        )
+    }
+    margin = timedelta(seconds=margin_s)
+    stale = []
+    for model, version, start, updated in updates:
+        at = evaluations.get((model, version, start))
+        if at is None or at < updated + margin:
+            stale.append((model, version, start))
+    return sorted(stale)

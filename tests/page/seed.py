@@ -15,11 +15,11 @@ from infersight.alerts.engine import evaluate_window as evaluate_alerts
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.demo import model as credit
 from infersight.collector.evaluation import evaluate_window
-from infersight.collector.persistence import save_states
 from infersight.drift import Reference
 from infersight.storage.db import session_factory
 from infersight.storage.registry import configure_model, ensure_model_versions, set_reference
 from infersight.storage.watermarks import advance_watermarks
+from infersight.storage.windows import WindowStateRecord, upsert_window_states
 from sqlalchemy import Engine
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -62,8 +62,9 @@ def seed(engine: Engine, model: str = credit.MODEL, version: str = credit.VERSIO
         state.add_labels(y.tolist(), s.tolist())
         seeded.windows.append({"start": start, "features": x, "scores": s, "labels": y})
         with sessions.begin() as session:
-            key = (model, version, start, "infersight.events/0")
-            save_states(session, [(key, start + timedelta(minutes=1), state.to_bytes(), ROWS)])
+            upsert_window_states(session, [WindowStateRecord(
+                model, version, start, start + timedelta(minutes=1), "infersight.events/0",
+                state.to_bytes(), ROWS)])
             evaluate_window(session, catalog, model, version, start)
             evaluate_alerts(session, model, version, start, start + timedelta(minutes=2),
                             AlertConfig())

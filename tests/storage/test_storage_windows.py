@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from infersight.storage.models import WindowState
 from infersight.storage.windows import (
     WindowStateRecord,
+    find_window_states,
     load_window,
     load_window_states,
     upsert_window_states,
@@ -100,3 +101,18 @@ def test_thousands_of_rows_in_one_call(session: Session, unique_name: str) -> No
 def test_empty_input_writes_nothing(session: Session, unique_name: str) -> None:
     assert upsert_window_states(session, []) == 0
     assert load_window_states(session, unique_name) == []
+
+
+def test_states_are_found_by_key_across_many_keys(session: Session, unique_name: str) -> None:
+    records = [_record(unique_name, hour, f"p/{i}", bytes([i % 256]), i) for hour in (0, 1)
+               for i in range(700)]
+    upsert_window_states(session, records)
+    session.commit()
+    keys = [(r.model, r.version, r.window_start, r.partition_key) for r in records]
+    missing = (unique_name, "1", T0, "p/absent")
+    found = find_window_states(session, [*keys, missing, keys[0]])
+    assert sorted(found) == sorted(keys)
+    one = found[(unique_name, "1", T0 + HOUR, "p/7")]
+    assert (one.state, one.event_count, one.window_end) == (b"\x07", 7, T0 + 2 * HOUR)
+    assert one.updated_at is not None
+
