@@ -436,14 +436,14 @@ class Worker(Maintenance):  # type: ignore[misc]
         rule is logged and rolled back to its savepoint, never losing the points."""
         if self.alerting is None:
             return
+        model, version, window_start = key
         try:
-            with session.begin_nested():
-                model, version, window_start = key
-            self.alerting.evaluate_window(session, model, version, window_start, utc_now())
+            with session.begin_nested():  # released on success, rolled back on any exception
+                self.alerting.evaluate_window(session, model, version, window_start, utc_now())
         except DATABASE_ERRORS:
             raise
         except Exception:
-            log.exception("alert evaluation of %s failed", key)
+            log.exception("alert evaluation of %s failed; its writes are rolled back", key)
 
 def _dump(state: object) -> bytes:
     from infersight.collector import engine
