@@ -19,6 +19,8 @@ class WorkerConfig:
     lateness_fraction: float = 0.1
     label_ttl_s: float = 7 * 86400.0
     prediction_retention_s: float = 30 * 86400.0
+    dead_letter_retention_s: float = 30 * 86400.0
+    """``dead_letters`` rows older than this (by ``created_at``) are purged by housekeeping."""
     poll_timeout_s: float = 0.5
     max_records: int = 200
     max_cached_states: int = 5000

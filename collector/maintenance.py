@@ -1,8 +1,9 @@
 """The worker's side tasks, run between batches: the first-window reference bootstrap,
-the stale-window sweep, pending-label expiry and the raced-label join, index retention,
-cache eviction and the lag gauge. A mixin of :class:`~infersight.collector.worker.Worker`;
-each task runs in its own short transaction and, when it writes window states, fences
-itself with the offset of a partition the worker owns.
+the stale-window sweep, pending-label expiry and the raced-label join, retention (prediction
+index, dead letters), cache eviction and the lag gauge. A mixin of
+:class:`~infersight.collector.worker.Worker`; each task runs in its own short transaction
+and, when it writes window states, fences itself with the offset of a partition the worker
+owns.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage import offsets as offset_store
 from infersight.storage.deadletters import add_dead_letters
-from infersight.storage.retention import purge_prediction_index
+from infersight.storage.retention import purge_dead_letters, purge_prediction_index
 from infersight.storage.types import utc_now
 from infersight.storage.watermarks import load_watermarks
 from infersight.storage.windows import stale_windows
@@ -189,10 +190,7 @@ class Maintenance:
         try:
             self._expire_pending_labels()
             self._join_raced_labels()
-            with self.sessions() as session, session.begin():
-                purge_prediction_index(
-                    session, utc_now() - timedelta(seconds=self.config.prediction_retention_s)
-                )
+            self._apply_retention()
             with self.sessions() as session:
                 self.watermarks = load_watermarks(session)
             self.cache.evict(self._closed_before())
@@ -200,6 +198,21 @@ class Maintenance:
             log.warning("housekeeping failed: %s", short(exc))
             return
         self._sweep_stale()
+
+    def _apply_retention(self) -> None:
+        """Purge the prediction index and the dead letters past their retention (one
+        transaction)."""
+        now = utc_now()
+        with self.sessions() as session, session.begin():
+            indexed = purge_prediction_index(
+                session, now - timedelta(seconds=self.config.prediction_retention_s)
+            )
+            letters = purge_dead_letters(
+                session, now - timedelta(seconds=self.config.dead_letter_retention_s)
+            )
+        if indexed or letters:
+            log.info("retention purged %d indexed predictions and %d dead letters", indexed,
+                     letters)
 
     def _closed_before(self) -> dict[str, datetime]:
         """Per model, the time before which windows are closed (the watermark)."""

@@ -1,0 +1,59 @@
+"""The worker's housekeeping applies ``INFERSIGHT_DEAD_LETTER_RETENTION`` and
+``INFERSIGHT_PREDICTION_RETENTION``: older rows are purged, newer ones kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from infersight.collector.local_consumer import LocalConsumerBus
+from infersight.collector.service import worker_config
+from infersight.collector.worker import Worker, WorkerConfig
+from infersight.sdk.local_bus import LocalBus
+from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
+from infersight.storage.db import make_engine
+from infersight.storage.deadletters import DeadLetterRecord, add_dead_letters
+from infersight.storage.labels import insert_predictions
+from infersight.storage.models import DeadLetter, PredictionIndex
+from infersight.storage.types import utc_now
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infersight.settings import Settings
+
+
+def test_the_dead_letter_retention_setting_reaches_the_worker() -> None:
+    config = worker_config(Settings(dead_letter_retention="2d", prediction_retention="3d"))
+    assert config.dead_letter_retention_s == 2 * 86400.0
+    assert config.prediction_retention_s == 3 * 86400.0
+
+
+def test_housekeeping_purges_dead_letters_and_indexed_predictions_past_retention(
+    migrated_sqlite: str,
+) -> None:
+    engine = make_engine(migrated_sqlite)
+    now = utc_now()
+    ages_h = (1, 47, 49, 24 * 40)
+    with Session(engine) as session, session.begin():
+        add_dead_letters(session, [DeadLetterRecord("invalid_json", detail=f"{h}h",
+                                                    created_at=now - timedelta(hours=h))
+                                   for h in ages_h])
+        insert_predictions(session, [
+            {"model": "fraud", "prediction_id": f"{h}h", "version": "1",
+             "window_start": now - timedelta(hours=h), "ts": now - timedelta(hours=h),
+             "prediction": 0.5}
+            for h in ages_h
+        ])
+    config = WorkerConfig(window_s=60, group="retention", poll_timeout_s=0.01,
+                          dead_letter_retention_s=48 * 3600.0,
+                          prediction_retention_s=24 * 3600.0)
+    worker = Worker(LocalConsumerBus(LocalBus(), [EVENTS_TOPIC, LABELS_TOPIC]), engine, config)
+    try:
+        worker.step()  # the first step runs housekeeping
+        with Session(engine) as session:
+            letters = set(session.scalars(select(DeadLetter.detail)))
+            indexed = set(session.scalars(select(PredictionIndex.prediction_id)))
+        assert letters == {"1h", "47h"}
+        assert indexed == {"1h"}
+    finally:
+        worker.close()
+        engine.dispose()
