@@ -19,7 +19,7 @@ COPY storage/ storage/
 COPY migrations/ migrations/
 COPY alerts/ alerts/
 COPY dashboards/ dashboards/
-RUN /opt/infersight/bin/pip install --no-cache-dir ".[server]" \
+RUN /opt/infersight/bin/pip install --no-cache-dir ".[server,grafana]" \
     && /opt/infersight/bin/infersight --help > /dev/null
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

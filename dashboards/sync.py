@@ -8,22 +8,32 @@ Data sources are matched by UID (``GET/PUT /api/datasources/uid/{uid}``, else ``
 ``POST /api/dashboards/db`` (``overwrite``). Nothing is written when Grafana already holds
 the same definition, so running sync twice creates no new dashboard versions. Stored
 secrets cannot be read back: a changed password alone is sent with ``rotate_secrets``.
+
+``grafana-client`` is the ``infersight[grafana]`` extra, loaded when a client is made (see
+:mod:`infersight.extras`): without it :func:`connect` raises :class:`SyncError` saying what
+to install, and this module still imports.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grafana_client.api import GrafanaApi
-from grafana_client.client import GrafanaClientError, GrafanaException, GrafanaUnauthorizedError
 from infersight.dashboards.datasources import (
     PostgresConnection,
     postgres_datasource,
     prometheus_datasource,
 )
 from infersight.dashboards.generate import FOLDER_UID, dashboards
+
+from infersight.extras import MissingExtraError, grafana_client
+
+if TYPE_CHECKING:
+    from grafana_client.api import GrafanaApi
+    from grafana_client.client import GrafanaClientError
+
+FEATURE = "infersight grafana sync"
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +64,11 @@ def _missing(error: GrafanaClientError) -> bool:
 
 
 def _get(call: Any, *args: Any) -> dict[str, Any] | None:
+    client = grafana_client(FEATURE).client
     try:
         found: dict[str, Any] = call(*args)
         return found
-    except GrafanaClientError as error:
+    except client.GrafanaClientError as error:
         if _missing(error):
             return None
         raise
@@ -122,6 +133,7 @@ def sync(
     rotate_secrets: bool = False,
 ) -> list[SyncResult]:
     """Bring Grafana to the generated definitions; returns what was done to each object."""
+    client = grafana_client(FEATURE).client
     results: list[SyncResult] = []
     try:
         results.append(sync_datasource(api, postgres_datasource(postgres), rotate_secrets))
@@ -134,9 +146,9 @@ def sync(
                 results.append(SyncResult("dashboard", board["uid"], "skipped"))
                 continue
             results.append(sync_dashboard(api, board, FOLDER_UID))
-    except GrafanaUnauthorizedError as error:
+    except client.GrafanaUnauthorizedError as error:
         raise SyncError(f"Grafana refused the token (401): {error.response}") from error
-    except GrafanaException as error:
+    except client.GrafanaException as error:
         done = ", ".join(map(str, results)) or "nothing"
         raise SyncError(f"Grafana answered {error.status_code or 'no response'}: "
                         f"{error.message} (done before the error: {done})") from error
@@ -151,5 +163,9 @@ def connect(url: str, token: str | None, timeout: float = 10.0) -> GrafanaApi:
     """A client for Grafana at ``url`` (service-account token, or ``user:password@`` in URL)."""
     if not url.startswith(("http://", "https://")):
         raise SyncError(f"Grafana URL must start with http:// or https://, got {url!r}")
-    api: GrafanaApi = GrafanaApi.from_url(url, credential=token, timeout=timeout)
+    try:
+        library = grafana_client(FEATURE)
+    except MissingExtraError as error:
+        raise SyncError(str(error)) from error
+    api: GrafanaApi = library.api.GrafanaApi.from_url(url, credential=token, timeout=timeout)
     return api

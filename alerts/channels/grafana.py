@@ -6,6 +6,10 @@ dashboard UID, tags and text); resolving finds it by its episode tag
 (``PATCH /api/annotations/{id}``), or adds a resolve annotation if it is gone. Tags:
 ``infersight``, ``model:<name>``, ``version:<v>``, ``rule:<name>``, ``severity:<s>``, the
 status, ``episode:<hash>`` and the channel's own tags.
+
+``grafana-client`` is the ``infersight[grafana]`` extra, loaded on the first delivery (see
+:mod:`infersight.extras`): without it this channel fails each delivery with a
+:class:`DeliveryError` saying what to install, and every other channel works.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from grafana_client.api import GrafanaApi
-from grafana_client.client import GrafanaException
 from infersight.alerts.channels.base import DeliveryError
 from infersight.alerts.config import GrafanaChannel, secret_from_env
+
+from infersight.extras import MissingExtraError, grafana_client
 
 
 def _ms(iso: str) -> int:
@@ -58,8 +62,12 @@ def send_grafana(
     now: datetime,
     default_dashboard_uid: str,
 ) -> None:
+    try:
+        library = grafana_client("the Grafana alert channel")
+    except MissingExtraError as error:
+        raise DeliveryError(f"grafana channel {channel_name!r}: {error}") from error
     token = secret_from_env(channel.token_env, f"grafana channel {channel_name!r}")
-    api = GrafanaApi.from_url(channel.url, credential=token, timeout=channel.timeout)
+    api = library.api.GrafanaApi.from_url(channel.url, credential=token, timeout=channel.timeout)
     dashboard_uid = channel.dashboard_uid or default_dashboard_uid
     tags = annotation_tags(payload, channel)
     text = annotation_text(payload)
@@ -84,7 +92,7 @@ def send_grafana(
             tags=tags,
             text=text,
         )
-    except GrafanaException as error:
+    except library.client.GrafanaException as error:
         raise DeliveryError(f"Grafana {channel.url}: {error}") from error
     except Exception as error:  # niquests connection errors and the like
         raise DeliveryError(f"Grafana {channel.url}: {type(error).__name__}: {error}") from error
