@@ -1,12 +1,16 @@
 """Model settings and references, read from the database and cached for a short while.
 
 A model the worker has never seen gets its ``models`` and ``model_versions`` rows (with no
-reference) so the API lists it at once. Settings are re-read every ``refresh_s`` seconds;
-a reference, once found, is kept (window states are binned by it).
+reference) so the API lists it at once. Settings are re-read every ``refresh_s`` seconds.
+A loaded reference is re-checked as often, cheaply: the database compares the MD5 of the
+stored blob (Postgres computes it server-side; SQLite, a local file, reads the blob) with the
+one loaded, and only a changed reference is loaded again. Window states already built on the
+old reference stay as they are (see :mod:`infersight.collector.state_cache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -15,7 +19,7 @@ from infersight.collector import engine
 from infersight.collector.engine import ModelSettings
 from infersight.storage.models import Model, ModelVersion
 from infersight.storage.registry import ensure_model_versions
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 
@@ -26,7 +30,7 @@ class ModelCatalog:
         self.default_window_s = default_window_s
         self.refresh_s = refresh_s
         self._settings: dict[str, tuple[float, ModelSettings]] = {}
-        self._references: dict[tuple[str, str], Any] = {}
+        self._references: dict[tuple[str, str], _LoadedReference] = {}
         self._known_versions: set[tuple[str, str]] = set()
         self._pending_known: list[tuple[str, str]] = []
         self._missing: dict[tuple[str, str], float] = {}
@@ -74,12 +78,22 @@ class ModelCatalog:
         self._missing.pop((model, version), None)
 
     def reference(self, session: Session, model: str, version: str) -> Any | None:
-        """The version's reference, or None while it has none."""
+        """The version's current reference, or None while it has none.
+
+        Re-checked every ``refresh_s`` seconds: a replaced reference is returned from then on.
+        """
         key = (model, version)
-        if key in self._references:
-            return self._references[key]
+        now = time.monotonic()
+        loaded = self._references.get(key)
+        if loaded is not None:
+            if now - loaded.checked_at < self.refresh_s:
+                return loaded.reference
+            if _stored_digest(session, model, version) == loaded.digest:
+                loaded.checked_at = now
+                return loaded.reference
+            del self._references[key]
         missing_since = self._missing.get(key)
-        if missing_since is not None and time.monotonic() - missing_since < self.missing_ttl_s:
+        if missing_since is not None and now - missing_since < self.missing_ttl_s:
             return None
         data = session.execute(
             select(ModelVersion.reference).where(
@@ -87,9 +101,35 @@ class ModelCatalog:
             )
         ).scalar_one_or_none()
         if data is None:
-            self._missing[key] = time.monotonic()
+            self._missing[key] = now
             return None
         self._missing.pop(key, None)
-        reference = engine.load_reference(bytes(data))
-        self._references[key] = reference
+        blob = bytes(data)
+        reference = engine.load_reference(blob)
+        self._references[key] = _LoadedReference(reference, _md5(blob), now)
         return reference
+
+
+class _LoadedReference:
+    __slots__ = ("checked_at", "digest", "reference")
+
+    def __init__(self, reference: Any, digest: str, checked_at: float) -> None:
+        self.reference = reference
+        self.digest = digest
+        self.checked_at = checked_at
+
+
+def _md5(blob: bytes) -> str:
+    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
+
+
+def _stored_digest(session: Session, model: str, version: str) -> str | None:
+    """MD5 (hex) of the stored reference blob, or None if there is none."""
+    where = (ModelVersion.model == model, ModelVersion.version == version)
+    if session.get_bind().dialect.name == "postgresql":
+        digest = session.execute(
+            select(func.md5(ModelVersion.reference)).where(*where)
+        ).scalar_one_or_none()
+        return None if digest is None else str(digest)
+    data = session.execute(select(ModelVersion.reference).where(*where)).scalar_one_or_none()
+    return None if data is None else _md5(bytes(data))

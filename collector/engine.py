@@ -44,6 +44,23 @@ def load_state(reference: Any, data: bytes) -> Any:
     return reference.window_from_bytes(data)
 
 
+def load_any_state(data: bytes) -> Any:
+    """Restore a window state without binding it (it may belong to another reference)."""
+    from infersight.drift.window import WindowState
+
+    return WindowState.from_bytes(data)
+
+
+def bind_if_same_layout(reference: Any, state: Any) -> bool:
+    """Bind ``state`` to ``reference`` if it was built on the same layout (same bins,
+    vocabularies and prediction spec: the reference's fingerprint); False if not."""
+    if state.fingerprint != reference.fingerprint:
+        return False
+    if state.reference is not reference:
+        state.attach(reference)
+    return True
+
+
 def dump_state(state: Any) -> bytes:
     return bytes(state.to_bytes())
 

@@ -4,11 +4,16 @@ Evaluation reads from the database, so any worker can evaluate any window and do
 twice gives the same points. On Postgres a transaction-scoped advisory lock per window
 serialises evaluations of the same window, so the last one to write has read the latest
 committed state (a worker always evaluates after committing its own writes).
+
+Only rows built on the version's current reference (same fingerprint) are merged: rows of a
+replaced reference are left out and reported through ``on_stale``. A window with none left
+keeps the points it has.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 
 from infersight.collector import engine
@@ -27,9 +32,18 @@ def _lock_id(model: str, version: str, window_start: datetime) -> int:
 
 
 def evaluate_window(
-    session: Session, catalog: ModelCatalog, model: str, version: str, window_start: datetime
+    session: Session,
+    catalog: ModelCatalog,
+    model: str,
+    version: str,
+    window_start: datetime,
+    *,
+    on_stale: Callable[[int], object] | None = None,
 ) -> int:
-    """Evaluate one window and upsert its metric points; returns how many were written."""
+    """Evaluate one window and upsert its metric points; returns how many were written.
+
+    ``on_stale(n)`` is called with the number of rows left out because they were built on
+    a replaced reference (when there are any)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"),
@@ -41,12 +55,22 @@ def evaluate_window(
     reference = catalog.reference(session, model, version)
     if reference is None:
         return 0
+    current = []
+    states = []
+    for row in rows:
+        state = engine.load_any_state(row.state)
+        if engine.bind_if_same_layout(reference, state):
+            current.append(row)
+            states.append(state)
+    if len(current) < len(rows) and on_stale is not None:
+        on_stale(len(rows) - len(current))
+    if not current:
+        return 0
     settings = catalog.settings(session, model)
-    window_end = max(row.window_end for row in rows)
-    states = [engine.load_state(reference, row.state) for row in rows]
+    window_end = max(row.window_end for row in current)
     merged = engine.merge_states(reference, states)
     metric_rows = engine.evaluate(reference, merged, settings)
-    event_count = sum(row.event_count for row in rows)
+    event_count = sum(row.event_count for row in current)
     if not any(feature is None and metric == "count" for feature, metric, _v, _n in metric_rows):
         metric_rows.append((None, "count", float(event_count), event_count))
     points = [

@@ -148,6 +148,9 @@ class Maintenance:
                 settings = self.catalog.settings(session, model)
                 for start, (events, labels) in groups.items():
                     entry = entries[(model, version, start, pkey)]
+                    if entry.stale:
+                        effects.stale_reference_events += len(events) + len(labels)
+                        continue
                     engine_api.add_predictions(entry.state, events)
                     entry.event_count += len(events)
                     if labels:

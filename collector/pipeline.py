@@ -129,6 +129,8 @@ class BatchEffects:
     """Labels joined in this batch, for the concept-drift detectors."""
     concept_drifts: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    stale_reference_events: int = 0
+    """Predictions and labels not added to a window state built on a replaced reference."""
 
 
 class BatchAggregator:
@@ -221,6 +223,9 @@ class BatchAggregator:
         entries = self.cache.get_many(session, wanted)
         for key, events in groups.items():
             entry = entries[key]
+            if entry.stale:
+                effects.stale_reference_events += len(events)
+                continue
             engine.add_predictions(entry.state, events)
             entry.event_count += len(events)
             entry.dirty = True
@@ -299,6 +304,9 @@ class BatchAggregator:
         for key, pairs in joined.items():
             settings = self.catalog.settings(session, key[0])
             entry = entries[key]
+            if entry.stale:
+                effects.stale_reference_events += len(pairs)
+                continue
             engine.add_labels(entry.state, pairs, settings)
             entry.dirty = True
             effects.touched.add(key[:3])

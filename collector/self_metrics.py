@@ -43,6 +43,18 @@ class WorkerMetrics:
             "Labels ignored because their prediction was already labelled.",
             registry=r,
         )
+        self.stale_reference_events = Counter(
+            "infersight_stale_reference_events",
+            "Predictions and labels not added to a window state because that state was built "
+            "on a reference since replaced.",
+            registry=r,
+        )
+        self.stale_reference_states = Counter(
+            "infersight_stale_reference_states",
+            "Window-state rows left out of an evaluation because they were built on a "
+            "reference since replaced.",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "infersight_consumer_lag",
             "Messages between the worker's position and the end of each partition.",

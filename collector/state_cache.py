@@ -5,6 +5,11 @@ partition_key)`` row: what is stored plus what this worker added since. After a 
 every entry is clean, so any of them can be evicted without losing anything; the cache is
 bounded (closed windows go first, then the least recently used). A failed transaction
 invalidates the entries it touched: they are reloaded from the database.
+
+A row built on a reference that has since been replaced with a different layout (another
+fingerprint) is *stale*: it can neither take events binned by the new reference nor be merged
+with its states, so it stays as stored (``CachedState.stale``; callers add nothing to it) and
+evaluation leaves it out. Windows whose row does not exist yet start on the new reference.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class CachedState:
     window_end: datetime
     event_count: int
     dirty: bool = False
+    stale: bool = False
+    """Built on another reference than the one asked for: add nothing to it."""
 
 
 class StateCache:
@@ -43,7 +50,8 @@ class StateCache:
         session: Session,
         wanted: dict[StateKey, tuple[Any, datetime]],
     ) -> dict[StateKey, CachedState]:
-        """Entries for ``{key: (reference, window_end)}``, loading misses in one query."""
+        """Entries for ``{key: (reference, window_end)}``, loading misses in one query; an
+        entry built on another reference layout comes back ``stale``."""
         missing = [key for key in wanted if key not in self._entries]
         if missing:
             stored = find_window_states(session, missing)
@@ -54,13 +62,14 @@ class StateCache:
                     entry = CachedState(engine.new_state(reference), window_end, 0)
                 else:
                     entry = CachedState(
-                        engine.load_state(reference, row.state), window_end, row.event_count
+                        engine.load_any_state(row.state), window_end, row.event_count
                     )
                 self._entries[key] = entry
         found = {}
-        for key in wanted:
+        for key, (reference, _end) in wanted.items():
             self._entries.move_to_end(key)
-            found[key] = self._entries[key]
+            entry = found[key] = self._entries[key]
+            entry.stale = not engine.bind_if_same_layout(reference, entry.state)
         return found
 
     def dirty(self) -> list[tuple[StateKey, CachedState]]:

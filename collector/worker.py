@@ -339,6 +339,7 @@ class Worker(Maintenance):  # type: ignore[misc]
             m.events_deadlettered.labels(reason=letter.reason).inc()
         m.labels_joined.inc(effects.labels_joined)
         m.labels_duplicate.inc(effects.labels_duplicate)
+        m.stale_reference_events.inc(effects.stale_reference_events)
 
     def _rollback(self, next_offsets: dict[TopicPartition, int], fenced: bool = False) -> None:
         """Forget uncommitted memory and rewind the consumer to the committed positions."""
@@ -417,7 +418,8 @@ class Worker(Maintenance):  # type: ignore[misc]
         for key in keys:
             try:
                 with self.sessions() as session, session.begin():
-                    if evaluate_window(session, self.catalog, *key):
+                    if evaluate_window(session, self.catalog, *key,
+                                       on_stale=self.metrics.stale_reference_states.inc):
                         self._judge_alerts(session, key)
             except DATABASE_ERRORS as exc:
                 log.warning("evaluation of %s failed (%s); will retry", key, short(exc))
