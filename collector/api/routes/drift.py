@@ -8,22 +8,28 @@ reference once — the drift of the range itself, not an average of per-window v
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api import rollups
 from infersight.collector.api.context import ApiContext
-from infersight.collector.api.deps import Context, ReadKey, unknown_model
-from infersight.collector.api.errors import ERROR_RESPONSES, invalid
-from pydantic import AwareDatetime, BaseModel
+from infersight.collector.api.deps import (
+    Context,
+    ModelName,
+    Range,
+    ReadKey,
+    name_query,
+    unknown_model,
+)
+from infersight.collector.api.errors import ERROR_RESPONSES
+from pydantic import BaseModel
 
 router = APIRouter(prefix="/v1", tags=["drift"], responses=ERROR_RESPONSES)
 
 RankBy = Literal["psi", "js_distance", "hellinger", "kl_divergence", "wasserstein_normed",
                  "ks_statistic"]
-DEFAULT_RANGE = timedelta(days=1)
 
 
 class TestView(BaseModel):
@@ -188,24 +194,15 @@ def rollups_info(result: rollups.MergeResult) -> MergeInfo:
 
 @router.get("/models/{model}/drift")
 async def get_drift(
-    model: Annotated[str, Path(min_length=1, max_length=255)],
+    model: ModelName,
     context: Context,
     _key: ReadKey,
-    start: Annotated[AwareDatetime | None, Query(description="Range start (RFC 3339); default end - 24h.")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Range end, exclusive (RFC 3339); default now.")] = None,
-    version: Annotated[str | None, Query(max_length=255, description="Only this version.")] = None,
+    time_range: Range,
+    version: Annotated[str | None, name_query("Only this version.")] = None,
     rank_by: Annotated[RankBy, Query(description="Metric ranking features after the drift decision.")] = "psi",
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="Features listed per version.")] = None,
 ) -> DriftRanking:
     """Features ranked by drift over ``[start, end)``, per version, from the merged state of
     the range's windows compared once with the reference."""
-    end_ts = (end or datetime.now(UTC)).astimezone(UTC)
-    start_ts = (start.astimezone(UTC) if start is not None else end_ts - DEFAULT_RANGE)
-    if start_ts >= end_ts:
-        raise invalid("query.end", "must be after start")
-    if start_ts.year < 1971:
-        raise invalid("query.start", "must be in 1971 or later")
-    if end_ts.year > 9998:
-        raise invalid("query.end", "must be before 9999")
-    return await run_in_threadpool(drift_ranking, context, model, start_ts, end_ts, version,
-                                   rank_by, limit)
+    return await run_in_threadpool(drift_ranking, context, model, time_range.start,
+                                   time_range.end, version, rank_by, limit)

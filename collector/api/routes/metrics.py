@@ -7,10 +7,17 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, Path, Query, Response
-from infersight.collector.api.deps import DbSession, ReadKey, existing_model
-from infersight.collector.api.errors import ERROR_RESPONSES, invalid
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Query, Response
+from infersight.collector.api.deps import (
+    DbSession,
+    ModelName,
+    ReadKey,
+    Windows,
+    existing_model,
+    name_query,
+)
+from infersight.collector.api.errors import ERROR_RESPONSES
+from pydantic import BaseModel
 from sqlalchemy import select
 
 router = APIRouter(prefix="/v1", tags=["metrics"], responses=ERROR_RESPONSES)
@@ -46,16 +53,14 @@ _encoder = msgspec.json.Encoder()
 
 @router.get("/models/{model}/metrics", response_model=list[MetricPointView])
 def get_metrics(
-    model: Annotated[str, Path(min_length=1, max_length=255)],
+    model: ModelName,
     session: DbSession,
     _key: ReadKey,
-    version: Annotated[str | None, Query(max_length=255)] = None,
-    metric: Annotated[str | None, Query(max_length=64, description="e.g. psi, drift_share, f1")] = None,
-    feature: Annotated[str | None, Query(
-        max_length=255, description="A feature; empty for dataset-level metrics only; "
-        "omit for all.")] = None,
-    start: Annotated[AwareDatetime | None, Query(description="Windows starting at or after (RFC 3339).")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Windows starting before (RFC 3339).")] = None,
+    windows: Windows,
+    version: Annotated[str | None, name_query()] = None,
+    metric: Annotated[str | None, name_query("e.g. psi, drift_share, f1", max_length=64)] = None,
+    feature: Annotated[str | None, name_query(
+        "A feature; empty for dataset-level metrics only; omit for all.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 10_000,
 ) -> Response:
     """Points ``{window_start, window_end, version, feature, metric, value, sample_size}``,
@@ -66,8 +71,6 @@ def get_metrics(
     """
     from infersight.storage.models import MetricPoint
 
-    if start is not None and end is not None and start >= end:
-        raise invalid("query.end", "must be after start")
     existing_model(session, model)
     query = select(MetricPoint.window_start, MetricPoint.window_end, MetricPoint.version,
                    MetricPoint.feature, MetricPoint.metric, MetricPoint.value,
@@ -78,10 +81,10 @@ def get_metrics(
         query = query.where(MetricPoint.metric == metric)
     if feature is not None:
         query = query.where(MetricPoint.feature == feature)
-    if start is not None:
-        query = query.where(MetricPoint.window_start >= start)
-    if end is not None:
-        query = query.where(MetricPoint.window_start < end)
+    if windows.start is not None:
+        query = query.where(MetricPoint.window_start >= windows.start)
+    if windows.end is not None:
+        query = query.where(MetricPoint.window_start < windows.end)
     query = query.order_by(MetricPoint.window_start, MetricPoint.version, MetricPoint.feature,
                            MetricPoint.metric).limit(limit)
     points = [

@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import IO, Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api import reference_upload as upload
 from infersight.collector.api.context import ApiContext
@@ -14,7 +14,9 @@ from infersight.collector.api.deps import (
     AdminKey,
     Context,
     DbSession,
+    ModelName,
     ReadKey,
+    VersionName,
     WriteSession,
     existing_model,
 )
@@ -28,8 +30,6 @@ from infersight.settings import parse_duration
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
-ModelName = Annotated[str, Path(min_length=1, max_length=255, description="Model name.")]
-VersionName = Annotated[str, Path(min_length=1, max_length=255, description="Model version.")]
 Task = Literal["binary", "multiclass", "regression"]
 
 

@@ -21,14 +21,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from infersight.collector.api import rollups
 from infersight.collector.api.context import ApiContext
-from infersight.collector.api.deps import Context, ReadKey, unknown_model
-from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, invalid
-from pydantic import AwareDatetime, BaseModel
+from infersight.collector.api.deps import (
+    Context,
+    ModelName,
+    Range,
+    ReadKey,
+    name_query,
+    unknown_model,
+)
+from infersight.collector.api.errors import ERROR_RESPONSES, ApiError
+from pydantic import BaseModel
 
 WEB_ROOT = FilePath(__file__).resolve().parents[3] / "dashboards" / "web"
 """``dashboards/web``: ``index.html``, ``app.js``, ``app.css`` and ``vendor/``."""
@@ -150,27 +157,12 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
     )
 
 
-def _as_utc(value: datetime | None, field: str) -> datetime | None:
-    """``value`` in UTC; a 422 naming ``field`` when it falls outside the calendar."""
-    if value is None:
-        return None
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise invalid(field, "is out of the supported date range") from None
-
-
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else _aware(value)
-
-
-NO_NUL = r"^[^\x00]*$"
-"""Postgres text cannot hold NUL: such names are refused with a 422, never sent to the database."""
-ModelName = Annotated[str, Path(min_length=1, max_length=255, pattern=NO_NUL)]
 
 
 @router.get("/v1/models/{model}/overview", tags=["page"])
@@ -305,19 +297,10 @@ async def get_histogram(
     model: ModelName,
     context: Context,
     _key: ReadKey,
-    feature: Annotated[str, Query(min_length=1, max_length=255, pattern=NO_NUL)],
-    version: Annotated[str | None, Query(max_length=255, pattern=NO_NUL,
-                                         description="Default: the newest with a reference.")] = None,
-    start: Annotated[AwareDatetime | None, Query(description="Range start (RFC 3339); default end - 24h.")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Range end, exclusive (RFC 3339); default now.")] = None,
+    feature: Annotated[str, name_query(min_length=1)],
+    time_range: Range,
+    version: Annotated[str | None, name_query("Default: the newest with a reference.")] = None,
 ) -> FeatureHistogram:
     """Reference vs current shares of one feature over the reference's bins."""
-    end_ts = _as_utc(end, "query.end") or datetime.now(UTC)
-    start_ts = _as_utc(start, "query.start") or end_ts - timedelta(days=1)
-    if start_ts >= end_ts:
-        raise invalid("query.end", "must be after start")
-    if start_ts.year < 1971:
-        raise invalid("query.start", "must be in 1971 or later")
-    if end_ts.year > 9998:
-        raise invalid("query.end", "must be before 9999")
-    return await run_in_threadpool(_histogram, context, model, feature, version, start_ts, end_ts)
+    return await run_in_threadpool(_histogram, context, model, feature, version,
+                                   time_range.start, time_range.end)
