@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 from infersight.collector.api.auth import require_by_method
 from infersight.collector.api.context import ApiContext
+from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
@@ -138,8 +139,11 @@ def create_app(
         summary="Production ML observability: drift, performance and alerts from live traffic.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored files by install_docs: no CDN
+        redoc_url=None,
     )
     app.state.context = context
+    install_docs(app)
     install_error_handlers(app)
     use_error_body_in_openapi(app)
     for name, module in _route_modules():

@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "infersight.collector.api.app",
     "infersight.collector.api.deps",
+    "infersight.collector.api.docs",
     "infersight.collector.api.metrics",
     "infersight.collector.api.publisher",
     "infersight.collector.api.reference_upload",
