@@ -6,9 +6,15 @@
     sustained events/s over the run and the p95 delay from producing an event to a
     persisted metric point that counts it; where the workers' time goes (their
     ``infersight_stage_seconds`` counters, scraped from ``/metrics``).
+(memory) one worker's resident memory over a long stream (DESIGN §9: bounded regardless of
+    stream length): ``--events`` (default 10,000,000) events of several models with 1- and
+    5-minute windows over hours of event time, producer → Tansu → ONE worker (default
+    settings) → Postgres; the worker's RSS sampled every 2 s and printed at every million
+    consumed events, with the peak. Not part of ``all`` (it takes several minutes).
 
-Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all] [--duration 60] [--rate 60000]``.
-Needs Postgres on 127.0.0.1:5432 for (b). Prints figures; asserts nothing.
+Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory] [--duration 60]
+[--rate 60000] [--events 10000000]``.
+Needs Postgres on 127.0.0.1:5432 for (b) and (memory). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -259,18 +265,202 @@ def part_b(duration: float, rate: float, batch: int, workers: int) -> None:
     print(f"    window evaluations           {evaluations:,.0f}")
 
 
+# --- (memory) --------------------------------------------------------------------------------
+
+MEMORY_MODELS = {"mem0": None, "mem1": None, "mem2": None, "mem3": 300}  # None: INFERSIGHT_WINDOW
+ID_SLOT = "#" * 10
+TS_SLOT = "@" * 32  # datetime.isoformat(timespec="microseconds") of a UTC datetime: 32 chars
+MODEL_SLOT = "MDL~"  # as long as every name in MEMORY_MODELS
+
+
+def memory_templates(count: int, batch: int, seed: int = 3) -> list[bytes]:
+    """Encoded messages of ``batch`` events with slots for the model, the id stem and the time.
+
+    Feature values are rounded (3 decimals) to keep messages small: the broker holds every
+    message in memory for the whole run.
+    """
+    from infersight.sdk.wire import encode_batch
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        numeric = np.round(rng.normal(0.2, 1.1, (batch, len(NUMERIC))) + np.arange(len(NUMERIC)), 3)
+        cats = rng.choice(CATEGORIES, (batch, len(CATEGORICAL)))
+        scores = np.round(rng.beta(2, 5, batch), 4)
+        latency = np.round(rng.uniform(1, 20, batch), 2)
+        out.append(encode_batch([
+            {"type": "prediction", "model": MODEL_SLOT, "version": "1",
+             "prediction_id": f"{ID_SLOT}-{i:03d}", "ts": TS_SLOT,
+             "features": {**dict(zip(NUMERIC, map(float, numeric[i]), strict=True)),
+                          **dict(zip(CATEGORICAL, map(str, cats[i]), strict=True))},
+             "prediction": float(scores[i]), "latency_ms": float(latency[i])}
+            for i in range(batch)]))
+    return out
+
+
+def _rss_kb(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) of a process in KiB: psutil if installed, else /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    try:
+        import psutil  # type: ignore[import-untyped]
+    except ImportError:
+        return fields["VmRSS"], fields["VmHWM"]
+    return psutil.Process(pid).memory_info().rss // 1024, fields["VmHWM"]
+
+
+def _fast_gzip() -> None:
+    """Producer-side gzip at level 1 (kafka-python uses 9: ~40 ms per 240 kB message)."""
+    import gzip
+
+    import kafka.record.default_records as records
+
+    records.gzip_encode = lambda payload, compresslevel=None: gzip.compress(payload, 1)
+
+
+def part_memory(events: int, batch: int, span_hours: float, ahead: int) -> None:
+    from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
+    from infersight.storage.db import make_engine, session_factory, upgrade
+    from infersight.storage.registry import configure_model, set_reference
+    from kafka import KafkaProducer
+    from sqlalchemy import text
+
+    from tests.collector.harness import create_topics
+    from tests.support.postgres import temporary_database
+    from tests.support.tansu import TansuBroker, free_port
+
+    models = list(MEMORY_MODELS)
+    messages = events // batch
+    templates = memory_templates(256, batch)
+    span = timedelta(hours=span_hours)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - span
+    step = span / messages
+    broker = TansuBroker(log_path=Path("/tmp") / f"bench-tansu-{os.getpid()}.log")
+    broker.start()
+    create_topics(broker.bootstrap, {EVENTS_TOPIC: len(models), LABELS_TOPIC: 1})
+    worker_log = Path("/tmp") / f"bench-memory-worker-{os.getpid()}.log"
+    samples: list[tuple[float, int, int, int]] = []  # (time, consumed events, RSS, peak RSS)
+    with temporary_database("infersight_bench") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with session_factory(engine).begin() as session:
+            for model, window_seconds in MEMORY_MODELS.items():
+                configure_model(session, model, window_seconds=window_seconds)
+                set_reference(session, model, "1", reference_bytes())
+        port = free_port()
+        env = dict(os.environ, INFERSIGHT_DATABASE_URL=url,
+                   INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, INFERSIGHT_WINDOW="1m",
+                   INFERSIGHT_WORKER_GROUP="memory", INFERSIGHT_WORKER_SESSION_TIMEOUT="6s",
+                   INFERSIGHT_WORKER_METRICS_PORT=str(port))
+        with open(worker_log, "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "infersight", "worker"], cwd=REPO,
+                                    env=env, stdout=log, stderr=log)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                with engine.connect() as conn:
+                    offsets = conn.execute(text(
+                        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
+                        "WHERE consumer_group = 'memory' AND topic = :t"), {"t": EVENTS_TOPIC}
+                    ).scalar_one()
+                rss, peak = _rss_kb(proc.pid)
+                samples.append((time.time(), int(offsets) * batch, rss, peak))
+                stop.wait(2.0)
+
+        time.sleep(4)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _fast_gzip()
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5,
+                                 compression_type="gzip", max_request_size=16 * 1024 * 1024)
+        started = time.time()
+        for n in range(messages):
+            while samples and n - samples[-1][1] // batch > ahead:
+                time.sleep(0.1)
+            model = models[n % len(models)]
+            stamp = (start + n * step).isoformat(timespec="microseconds")
+            value = (templates[n % len(templates)].replace(ID_SLOT.encode(), b"%010d" % n)
+                     .replace(TS_SLOT.encode(), stamp.encode())
+                     .replace(MODEL_SLOT.encode(), model.encode()))
+            producer.send(EVENTS_TOPIC, value=value, key=model.encode(),
+                          partition=n % len(models))
+        producer.flush(120)
+        producer.close(10)
+        produced_at = time.time()
+        while time.time() - produced_at < 1800 and (not samples or samples[-1][1] < events):
+            time.sleep(1)
+        done_at = time.time()
+        time.sleep(65)  # one more housekeeping round (closed clean windows are dropped every 60 s)
+        stop.set()
+        sampler.join(10)
+        scraped = _scrape(port)
+        proc.terminate()
+        proc.wait(30)
+        with engine.connect() as conn:
+            figures = {name: conn.execute(text(sql)).scalar_one() for name, sql in {
+                "index rows": "SELECT count(*) FROM prediction_index",
+                "index bytes": "SELECT pg_total_relation_size('prediction_index')",
+                "database bytes": "SELECT pg_database_size(current_database())",
+                "window_states rows": "SELECT count(*) FROM window_states",
+                "windows": "SELECT count(DISTINCT (model, window_start)) FROM window_states",
+                "metric points": "SELECT count(*) FROM metric_points",
+                "dead letters": "SELECT count(*) FROM dead_letters",
+            }.items()}
+        engine.dispose()
+    broker.stop()
+
+    consumed = samples[-1][1]
+    print(f"(memory) one worker: producer → Tansu → 1 worker → Postgres, {consumed:,} of "
+          f"{events:,} events consumed in {done_at - started:.0f} s "
+          f"({consumed / (done_at - started):,.0f} events/s); {len(models)} models "
+          f"(windows: {', '.join(f'{m} {w or 60} s' for m, w in MEMORY_MODELS.items())}), "
+          f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical features, event time over "
+          f"{span_hours:g} h, {batch} events per message, worker settings at their defaults "
+          f"(max_records 200, max_cached_states 5000, eval interval 10 s)")
+    print(f"    worker RSS at start          {samples[0][2] / 1024:>8,.0f} MiB")
+    for million in range(1, events // 1_000_000 + 1):
+        hit = next((s for s in samples if s[1] >= million * 1_000_000), None)
+        if hit is not None:
+            print(f"    at {million:>2}M consumed (t={hit[0] - started:>4.0f} s)  "
+                  f"{hit[2] / 1024:>8,.0f} MiB")
+    print(f"    after idle housekeeping      {samples[-1][2] / 1024:>8,.0f} MiB "
+          f"({samples[-1][0] - done_at:.0f} s after the last event)")
+    print(f"    peak: sampled {max(s[2] for s in samples) / 1024:,.0f} MiB, kernel high-water "
+          f"mark (VmHWM) {samples[-1][3] / 1024:,.0f} MiB")
+    print(f"    prediction_index: {figures['index rows']:,} rows, "
+          f"{figures['index bytes'] / 2**20:,.0f} MiB (grows with the stream: retention bounds "
+          f"it in time, INFERSIGHT_PREDICTION_RETENTION, not in rows); database "
+          f"{figures['database bytes'] / 2**20:,.0f} MiB")
+    print(f"    window_states rows {figures['window_states rows']:,} ({figures['windows']:,} "
+          f"windows), metric points {figures['metric points']:,}, "
+          f"dead letters {figures['dead letters']:,}")
+    evaluations = scraped.get("infersight_window_evaluations_total", 0)
+    print(f"    window evaluations {evaluations:,.0f}; worker log {worker_log}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["a", "b", "all"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "all", "memory"], default="all")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=60_000.0)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--events", type=int, default=10_000_000, help="(memory) stream length")
+    parser.add_argument("--span-hours", type=float, default=8.0,
+                        help="(memory) event time covered by the stream")
+    parser.add_argument("--ahead", type=int, default=1000,
+                        help="(memory) messages the producer may run ahead of the worker")
     args = parser.parse_args()
     if args.part in ("a", "all"):
         part_a()
     if args.part in ("b", "all"):
         part_b(args.duration, args.rate, args.batch, args.workers)
+    if args.part == "memory":
+        part_memory(args.events, args.batch, args.span_hours, args.ahead)
 
 
 if __name__ == "__main__":
