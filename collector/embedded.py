@@ -80,13 +80,18 @@ def start_embedded(
     startup_timeout: float = 30.0,
 ) -> Embedded:
     """Upgrade the schema, start the worker, the dispatcher and the API; return when the
-    API answers. ``settings`` should come from :func:`embedded_settings`."""
+    API answers. ``settings`` should come from :func:`embedded_settings`.
+
+    The worker's and the API's metrics share one registry, served at the API's ``/metrics``
+    (the embedded process has no separate worker metrics port)."""
     import uvicorn
     from infersight.alerts.service import Alerting
     from infersight.collector.api.app import create_app
+    from infersight.collector.self_metrics import WorkerMetrics
     from infersight.collector.service import start_embedded_worker
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine, session_factory, upgrade
+    from prometheus_client import CollectorRegistry
 
     url = settings.resolved_database_url()
     upgrade(url)
@@ -94,8 +99,10 @@ def start_embedded(
     engine = make_engine(url)
     alerting = Alerting.from_settings(settings, session_factory(engine))
     alerting.start_dispatcher()
-    worker = start_embedded_worker(settings, local_bus, alerting=alerting)
-    app = create_app(settings, engine=engine, bus=local_bus)
+    registry = CollectorRegistry()
+    worker = start_embedded_worker(settings, local_bus, metrics=WorkerMetrics(registry),
+                                   alerting=alerting)
+    app = create_app(settings, engine=engine, bus=local_bus, registry=registry)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False)
     server = uvicorn.Server(config)

@@ -28,6 +28,7 @@ from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from infersight.settings import Settings, load_settings
@@ -92,10 +93,13 @@ def _write_engine(engine: Engine) -> Engine:
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, bus: Any = None
+    settings: Settings | None = None, *, engine: Engine | None = None, bus: Any = None,
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The HTTP API. ``engine`` and ``bus`` default to the settings' database and bus; an
-    engine made here is disposed when the app shuts down."""
+    engine made here is disposed when the app shuts down. The API's metrics go to
+    ``registry`` (default: a registry of its own), which ``/metrics`` serves whole: the
+    embedded mode passes the one its worker's metrics are on, so one scrape shows both."""
     from infersight.storage.db import make_engine, session_factory
 
     settings = settings or load_settings()
@@ -108,7 +112,7 @@ def create_app(
         sessions=session_factory(engine),
         write_sessions=session_factory(write_engine),
         publisher=make_publisher(settings, bus),
-        metrics=ApiMetrics(),
+        metrics=ApiMetrics(registry),
     )
 
     @asynccontextmanager
