@@ -121,6 +121,7 @@ class MetricPoint(Base):
         UniqueConstraint("model", "version", "window_start", "feature", "metric"),
         Index(None, "model", "metric", "window_start"),
         Index(None, "model", "window_start"),
+        Index(None, "model", "feature", "metric", "window_start"),  # one feature's series
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
