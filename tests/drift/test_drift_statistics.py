@@ -7,7 +7,12 @@ import pytest
 from infersight.drift import Reference, compare
 from infersight.drift.distances import EPSILON, hellinger, js_distance, kl_divergence, psi
 from infersight.drift.numeric import FINE_BINS, NumericProfile, wasserstein_binned
-from infersight.drift.stattests import chi2_two_sample, ks_pvalue, ks_statistic_binned
+from infersight.drift.stattests import (
+    KS_ASYMPTOTIC_MIN_EN,
+    chi2_two_sample,
+    ks_pvalue,
+    ks_statistic_binned,
+)
 from scipy import stats
 from scipy.spatial.distance import euclidean, jensenshannon
 
@@ -75,6 +80,25 @@ def test_ks_pvalue_matches_scipy_asymptotic_and_is_never_smaller(case: str) -> N
 def test_ks_pvalue_uses_the_effective_sample_size() -> None:
     assert ks_pvalue(0.05, 2000, 3000) == pytest.approx(
         stats.kstwo.sf(0.05, round(2000 * 3000 / 5000)))
+
+
+@pytest.mark.parametrize("en", [KS_ASYMPTOTIC_MIN_EN, 6000, 50_000])
+def test_ks_pvalue_at_large_effective_size_is_the_limiting_law_and_conservative(en: int) -> None:
+    """From ``KS_ASYMPTOTIC_MIN_EN`` on, the p-value is scipy's ``kstwobign`` at D·sqrt(en),
+    never smaller than scipy's finite-n ``kstwo`` (what ``ks_2samp(method="asymp")`` uses) and
+    at most 0.005 above it (the documented bound)."""
+    x = np.linspace(0.3, 3.5, 17)  # D·sqrt(en): p-values from ~1 down to ~1e-10
+    d = x / np.sqrt(en)
+    ours = np.array([ks_pvalue(float(value), 2 * en, 2 * en) for value in d])
+    np.testing.assert_allclose(ours, stats.kstwobign.sf(x), rtol=1e-12, atol=0)
+    finite_n = stats.kstwo.sf(d, en)
+    assert np.all(ours >= finite_n)
+    assert np.max(ours - finite_n) <= 0.005
+
+
+def test_ks_pvalue_below_the_threshold_is_scipys_finite_n_law() -> None:
+    en = KS_ASYMPTOTIC_MIN_EN - 1
+    assert ks_pvalue(0.03, 2 * en, 2 * en) == pytest.approx(stats.kstwo.sf(0.03, en), rel=1e-12)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
