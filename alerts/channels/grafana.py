@@ -73,7 +73,7 @@ def send_grafana(
     text = annotation_text(payload)
     try:
         if payload["status"] == "resolved":
-            found = api.annotations.get_annotation(
+            found = api.annotations.find_annotations(
                 dashboard_uid=dashboard_uid, tags=[episode_tag(payload)], limit=1
             )
             if found:
