@@ -91,7 +91,7 @@ def backoff_seconds(attempt: int, initial: float, maximum: float) -> float:
     """Delay before retry number ``attempt`` (1-based): exponential with jitter (tenacity)."""
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = attempt
-    wait = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+    wait = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
     return float(wait(state))
 
 
