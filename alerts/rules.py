@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
+from infersight.storage.types import reject_nul
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -143,6 +144,8 @@ class AlertRule(BaseModel):
     """One alert rule (from the API, the YAML file, or the built-in defaults)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    _no_nul = model_validator(mode="before")(reject_nul)
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
     model: str = "*"

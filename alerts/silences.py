@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Literal
 
 from infersight.alerts.models import AlertSilence
+from infersight.storage.types import reject_nul
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,6 +59,8 @@ class SilenceSpec(BaseModel):
     """The body of ``POST /v1/silences``."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = model_validator(mode="before")(reject_nul)
 
     matchers: list[Matcher] = Field(min_length=1)
     starts_at: AwareDatetime | None = None

@@ -15,6 +15,36 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+NO_NUL = r"^[^\x00]*$"
+"""Postgres ``text`` and ``jsonb`` cannot hold NUL (U+0000): text bound for the database must
+match this pattern, so such input is refused with a 4xx before it reaches the database."""
+
+
+def reject_nul(data: Any) -> Any:
+    """Raise ``ValueError`` if any string in ``data`` (nested dicts/lists too) holds NUL.
+
+    For pydantic ``model_validator(mode="before")`` on bodies that are stored as text/JSON.
+
+    >>> reject_nul({"a": ["ok"]})
+    {'a': ['ok']}
+    >>> reject_nul({"a": "x\x00"})
+    Traceback (most recent call last):
+    ...
+    ValueError: text must not contain the NUL character (U+0000)
+    """
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text must not contain the NUL character (U+0000)")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return data
+
 
 def utc_now() -> datetime:
     """The current time as an aware UTC datetime."""

@@ -23,6 +23,7 @@ from fastapi import Depends, Path, Query, Request
 from infersight.collector.api.auth import Principal, require
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.errors import ApiError, invalid
+from infersight.storage.types import NO_NUL  # Postgres text cannot hold NUL
 from pydantic import AfterValidator, AwareDatetime
 from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
@@ -73,8 +74,6 @@ def existing_model(session: Session, model: str) -> None:
         raise unknown_model(session, model)
 
 
-NO_NUL = r"^[^\x00]*$"
-"""Postgres text cannot hold NUL: names with one are refused with a 422, never sent to the database."""
 
 ModelName = Annotated[str, Path(min_length=1, max_length=255, pattern=NO_NUL,
                                 description="Model name.")]

@@ -190,3 +190,20 @@ def test_dead_notifications_are_listed_and_can_be_retried(api: httpx.Client, ses
     assert api.post(f"/v1/alert-notifications/{dead['id']}/retry").json()["state"] == "pending"
     assert api.get("/v1/alert-notifications", params={"state": "dead"}).json() == []
     assert api.get("/v1/alert-notifications", params={"state": "gone"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/silences", {"matchers": [{"name": "model", "value": "a\u0000b"}],
+                          "ends_at": "2999-01-01T00:00:00Z"}),
+        ("/v1/silences", {"matchers": [{"name": "model", "value": "x"}],
+                          "ends_at": "2999-01-01T00:00:00Z", "comment": "\u0000"}),
+        ("/v1/alert-rules", {"name": "nul_rule", "metric": "psi", "op": ">", "threshold": 0.2,
+                             "labels": {"team": "a\u0000"}}),
+    ],
+)
+def test_text_with_a_nul_character_is_a_422_not_a_database_error(api: httpx.Client, path, body) -> None:
+    response = api.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.text

@@ -28,7 +28,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.api.conftest import Api, _postgres_copy, serve
+from tests.api.conftest import BACKENDS, Api, _postgres_copy, serve
 
 EXAMPLES_PER_OPERATION = 8
 """Per operation and generation mode (positive, negative), on each backend."""
@@ -55,9 +55,8 @@ def _seed(api: Api) -> None:
         upsert_metric_points(session, points)
 
 
-# Postgres too (it refuses NUL characters SQLite stores) once POST /v1/silences refuses them:
-# on Postgres a NUL in a matcher is still a 500 (JSONB cannot hold it).
-@pytest.fixture(scope="module", params=["sqlite"])
+# Both backends: Postgres refuses NUL characters that SQLite stores, which found real 500s.
+@pytest.fixture(scope="module", params=BACKENDS)
 def live_api(request: pytest.FixtureRequest,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     import shutil
