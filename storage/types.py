@@ -27,7 +27,7 @@ def reject_nul(data: Any) -> Any:
 
     >>> reject_nul({"a": ["ok"]})
     {'a': ['ok']}
-    >>> reject_nul({"a": "x\x00"})
+    >>> reject_nul({"a": "x" + chr(0)})
     Traceback (most recent call last):
     ...
     ValueError: text must not contain the NUL character (U+0000)
