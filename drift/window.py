@@ -24,6 +24,7 @@ import numpy as np
 from . import _codec
 from .categorical import CategoricalProfile, CategoricalState
 from .columns import Columns, to_columns, to_float
+from .loghist import LogHistogram
 from .numeric import NumericProfile, NumericState
 from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
 from .predictions import labelled_rows
@@ -35,9 +36,21 @@ State = NumericState | CategoricalState
 PerformanceState = ClassificationState | RegressionState
 
 _MAGIC = b"ISWN"
-_VERSION = 1
-#: k of the latency KLL sketch (rank error ≈ 1.3%).
-LATENCY_KLL_K = 200
+#: Format 2 keeps latency in a deterministic :class:`~.loghist.LogHistogram`; format 1 held a
+#: KLL sketch, which is still read: its retained items and weights become histogram counts.
+_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+
+
+def _latency_from_kll(blob: bytes) -> LogHistogram:
+    """Latency of a format-1 state: the KLL sketch's retained items with their weights."""
+    sketch = ds.kll_floats_sketch.deserialize(blob)
+    items = [(float(item), int(weight)) for item, weight in sketch]
+    histogram = LogHistogram()
+    if items:
+        values, weights = zip(*items, strict=True)
+        histogram.update(np.array(values), weights=np.array(weights))
+    return histogram
 
 
 def _new_state(profile: Profile) -> State:
@@ -77,7 +90,8 @@ class WindowState:
 
     ``rows`` counts updated rows; ``features[name]`` is the per-feature state; ``prediction``
     the state of the model output; ``score_counts`` the binary score histogram over
-    ``SCORE_BINS``; ``latency`` a KLL sketch of latencies in ms; ``performance`` the labelled
+    ``SCORE_BINS``; ``latency`` a :class:`~.loghist.LogHistogram` of latencies in
+    ms (deterministic: any split merges to the same quantiles bit for bit); ``performance`` the labelled
     outcomes joined so far.
     """
 
@@ -88,7 +102,7 @@ class WindowState:
         self.features: dict[str, State] = {}
         self.prediction: State | None = None
         self.score_counts: np.ndarray | None = None
-        self.latency = ds.kll_floats_sketch(LATENCY_KLL_K)
+        self.latency = LogHistogram()
         self.performance: PerformanceState | None = None
         if reference is not None:
             self.features = {n: _new_state(p) for n, p in reference.features.items()}
@@ -129,7 +143,7 @@ class WindowState:
             values, _ = to_float(lat)
             values = values[np.isfinite(values) & (values >= 0)]
             if values.size:
-                self.latency.update(values.astype(np.float32))
+                self.latency.update(values)
         self.rows += cols.rows
 
     @staticmethod
@@ -219,8 +233,7 @@ class WindowState:
                 self.score_counts = other.score_counts.copy()
             else:
                 self.score_counts += other.score_counts
-        if not other.latency.is_empty():
-            self.latency.merge(other.latency)
+        self.latency.merge(other.latency)
         if other.performance is not None:
             if self.performance is None:
                 self.performance = type(other.performance).from_dict(other.performance.to_dict())
@@ -231,7 +244,7 @@ class WindowState:
         """``latency_p50_ms``, ``latency_p95_ms``, ``latency_p99_ms`` (empty if no latency)."""
         if self.latency.is_empty():
             return {}
-        p50, p95, p99 = self.latency.get_quantiles([0.5, 0.95, 0.99])
+        p50, p95, p99 = self.latency.quantiles([0.5, 0.95, 0.99])
         return {"latency_p50_ms": float(p50), "latency_p95_ms": float(p95),
                 "latency_p99_ms": float(p99)}
 
@@ -243,7 +256,7 @@ class WindowState:
             "prediction": _state_to_dict(self.prediction) if self.prediction else None,
             "scores": _codec.encode_counts(self.score_counts)
             if self.score_counts is not None else None,
-            "latency": None if self.latency.is_empty() else self.latency.serialize(),
+            "latency": None if self.latency.is_empty() else self.latency.to_dict(),
             "performance": self.performance.to_dict() if self.performance else None,
         }
         return _codec.pack(_MAGIC, _VERSION, body)
@@ -252,7 +265,7 @@ class WindowState:
     def from_bytes(cls, data: bytes, reference: Reference | None = None) -> WindowState:
         """Inverse of :meth:`to_bytes`. Without ``reference`` the state can be merged,
         serialised and compared, but not updated until :meth:`attach`."""
-        _, body = _codec.unpack(data, _MAGIC, (_VERSION,))
+        version, body = _codec.unpack(data, _MAGIC, _READABLE_VERSIONS)
         try:
             window = cls(None, fingerprint=bytes(body["fp"]))
             window.rows = int(body["rows"])
@@ -262,13 +275,16 @@ class WindowState:
             if body["scores"] is not None:
                 window.score_counts = _codec.decode_array(body["scores"], np.int64).copy()
             if body["latency"] is not None:
-                window.latency = ds.kll_floats_sketch.deserialize(bytes(body["latency"]))
+                window.latency = (_latency_from_kll(bytes(body["latency"])) if version == 1
+                                  else LogHistogram.from_dict(body["latency"]))
             perf = body["performance"]
             if perf is not None:
                 window.performance = (RegressionState.from_dict(perf)
                                       if perf.get("kind") == "regression"
                                       else ClassificationState.from_dict(perf))
-        except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
+            if isinstance(exc, _codec.FormatError):
+                raise
             raise _codec.FormatError(f"corrupt window payload: {exc!r}") from exc
         if reference is not None:
             window.attach(reference)
