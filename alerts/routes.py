@@ -138,7 +138,7 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
     def replace_rule(name: str, rule: AlertRule, session: DbSession) -> RuleView:
         if rule.name != name:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                422,
                 f"the body's name {rule.name!r} differs from the path's {name!r}",
             )
         _check_channels(rule, config())
@@ -186,7 +186,7 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
         try:
             row = create_silence(session, spec, _now())
         except ValueError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+            raise HTTPException(422, str(error)) from None
         session.commit()
         return _silence_json(row)
 
@@ -235,7 +235,7 @@ def _check_channels(rule: AlertRule, config: AlertConfig) -> None:
     unknown = [c for c in rule.channels if c not in config.channels]
     if unknown:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             f"unknown channel(s) {', '.join(unknown)}; configured: "
             f"{', '.join(sorted(config.channels)) or 'none'}",
         )
