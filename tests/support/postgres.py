@@ -13,11 +13,13 @@ ADMIN_DSN = os.environ.get("INFERSIGHT_TEST_POSTGRES", "postgresql://postgres@12
 
 
 @contextmanager
-def temporary_database(prefix: str = "infersight_test") -> Iterator[str]:
-    """Create an empty database, yield its SQLAlchemy URL (psycopg 3), drop it afterwards."""
+def temporary_database(prefix: str = "infersight_test", template: str | None = None) -> Iterator[str]:
+    """Create a database (empty, or a copy of the database named ``template``), yield its
+    SQLAlchemy URL (psycopg 3), drop it afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         yield f"{base}/{name}"
