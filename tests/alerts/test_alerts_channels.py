@@ -3,11 +3,8 @@ the dispatcher to local HTTP servers: Slack, PagerDuty, Alertmanager webhook, Gr
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
@@ -17,6 +14,7 @@ from infersight.alerts.engine import evaluate_window
 
 from tests.alerts.conftest import HOUR, T0, seed
 from tests.alerts.receivers import Receiver
+from tests.support.grafana_stub import GrafanaStub
 
 SLOW_RULE = {
     "name": "slow",
@@ -329,67 +327,8 @@ def test_alertmanager_format_matches_its_webhook_shape_and_is_signed(sessions, m
     assert alert["fingerprint"] == resolved["alerts"][0]["fingerprint"]
 
 
-class GrafanaStub:
-    """The annotation endpoints grafana-client calls, with Grafana's request and response
-    shapes (grafana.com/docs/grafana/latest/developers/http_api/annotations/). Grafana itself
-    cannot run here, so this stands in for it."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-        self.annotations: dict[int, dict[str, Any]] = {}
-        self.calls: list[tuple[str, str]] = []
-
-    def __call__(self, method: str, path: str, body: bytes, headers: dict[str, str]):
-        self.calls.append((method, urlparse(path).path))
-        if headers.get("authorization") != f"Bearer {self.token}":
-            return 401, {"message": "Unauthorized"}
-        url = urlparse(path)
-        if method == "POST" and url.path == "/api/annotations":
-            data = json.loads(body)
-            if "time" not in data or not isinstance(data.get("tags"), list) or not data.get("text"):
-                return 400, {"message": "bad request data"}
-            new_id = len(self.annotations) + 1
-            self.annotations[new_id] = {
-                "id": new_id,
-                "dashboardUID": data.get("dashboardUID"),
-                "panelId": data.get("panelId") or 0,
-                "time": data["time"],
-                "timeEnd": data.get("timeEnd") or data["time"],
-                "tags": data["tags"],
-                "text": data["text"],
-                "type": "annotation",
-            }
-            return 200, {"message": "Annotation added", "id": new_id}
-        if method == "GET" and url.path == "/api/annotations":
-            query = parse_qs(url.query)
-            found = [
-                a
-                for a in self.annotations.values()
-                if ("dashboardUID" not in query or a["dashboardUID"] == query["dashboardUID"][0])
-                and all(tag in a["tags"] for tag in query.get("tags", []))
-            ]
-            return 200, found[: int(query.get("limit", ["100"])[0])]
-        match = re.fullmatch(r"/api/annotations/(\d+)", url.path)
-        if method == "PATCH" and match:
-            annotation = self.annotations.get(int(match.group(1)))
-            if annotation is None:
-                return 404, {"message": "Annotation not found"}
-            data = json.loads(body)
-            for ours, theirs in (
-                ("time", "time"),
-                ("timeEnd", "timeEnd"),
-                ("tags", "tags"),
-                ("text", "text"),
-            ):
-                if data.get(theirs) is not None:
-                    annotation[ours] = data[theirs]
-            return 200, {"message": "Annotation patched"}
-        return 404, {"message": "Not found"}
-
-
 def test_grafana_annotation_opens_on_firing_and_becomes_a_region_on_resolve(sessions, monkeypatch):
-    stub = GrafanaStub(token="glsa_test")
-    server = Receiver(handler=stub).start()
+    stub = GrafanaStub(token="glsa_test").start()
     monkeypatch.setenv("GRAFANA_TOKEN", "glsa_test")
     try:
         fire_and_resolve(
@@ -398,7 +337,7 @@ def test_grafana_annotation_opens_on_firing_and_becomes_a_region_on_resolve(sess
                 {
                     "grafana": {
                         "type": "grafana",
-                        "url": f"http://127.0.0.1:{server.port}",
+                        "url": stub.url,
                         "token_env": "GRAFANA_TOKEN",
                         "tags": ["prod"],
                     }
@@ -406,7 +345,7 @@ def test_grafana_annotation_opens_on_firing_and_becomes_a_region_on_resolve(sess
             ),
         )
     finally:
-        server.stop()
+        stub.stop()
     assert stub.calls == [
         ("POST", "/api/annotations"),
         ("GET", "/api/annotations"),
@@ -429,15 +368,14 @@ def test_grafana_annotation_opens_on_firing_and_becomes_a_region_on_resolve(sess
 
 
 def test_grafana_wrong_token_is_a_retried_failure(sessions, monkeypatch):
-    stub = GrafanaStub(token="right")
-    server = Receiver(handler=stub).start()
+    stub = GrafanaStub(token="right").start()
     monkeypatch.setenv("GRAFANA_TOKEN", "wrong")
     try:
         cfg = make_config(
             {
                 "grafana": {
                     "type": "grafana",
-                    "url": f"http://127.0.0.1:{server.port}",
+                    "url": stub.url,
                     "token_env": "GRAFANA_TOKEN",
                 }
             }
@@ -447,7 +385,7 @@ def test_grafana_wrong_token_is_a_retried_failure(sessions, monkeypatch):
             evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
         stats = Dispatcher(sessions, cfg, clock=lambda: T0 + 2 * HOUR).run_once()
     finally:
-        server.stop()
+        stub.stop()
     assert stats.retrying == 1 and stub.annotations == {}
 
 

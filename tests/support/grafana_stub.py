@@ -17,6 +17,11 @@ the request and response shapes of Grafana's HTTP API documentation
   "provisioned": false, ...}}``; ``POST /api/dashboards/db`` → ``{"id", "uid", "url",
   "status": "success", "version", "slug"}``, 412 ``name-exists`` when the UID exists and
   ``overwrite`` is false, 400 when the folder does not exist or the title is missing.
+- Annotations (developers/http_api/annotations/), used by the alerts' Grafana channel:
+  ``POST /api/annotations`` → ``{"message": "Annotation added", "id"}`` (400 without
+  ``time``/``tags``/``text``); ``GET /api/annotations?dashboardUID=&tags=&limit=`` → the
+  matching annotations; ``PATCH /api/annotations/{id}`` → ``{"message": "Annotation
+  patched"}`` (404 when unknown).
 
 Every request needs ``Authorization: Bearer <token>`` (401 otherwise).
 """
@@ -28,7 +33,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 Answer = tuple[int, Any]
 
@@ -47,6 +52,7 @@ class GrafanaStub:
         self.folders: dict[str, dict[str, Any]] = {}
         self.dashboards: dict[str, dict[str, Any]] = {}
         self.dashboard_meta: dict[str, dict[str, Any]] = {}
+        self.annotations: dict[int, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
         self._ids = 0
         self._lock = threading.Lock()
@@ -77,7 +83,7 @@ class GrafanaStub:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -101,7 +107,9 @@ class GrafanaStub:
         return self._ids
 
     def handle(self, method: str, raw_path: str, body: bytes, headers: dict[str, str]) -> Answer:
-        path = urlparse(raw_path).path
+        url = urlparse(raw_path)
+        path = url.path
+        self._query = parse_qs(url.query)
         self.calls.append((method, path))
         if headers.get("authorization") != f"Bearer {self.token}":
             return 401, {"message": "Unauthorized"}
@@ -118,6 +126,9 @@ class GrafanaStub:
             ("PUT", r"/api/folders/([^/]+)", self._update_folder),
             ("GET", r"/api/dashboards/uid/([^/]+)", self._get_dashboard),
             ("POST", r"/api/dashboards/db", self._save_dashboard),
+            ("POST", r"/api/annotations", self._add_annotation),
+            ("GET", r"/api/annotations", self._find_annotations),
+            ("PATCH", r"/api/annotations/(\d+)", self._patch_annotation),
         ]
         for verb, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
@@ -220,3 +231,35 @@ class GrafanaStub:
                                     "provisioned": False}
         return 200, {"id": stored["id"], "uid": uid, "url": f"/d/{uid}/{slug}",
                      "status": "success", "version": version, "slug": slug}
+
+    def _add_annotation(self, data: Any) -> Answer:
+        if not isinstance(data, dict) or "time" not in data or not isinstance(
+            data.get("tags"), list
+        ) or not data.get("text"):
+            return 400, {"message": "bad request data"}
+        new_id = len(self.annotations) + 1
+        self.annotations[new_id] = {
+            "id": new_id, "dashboardUID": data.get("dashboardUID"),
+            "panelId": data.get("panelId") or 0, "time": data["time"],
+            "timeEnd": data.get("timeEnd") or data["time"], "tags": data["tags"],
+            "text": data["text"], "type": "annotation",
+        }
+        return 200, {"message": "Annotation added", "id": new_id}
+
+    def _find_annotations(self, _data: Any) -> Answer:
+        query = self._query
+        found = [
+            a for a in self.annotations.values()
+            if ("dashboardUID" not in query or a["dashboardUID"] == query["dashboardUID"][0])
+            and all(tag in a["tags"] for tag in query.get("tags", []))
+        ]
+        return 200, found[: int(query.get("limit", ["100"])[0])]
+
+    def _patch_annotation(self, data: Any, annotation_id: str) -> Answer:
+        annotation = self.annotations.get(int(annotation_id))
+        if annotation is None:
+            return 404, {"message": "Annotation not found"}
+        for field in ("time", "timeEnd", "tags", "text"):
+            if isinstance(data, dict) and data.get(field) is not None:
+                annotation[field] = data[field]
+        return 200, {"message": "Annotation patched"}
