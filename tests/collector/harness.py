@@ -129,20 +129,14 @@ def metric_snapshot(db_url: str) -> dict[MetricKey, tuple[float | None, int]]:
         engine.dispose()
 
 
-SKETCH_METRICS = frozenset({"latency_p50_ms", "latency_p95_ms", "latency_p99_ms"})
-"""Read from a KLL sketch, whose compaction is randomised: two runs over the same events
-agree only within the sketch's rank error, not bit for bit."""
-
-
 def assert_same_metrics(
     expected: Mapping[MetricKey, tuple[float | None, int]],
     actual: Mapping[MetricKey, tuple[float | None, int]],
     rel: float = 1e-9,
-    sketch_rel: float = 0.1,
     db_url: str | None = None,
 ) -> None:
-    """Same points; counts and sample sizes exactly, values within float tolerance (sketch
-    quantiles within ``sketch_rel``)."""
+    """Same points; counts and sample sizes exactly, every value (latency quantiles included:
+    their log-binned histogram merges exactly) within float tolerance ``rel``."""
     assert set(actual) == set(expected), (
         f"missing {sorted(set(expected) - set(actual))[:5]}, "
         f"extra {sorted(set(actual) - set(expected))[:5]}"
@@ -159,8 +153,7 @@ def assert_same_metrics(
             if other_value != value:
                 wrong.append(f"{key}: count {other_value} != {value}")
         else:
-            tolerance = sketch_rel if key[4] in SKETCH_METRICS else rel
-            if not math.isclose(other_value, value, rel_tol=tolerance, abs_tol=1e-12):
+            if not math.isclose(other_value, value, rel_tol=rel, abs_tol=1e-12):
                 wrong.append(f"{key}: {other_value} != {value}")
     if wrong and db_url is not None:
         wrong.insert(0, explain(db_url))
