@@ -11,11 +11,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from infersight.storage.models import MetricPoint
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 DATASET_LEVEL = ""
@@ -68,6 +69,35 @@ def upsert_metric_points(session: Session, points: Iterable[MetricPointRecord]) 
     return upsert(session, MetricPoint, rows, conflict=_KEY, update=_UPDATE)
 
 
+def _points_query(
+    columns: tuple[Any, ...],
+    model: str,
+    *,
+    version: str | None,
+    metric: str | None,
+    feature: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> Select[Any]:
+    """``columns`` of the points of ``model`` matching the filters, oldest first."""
+    query = select(*columns).where(MetricPoint.model == model)
+    if version is not None:
+        query = query.where(MetricPoint.version == version)
+    if metric is not None:
+        query = query.where(MetricPoint.metric == metric)
+    if feature is not None:
+        query = query.where(MetricPoint.feature == feature)
+    if start is not None:
+        query = query.where(MetricPoint.window_start >= start)
+    if end is not None:
+        query = query.where(MetricPoint.window_start < end)
+    query = query.order_by(
+        MetricPoint.window_start, MetricPoint.version, MetricPoint.feature, MetricPoint.metric
+    )
+    return query if limit is None else query.limit(limit)
+
+
 def query_metric_points(
     session: Session,
     model: str,
@@ -84,22 +114,8 @@ def query_metric_points(
     ``feature=None`` returns every feature; ``feature=DATASET_LEVEL`` ('') only the
     dataset-level points.
     """
-    query = select(MetricPoint).where(MetricPoint.model == model)
-    if version is not None:
-        query = query.where(MetricPoint.version == version)
-    if metric is not None:
-        query = query.where(MetricPoint.metric == metric)
-    if feature is not None:
-        query = query.where(MetricPoint.feature == feature)
-    if start is not None:
-        query = query.where(MetricPoint.window_start >= start)
-    if end is not None:
-        query = query.where(MetricPoint.window_start < end)
-    query = query.order_by(
-        MetricPoint.window_start, MetricPoint.version, MetricPoint.feature, MetricPoint.metric
-    )
-    if limit is not None:
-        query = query.limit(limit)
+    query = _points_query((MetricPoint,), model, version=version, metric=metric,
+                          feature=feature, start=start, end=end, limit=limit)
     return [
         MetricPointRecord(
             model=row.model,
@@ -114,6 +130,28 @@ def query_metric_points(
         )
         for row in session.scalars(query)
     ]
+
+
+def metric_point_rows(
+    session: Session,
+    model: str,
+    *,
+    version: str | None = None,
+    metric: str | None = None,
+    feature: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> Iterable[tuple[datetime, datetime, str, str, str, float | None, int]]:
+    """The same points as :func:`query_metric_points` as plain tuples
+    ``(window_start, window_end, version, feature, metric, value, sample_size)``, without
+    building ORM objects (for long series; ``feature`` is '' at the dataset level)."""
+    columns = (MetricPoint.window_start, MetricPoint.window_end, MetricPoint.version,
+               MetricPoint.feature, MetricPoint.metric, MetricPoint.value,
+               MetricPoint.sample_size)
+    query = _points_query(columns, model, version=version, metric=metric, feature=feature,
+                          start=start, end=end, limit=limit)
+    return session.execute(query)  # rows unpack like tuples
 
 
 def metric_names(session: Session, model: str) -> list[str]:

@@ -18,7 +18,6 @@ from infersight.collector.api.deps import (
 )
 from infersight.collector.api.errors import ERROR_RESPONSES
 from pydantic import BaseModel
-from sqlalchemy import select
 
 router = APIRouter(prefix="/v1", tags=["metrics"], responses=ERROR_RESPONSES)
 
@@ -69,27 +68,14 @@ def get_metrics(
     Read as plain rows and encoded with msgspec: a 30-day series of 1-minute windows is
     43,200 points, which per-object validation would make several times slower.
     """
-    from infersight.storage.models import MetricPoint
+    from infersight.storage.metrics import metric_point_rows
 
     existing_model(session, model)
-    query = select(MetricPoint.window_start, MetricPoint.window_end, MetricPoint.version,
-                   MetricPoint.feature, MetricPoint.metric, MetricPoint.value,
-                   MetricPoint.sample_size).where(MetricPoint.model == model)
-    if version is not None:
-        query = query.where(MetricPoint.version == version)
-    if metric is not None:
-        query = query.where(MetricPoint.metric == metric)
-    if feature is not None:
-        query = query.where(MetricPoint.feature == feature)
-    if windows.start is not None:
-        query = query.where(MetricPoint.window_start >= windows.start)
-    if windows.end is not None:
-        query = query.where(MetricPoint.window_start < windows.end)
-    query = query.order_by(MetricPoint.window_start, MetricPoint.version, MetricPoint.feature,
-                           MetricPoint.metric).limit(limit)
+    rows = metric_point_rows(session, model, version=version, metric=metric, feature=feature,
+                             start=windows.start, end=windows.end, limit=limit)
     points = [
         _Point(ws, we, v, f or None, m, None if value is None or not math.isfinite(value)
                else float(value), int(n))
-        for ws, we, v, f, m, value, n in session.execute(query)
+        for ws, we, v, f, m, value, n in rows
     ]
     return Response(_encoder.encode(points), media_type="application/json")
