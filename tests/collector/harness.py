@@ -232,10 +232,20 @@ class WorkerProcess:
         return int(self.process.returncode)
 
 
-def first_lines(path: Path, n: int = 60) -> str:
+def last_lines(path: Path, n: int = 60) -> str:
+    """The last ``n`` lines of a worker's log ("" before it exists)."""
     try:
         return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-n:])
     except OSError:
         return ""
 
 
+
+
+def wait_for_log(path: Path, text: str, timeout: float) -> None:
+    """Wait until a worker's log contains ``text``."""
+    deadline = time.monotonic() + timeout
+    while text not in last_lines(path, 100000):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name} never logged {text!r}:\n{last_lines(path)}")
+        time.sleep(0.1)
