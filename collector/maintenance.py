@@ -24,7 +24,7 @@ from infersight.collector.errors import DATABASE_ERRORS, short
 from infersight.collector.pipeline import BatchAggregator, BatchEffects, DeadLetter, WindowKey
 from infersight.collector.self_metrics import WorkerMetrics
 from infersight.collector.state_cache import StateCache
-from infersight.collector.windows import WindowSpec
+from infersight.drift.windowing import WindowSpec
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage import offsets as offset_store

@@ -21,7 +21,7 @@ from infersight.collector.bus import Record
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.concept import JoinedLabel, update_detectors
 from infersight.collector.state_cache import CachedState, StateCache
-from infersight.collector.windows import WindowSpec
+from infersight.drift.windowing import WindowSpec
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage.deadletters import DeadLetterRecord

@@ -36,7 +36,7 @@ from infersight.collector.pipeline import (
 )
 from infersight.collector.self_metrics import WorkerMetrics
 from infersight.collector.state_cache import StateCache
-from infersight.collector.windows import WindowSpec
+from infersight.drift.windowing import WindowSpec
 from infersight.storage import offsets as offset_store
 from infersight.storage.deadletters import add_dead_letters
 from infersight.storage.types import utc_now

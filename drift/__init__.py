@@ -15,7 +15,7 @@ False
 from __future__ import annotations
 
 from ._codec import FormatError
-from .compare import compare
+from .compare import compare, compare_configured
 from .config import DriftConfig, Rule
 from .estimation import CBPE
 from .performance import (
@@ -44,5 +44,6 @@ __all__ = [
     "WindowState",
     "classification_metrics",
     "compare",
+    "compare_configured",
     "regression_metrics",
 ]

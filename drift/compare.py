@@ -184,3 +184,36 @@ def compare(reference: Reference, window: WindowState,
     model.update(window.latency_quantiles())
     performance, labelled, scored = _performance(reference, window)
     return DriftReport(details, prediction_detail, performance, model, labelled, scored)
+
+
+def compare_configured(reference: Reference, window: WindowState,
+                       stored_config: object = None) -> tuple[DriftReport, str | None]:
+    """:func:`compare` with a model's stored ``drift_config`` (a dict, or None).
+
+    A stored configuration that is invalid, or that does not apply to the reference (a test
+    on a feature of the wrong kind), falls back to the documented defaults: a bad setting
+    must not stop evaluation. Returns the report and a note saying why the defaults were
+    used (None when the stored configuration, or none, applied).
+
+    Examples
+    --------
+    >>> from infersight.drift import Reference
+    >>> ref = Reference.from_data({"x": [1.0, 2.0, 3.0, 4.0]})
+    >>> w = ref.new_window()
+    >>> w.update({"x": [1.0, 2.0]})
+    >>> _report, note = compare_configured(ref, w, {"numeric_small": "ks"})
+    >>> note.startswith("the model's drift_config is invalid")
+    True
+    """
+    if not stored_config:
+        return compare(reference, window), None
+    try:
+        config = DriftConfig.from_dict(stored_config)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        note = f"the model's drift_config is invalid ({exc}); default tests used"
+        return compare(reference, window), note
+    try:
+        return compare(reference, window, config), None
+    except ValueError as exc:
+        note = f"the model's drift_config does not apply ({exc}); default tests used"
+        return compare(reference, window), note

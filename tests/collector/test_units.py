@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from infersight.collector.local_consumer import LocalConsumerBus
 from infersight.collector.self_metrics import WorkerMetrics
 from infersight.collector.state_cache import CachedState, StateCache
-from infersight.collector.windows import WindowSpec
+from infersight.drift.windowing import WindowSpec
 from infersight.sdk.local_bus import LocalBus
 from prometheus_client import CollectorRegistry
 
@@ -105,7 +105,7 @@ def test_state_cache_stays_bounded_and_keeps_dirty_entries() -> None:
 
 
 @pytest.mark.parametrize("module", [
-    "infersight.collector.bus", "infersight.collector.windows",
+    "infersight.collector.bus", "infersight.drift.windowing",
     "infersight.collector.self_metrics", "infersight.collector.worker",
 ])
 def test_collector_doctests(module: str) -> None:

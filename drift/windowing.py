@@ -16,8 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The Unix epoch: windows are aligned to it (and it stands for "the reference" where a
+window start is needed for reference values, see docs/alerts.md)."""
+
 DEFAULT_LATENESS_FRACTION = 0.1
-"""Allowed lateness as a share of the window length (DESIGN §5)."""
+"""Allowed lateness as a share of the window length (docs/pipeline.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +62,9 @@ class WindowSpec:
 def _epoch_us(ts: datetime) -> int:
     if ts.tzinfo is None:
         raise ValueError(f"naive datetime {ts.isoformat()}: event times must be aware")
-    delta = ts.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = ts.astimezone(UTC) - EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _from_epoch_us(us: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    return EPOCH + timedelta(microseconds=us)
