@@ -22,14 +22,13 @@ import os
 from typing import Annotated, Literal
 
 from infersight.alerts.builtin import builtin_retraining_rule, builtin_rules
+from infersight.alerts.durations import Duration
 from infersight.alerts.models import AlertRuleRow
 from infersight.alerts.recommendation import RetrainingRule
 from infersight.alerts.rules import AlertRule
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from infersight.settings import Duration
 
 _URL = r"^https?://\S+$"
 

@@ -20,14 +20,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from infersight.alerts.durations import Duration
 from infersight.alerts.evaluation import REFERENCE_WINDOW_START, Judgement
 from infersight.alerts.rules import PREDICTION_FEATURE, Severity
 from infersight.storage.models import MetricPoint
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from infersight.settings import Duration
 
 PROPORTION_METRICS = frozenset(
     {"accuracy", "precision", "recall", "f1", "roc_auc", "label_coverage"}

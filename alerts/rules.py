@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
+from infersight.alerts.durations import Duration
 from infersight.storage.types import reject_nul
 from pydantic import (
     BaseModel,
@@ -45,8 +46,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from infersight.settings import Duration
 
 Severity = Literal["critical", "error", "warning", "info"]
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]

@@ -2,48 +2,22 @@
 
 Settings are read when a command starts (``load_settings()``), never at import time.
 
->>> parse_duration("90s"), parse_duration("5m"), parse_duration("7d")
-(90.0, 300.0, 604800.0)
+>>> Settings(window="5m", eval_interval="200ms").window
+300.0
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+from infersight.alerts.durations import Duration
+from infersight.sdk.durations import parse_duration
 
-
-def parse_duration(value: str | float | int) -> float:
-    """Parse ``30s``, ``5m``, ``1h``, ``168h``, ``7d`` (or a number of seconds) into seconds.
-
-    >>> parse_duration("1h")
-    3600.0
-    >>> parse_duration(2.5)
-    2.5
-    """
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif not isinstance(value, str):
-        raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 5m, 1h, 7d or seconds")
-    else:
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 5m, 1h, 7d")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds, written in settings as ``30s``, ``5m``, ``1h``, ``7d``."""
+__all__ = ["Duration", "Settings", "load_settings", "parse_duration"]
 
 
 def default_data_dir() -> Path:

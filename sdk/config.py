@@ -18,12 +18,13 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from .durations import parse_duration
+
 __all__ = [
     "DEFAULT_API_URL",
     "ModelDefaults",
     "SdkConfig",
     "build_config",
-    "parse_seconds",
 ]
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -83,32 +84,6 @@ class SdkConfig(NamedTuple):
 
 
 _NO_DEFAULTS = ModelDefaults()
-
-
-def parse_seconds(value: str | float | int, name: str) -> float:
-    """Seconds from a number or a string such as ``"200ms"``, ``"1.5s"``, ``"2"``.
-
-    >>> parse_seconds("200ms", "flush_interval"), parse_seconds(3, "exit_timeout")
-    (0.2, 3.0)
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a duration, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = value.strip().lower()
-        scale = 1.0
-        if text.endswith("ms"):
-            text, scale = text[:-2], 0.001
-        elif text.endswith("s"):
-            text = text[:-1]
-        try:
-            seconds = float(text) * scale
-        except ValueError:
-            raise ValueError(f"{name} must be a duration like 200ms or 1.5s, got {value!r}") from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{name} must be a positive finite duration, got {value!r}")
-    return seconds
 
 
 def _int_setting(value: object, name: str, minimum: int) -> int:
@@ -228,13 +203,13 @@ def build_config(
         batch_bytes=_int_setting(
             pick("batch_bytes", batch_bytes, DEFAULT_BATCH_BYTES), "batch_bytes", 1024
         ),
-        flush_interval=parse_seconds(
+        flush_interval=parse_duration(
             pick("flush_interval", flush_interval, DEFAULT_FLUSH_INTERVAL), "flush_interval"
         ),
-        exit_timeout=parse_seconds(
+        exit_timeout=parse_duration(
             pick("exit_timeout", exit_timeout, DEFAULT_EXIT_TIMEOUT), "exit_timeout"
         ),
-        max_backoff=parse_seconds(max_backoff, "max_backoff"),
+        max_backoff=parse_duration(max_backoff, "max_backoff"),
         sample_rate=check_sample_rate(pick("sample_rate", sample_rate, 1.0)),
         tags=tag_map(tags),
         redact=field_names(redact, "redact"),
