@@ -19,12 +19,15 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import SdkConfig, build_config
 from .counters import Counters, sdk_logger
-from .records import FLUSH, Record
+from .records import FLUSH, QueueItem
 from .transport import PermanentSendError, Transport, create_transport
+
+if TYPE_CHECKING:
+    from .background import BackgroundThread
 
 __all__ = ["Client", "current", "install", "uninstall"]
 
@@ -41,41 +44,42 @@ class Client:
         self._reset_runtime_state()
 
     def _reset_runtime_state(self) -> None:
-        self._queue: deque[Record] = deque()
+        self._queue: deque[QueueItem] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self.counters = Counters()
-        self._worker: Any = None
+        self._background: BackgroundThread | None = None
         self._pid = os.getpid()
 
     # -- call path ---------------------------------------------------------------------
-    def submit(self, record: Record) -> None:
+    def submit(self, record: QueueItem) -> None:
         """Queue one record without blocking; drop and count it when the queue is full."""
         queue = self._queue
         if len(queue) >= self._capacity:
             self.counters.dropped("shutdown" if self._closed else "queue_full")
             return
         queue.append(record)
-        if self._worker is None:
-            self._start_worker()
+        if self._background is None:
+            self._start_background()
         if len(queue) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     # -- background --------------------------------------------------------------------
-    def _start_worker(self) -> None:
+    def _start_background(self) -> None:
         with self._lock:
-            if self._worker is not None or self._closed:
+            if self._background is not None or self._closed:
                 return
             if self._pid != os.getpid():  # forked without the at-fork hook having run
                 self._after_fork_in_child()
-            from .worker import Worker  # lazily: keeps `import infersight` fast
+            from .background import BackgroundThread  # lazily: keeps `import infersight` fast
 
-            worker = Worker(self._queue, self._wake, self.config, self.transport, self.counters)
+            background = BackgroundThread(self._queue, self._wake, self.config, self.transport,
+                                      self.counters)
             try:
-                worker.start()
+                background.start()
             except RuntimeError:  # the interpreter is shutting down
                 return
-            self._worker = worker
+            self._background = background
             _register_exit_flush(self)
 
     def _after_fork_in_child(self) -> None:
@@ -86,11 +90,11 @@ class Client:
         """Send everything queued so far; whether it all went out within ``timeout`` seconds."""
         if self._pid != os.getpid():
             self._after_fork_in_child()
-        if self._worker is None:
+        if self._background is None:
             if not self._queue:
                 return True
-            self._start_worker()
-            if self._worker is None:
+            self._start_background()
+            if self._background is None:
                 return False
         done = threading.Event()
         self._queue.append((FLUSH, done, time.monotonic() + max(0.0, timeout)))
@@ -98,7 +102,7 @@ class Client:
         return done.wait(max(0.0, timeout))
 
     def shutdown(self, timeout: float = 5.0) -> bool:
-        """Flush within ``timeout``, stop the worker, close the transport; later events are dropped."""
+        """Flush within ``timeout``, stop the background thread, close the transport; later events are dropped."""
         deadline = time.monotonic() + max(0.0, timeout)
         with self._lock:
             if self._closed:
@@ -106,17 +110,17 @@ class Client:
             self._closed = True
         flushed = self.flush(timeout)
         self._capacity = 0
-        worker = self._worker
-        if worker is None:
+        background = self._background
+        if background is None:
             self._drop_queued()
             try:
                 self.transport.close(max(0.0, deadline - time.monotonic()))
             except Exception as exc:
                 self.counters.error(exc)
             return flushed
-        worker.stop(deadline)
-        if worker.thread is not threading.current_thread():
-            worker.thread.join(max(0.0, deadline - time.monotonic()) + 0.5)
+        background.stop(deadline)
+        if background.thread is not threading.current_thread():
+            background.thread.join(max(0.0, deadline - time.monotonic()) + 0.5)
         return flushed
 
     def _drop_queued(self) -> None:
@@ -128,10 +132,10 @@ class Client:
     def stats(self) -> dict[str, Any]:
         """Counts for ``infersight.stats()``."""
         snapshot = self.counters.snapshot()
-        worker = self._worker
+        background = self._background
         queued = sum(1 for record in list(self._queue) if record[0] != FLUSH)
-        if worker is not None:
-            queued += worker.buffered_events + worker.in_flight_events
+        if background is not None:
+            queued += background.buffered_events + background.in_flight_events
         return {
             "queued": queued,
             **snapshot,

@@ -30,7 +30,7 @@ from .extract import (
     feature_rows,
     prediction_rows,
 )
-from .records import CALL, LABEL, PREDICTION, Record
+from .records import CALL, LABEL, PREDICTION, QueueItem
 from .wire import EVENTS_TOPIC, LABELS_TOPIC
 
 __all__ = ["EventBuilder", "ExtractError", "InvalidEvent", "format_ts", "hash_value", "parse_ts"]
@@ -134,7 +134,7 @@ class EventBuilder:
     def __init__(self, config: SdkConfig) -> None:
         self._config = config
 
-    def build(self, record: Record) -> list[Routed]:
+    def build(self, record: QueueItem) -> list[Routed]:
         """The events of one record; raises ExtractError or InvalidEvent to drop it."""
         kind = record[0]
         if kind == CALL:
@@ -145,7 +145,7 @@ class EventBuilder:
             return self._from_label(record)
         raise InvalidEvent(f"unknown record kind {kind!r}")
 
-    def _from_call(self, record: Record) -> list[Routed]:
+    def _from_call(self, record: QueueItem) -> list[Routed]:
         _, spec, args, kwargs, result, error, latency_ns, wall_ns, prediction_id, user_ids = record
         call_args = args[1:] if spec.drops_self else args
         if spec.features is not None:
@@ -163,7 +163,7 @@ class EventBuilder:
             error=error, user_ids=user_ids,
         )
 
-    def _from_prediction(self, record: Record) -> list[Routed]:
+    def _from_prediction(self, record: QueueItem) -> list[Routed]:
         (_, model, version, features, prediction, latency_ms, prediction_id, ts, tags,
          feature_names, redact, hashed, error, wall_ns) = record
         if latency_ms is not None:
@@ -180,7 +180,7 @@ class EventBuilder:
             error=error, user_ids=None,
         )
 
-    def _from_label(self, record: Record) -> list[Routed]:
+    def _from_label(self, record: QueueItem) -> list[Routed]:
         _, model, prediction_id, label, ts, wall_ns = record
         event: Event = {
             "type": "label",

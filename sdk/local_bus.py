@@ -26,7 +26,7 @@ __all__ = ["DEFAULT_MAX_MESSAGES_PER_TOPIC", "LocalBus", "get_local_bus"]
 
 DEFAULT_MAX_MESSAGES_PER_TOPIC = 100_000
 
-Message = tuple[int, bytes | None, bytes]
+StoredMessage = tuple[int, bytes | None, bytes]
 
 
 class _TopicLog:
@@ -81,7 +81,7 @@ class LocalBus:
 
     def read(
         self, topic: str, offset: int, max_messages: int = 1000, timeout: float = 0.0
-    ) -> list[Message]:
+    ) -> list[StoredMessage]:
         """Messages ``(offset, key, value)`` of ``topic`` from ``offset`` on (at most ``max_messages``).
 
         An offset below the first retained one starts at the first retained message.

@@ -7,8 +7,9 @@ feature_names, redact, hash, error, wall_ns)``
     ``log_prediction`` and the context-manager form of ``monitor``;
 ``(LABEL, model, prediction_id, label, ts, wall_ns)``
     ``log_label``;
-``(FLUSH, threading.Event)``
-    a flush request: the worker sends everything queued before it, then sets the event.
+``(FLUSH, threading.Event, deadline)``
+    a flush request (``deadline`` on the monotonic clock): the background thread sends
+    everything queued before it, then sets the event.
 
 >>> CALL, PREDICTION, LABEL, FLUSH
 (0, 1, 2, 3)
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CALL", "FLUSH", "LABEL", "PREDICTION", "Record"]
+__all__ = ["CALL", "FLUSH", "LABEL", "PREDICTION", "QueueItem"]
 
 CALL = 0
 PREDICTION = 1
 LABEL = 2
 FLUSH = 3
 
-Record = tuple[Any, ...]
+QueueItem = tuple[Any, ...]
+"""One queued tuple, as above."""

@@ -11,7 +11,7 @@ itself when the destination comes back.
 >>> from infersight.sdk.transport_memory import MemoryTransport
 >>> counters = Counters()
 >>> sender = Sender(MemoryTransport(), counters, max_in_flight=4, max_backoff=1.0)
->>> sender.submit(Message("infersight.events", b"fraud", b"{}", events=3))
+>>> sender.submit(OutgoingBatch("infersight.events", b"fraud", b"{}", events=3))
 >>> sender.wait_idle(deadline=None), counters.snapshot()["sent"]
 (True, 3)
 """
@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from .counters import Counters
 from .transport import Delivery, PermanentSendError, Transport
 
-__all__ = ["Message", "Sender"]
+__all__ = ["OutgoingBatch", "Sender"]
 
 _FIRST_BACKOFF = 0.05
 
 
 @dataclass
-class Message:
+class OutgoingBatch:
     """One encoded batch on its way out."""
 
     topic: str
@@ -50,7 +50,7 @@ class Sender:
         self._counters = counters
         self._max_in_flight = max(1, max_in_flight)
         self._max_backoff = max_backoff
-        self._in_flight: deque[tuple[Delivery, Message]] = deque()
+        self._in_flight: deque[tuple[Delivery, OutgoingBatch]] = deque()
         self._give_up_at: float | None = None
         self._stop = threading.Event()
         self.in_flight_events = 0
@@ -68,7 +68,7 @@ class Sender:
     def _past_deadline(self) -> bool:
         return self._give_up_at is not None and time.monotonic() >= self._give_up_at
 
-    def submit(self, message: Message) -> None:
+    def submit(self, message: OutgoingBatch) -> None:
         """Hand ``message`` over (retrying as needed); returns once the in-flight window has room."""
         pending = deque([message])
         while pending:
@@ -76,7 +76,7 @@ class Sender:
             if self._hand_over(current):
                 pending.extend(self._settle(block=True))
 
-    def _hand_over(self, message: Message) -> bool:
+    def _hand_over(self, message: OutgoingBatch) -> bool:
         while True:
             if message.attempts:
                 delay = min(self._max_backoff, _FIRST_BACKOFF * 2 ** (message.attempts - 1))
@@ -97,12 +97,12 @@ class Sender:
             self.in_flight_events += message.events
             return True
 
-    def _settle(self, block: bool) -> list[Message]:
+    def _settle(self, block: bool) -> list[OutgoingBatch]:
         """Record finished deliveries (oldest first); return those to retry.
 
         With ``block``, waits while more than ``max_in_flight`` messages are in flight.
         """
-        retry: list[Message] = []
+        retry: list[OutgoingBatch] = []
         while self._in_flight:
             delivery, message = self._in_flight[0]
             must_wait = block and len(self._in_flight) > self._max_in_flight

@@ -19,7 +19,6 @@ ValueError: unknown transport 'carrier-pigeon://coop': use kafka://host:port, ht
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 
 __all__ = [
@@ -67,25 +66,6 @@ class Transport(ABC):
     def after_fork(self) -> Transport:
         """The transport a forked child should use (default: this same object)."""
         return self
-
-
-class _LockedDelivery(Delivery):
-    """A delivery completed later by another thread (used by asynchronous transports)."""
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self._error: BaseException | None = None
-
-    def complete(self, error: BaseException | None) -> None:
-        self._error = error
-        self._done.set()
-
-    def wait(self, timeout: float) -> bool:
-        return self._done.wait(max(0.0, timeout))
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
 
 
 def create_transport(spec: object, api_key: str | None = None) -> Transport:

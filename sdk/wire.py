@@ -156,7 +156,7 @@ class DecodedBatch:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-class DeadLetter(msgspec.Struct, kw_only=True):
+class DeadLetterMessage(msgspec.Struct, kw_only=True):
     """A dead letter on ``infersight.deadletter``: the refused input and why."""
 
     schema: Literal["infersight.deadletter/v1"] = DEADLETTER_SCHEMA
@@ -197,7 +197,7 @@ _raw_batch_decoder: Final = msgspec.json.Decoder(_RawBatch)
 _object_decoder: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _array_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _string_decoder: Final = msgspec.json.Decoder(str)
-_deadletter_decoder: Final = msgspec.json.Decoder(DeadLetter)
+_deadletter_decoder: Final = msgspec.json.Decoder(DeadLetterMessage)
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
@@ -331,7 +331,7 @@ def encode_deadletter(
         text, encoding = kept.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
-    letter = DeadLetter(
+    letter = DeadLetterMessage(
         reason=reason,
         detail=detail,
         topic=topic,
@@ -346,7 +346,7 @@ def encode_deadletter(
     return msgspec.json.encode(letter)
 
 
-def decode_deadletter(data: bytes) -> DeadLetter:
+def decode_deadletter(data: bytes) -> DeadLetterMessage:
     """Read a dead letter written by :func:`encode_deadletter` (raises ``msgspec.DecodeError``)."""
     return _deadletter_decoder.decode(data)
 

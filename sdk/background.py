@@ -17,12 +17,12 @@ from .batcher import Batch, Batcher, encode_within_limit
 from .config import SdkConfig
 from .counters import Counters
 from .events import EventBuilder, ExtractError, InvalidEvent
-from .records import FLUSH, Record
-from .sender import Message, Sender
+from .records import FLUSH, QueueItem
+from .sender import OutgoingBatch, Sender
 from .transport import Transport
 from .wire import encode_batch
 
-__all__ = ["Worker"]
+__all__ = ["BackgroundThread"]
 
 logger = logging.getLogger("infersight.sdk")
 
@@ -31,11 +31,11 @@ _RECORDS_PER_ROUND = 2000
 _YIELD_EVERY = 8  # check due batches and deliveries at least this often while draining
 
 
-class Worker:
+class BackgroundThread:
     """Owns the batching state; runs :meth:`run` on a daemon thread."""
 
     def __init__(
-        self, queue: deque[Record], wake: threading.Event, config: SdkConfig,
+        self, queue: deque[QueueItem], wake: threading.Event, config: SdkConfig,
         transport: Transport, counters: Counters,
     ) -> None:
         self._queue = queue
@@ -100,7 +100,7 @@ class Worker:
                 self._send(self._batcher.due(time.monotonic()))
                 self._sender.poll()
 
-    def _add(self, record: Record) -> None:
+    def _add(self, record: QueueItem) -> None:
         try:
             routed = self._builder.build(record)
         except ExtractError as exc:
@@ -125,7 +125,7 @@ class Worker:
                 self._counters.dropped("encode_error", 1, reason)
             for value, count in result.messages:
                 self._batcher.observe_encoded(count, len(value))
-                self._sender.submit(Message(batch.topic, batch.key, value, count))
+                self._sender.submit(OutgoingBatch(batch.topic, batch.key, value, count))
 
     def _flush(self, done: threading.Event, deadline: float) -> None:
         self._send(self._batcher.take_all())
