@@ -1,4 +1,4 @@
-"""The ``infersight`` command line (DESIGN §7).
+"""The ``infersight`` command line (the README lists the commands).
 
 Each command reads the settings when it starts (never at import time) and imports the
 heavy parts it needs only then, so ``infersight --help`` stays fast.
@@ -206,54 +206,38 @@ def reference_upload(
     task: Annotated[str | None, typer.Option(help="binary, multiclass or regression.")] = None,
     positive_class: Annotated[str | None, typer.Option(help="Positive class.")] = None,
     threshold: Annotated[float | None, typer.Option(help="Decision threshold.")] = None,
+    redact: Annotated[list[str] | None, typer.Option(
+        help="Column to leave out, as monitor(redact=...) does (repeat for several).")] = None,
+    hash_column: Annotated[list[str] | None, typer.Option(
+        "--hash", help="Column to send hashed, as monitor(hash=...) does (repeat for several; "
+        "salt: INFERSIGHT_HASH_SALT).")] = None,
 ) -> None:
-    """Upload a reference CSV or Parquet file for MODEL VERSION (to INFERSIGHT_API_URL)."""
+    """Upload a reference CSV or Parquet file for MODEL VERSION (to INFERSIGHT_API_URL).
+
+    The file goes through the SDK's reference client: values are cleaned, redacted and
+    hashed exactly as the SDK treats live events.
+    """
     import json
-    from urllib.parse import quote
 
-    import httpx
-
+    from infersight.reference_file import READERS, ReferenceFileError, upload_reference_file
+    from infersight.sdk import ReferenceUploadError
     from infersight.settings import load_settings
 
-    types = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet",
-             ".pq": "application/vnd.apache.parquet"}
-    content_type = types.get(file.suffix.lower())
-    if content_type is None:
-        typer.echo(f"infersight reference upload: {file}: expected a .csv or .parquet file", err=True)
-        raise typer.Exit(code=2)
-    if not file.is_file():
-        typer.echo(f"infersight reference upload: {file}: no such file", err=True)
+    if file.suffix.lower() not in READERS or not file.is_file():
+        problem = "no such file" if file.suffix.lower() in READERS else "expected a .csv or .parquet file"
+        typer.echo(f"infersight reference upload: {file}: {problem}", err=True)
         raise typer.Exit(code=2)
     settings = load_settings()
-    options = {"label_column": label_column, "prediction_column": prediction_column,
-               "score_column": score_column, "task": task, "positive_class": positive_class,
-               "threshold": threshold}
-    params = {k: v for k, v in options.items() if v is not None}
-    headers = {"Content-Type": content_type}
-    if settings.api_key:
-        headers["Authorization"] = f"Bearer {settings.api_key}"
-    url = (f"{settings.api_url.rstrip('/')}/v1/models/{quote(model, safe='')}"
-           f"/versions/{quote(version, safe='')}/reference")
-
-    def chunks():  # type: ignore[no-untyped-def]  # streamed: the file never sits in memory
-        with file.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                yield chunk
-
     try:
-        response = httpx.post(url, content=chunks(), params=params, headers=headers,
-                              timeout=httpx.Timeout(600, connect=10))
-    except httpx.HTTPError as exc:
-        typer.echo(f"infersight reference upload: POST {url} failed: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"detail": response.text[:500]}
-    if response.status_code >= 400:
-        typer.echo(f"infersight reference upload: {response.status_code}: "
-                   f"{answer.get('detail', answer)}", err=True)
-        raise typer.Exit(code=1)
+        answer = upload_reference_file(
+            model, version, file, api_url=settings.api_url, api_key=settings.api_key,
+            label_column=label_column, prediction_column=prediction_column,
+            score_column=score_column, task=task, positive_class=positive_class,
+            threshold=threshold, redact=redact or (), hash=hash_column or (),
+        )
+    except (ReferenceFileError, ReferenceUploadError) as exc:
+        typer.echo(f"infersight reference upload: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     kinds = answer.get("features", {})
     typer.echo(f"reference of {model} {version}: {answer.get('rows')} rows, {len(kinds)} features"
                f" (task: {answer.get('task') or 'none'})")

@@ -94,3 +94,31 @@ def test_api_command_serves_on_the_given_port(sqlite_url: str) -> None:
         process.terminate()
         output = process.communicate(timeout=10)[0].decode()
     assert "INFERSIGHT_AUTH=off" in output
+
+
+def test_reference_upload_command_redacts_and_hashes_like_the_sdk(sqlite_url: str,
+                                                                   tmp_path: Path) -> None:
+    frame = pd.DataFrame({"amount": np.linspace(1, 100, 200), "email": [f"u{i}@x.io" for i in range(200)],
+                          "ssn": [f"{i:09d}" for i in range(200)]})
+    path = tmp_path / "ref.csv"
+    frame.to_csv(path, index=False)
+    with serve(sqlite_url) as api:
+        env = {"INFERSIGHT_API_URL": api.url, "INFERSIGHT_API_KEY": api.key("admin")}
+        result = runner.invoke(app, ["reference", "upload", "fraud", "1", str(path),
+                                     "--redact", "ssn", "--hash", "email"], env=env)
+        assert result.exit_code == 0, result.output
+        from infersight.drift import Reference
+        from infersight.storage.db import make_engine, session_factory
+        from infersight.storage.registry import get_reference
+
+        engine = make_engine(sqlite_url)
+        with session_factory(engine)() as session:
+            stored = get_reference(session, "fraud", "1")
+        engine.dispose()
+    assert stored is not None
+    reference = Reference.from_bytes(stored[0])
+    assert sorted(reference.features) == ["amount", "email"]  # ssn never left the machine
+    from infersight.sdk.events import hash_value
+
+    categories = set(reference.features["email"].vocabulary) | set(reference.features["email"].extra or ())
+    assert hash_value("u0@x.io", b"") in categories and "u0@x.io" not in categories
