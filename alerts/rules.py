@@ -1,6 +1,6 @@
 """Alert rules: what to watch, when it breaches, and whom to tell.
 
-A rule compares one metric of a window (DESIGN §5 names) with a threshold that is either
+A rule compares one metric of a window (names as in docs/statistics.md) with a threshold that is either
 absolute or relative to the model version's reference value of a metric::
 
     name: precision_drop

@@ -6,8 +6,8 @@
     sustained events/s over the run and the p95 delay from producing an event to a
     persisted metric point that counts it; where the workers' time goes (their
     ``infersight_stage_seconds`` counters, scraped from ``/metrics``).
-(memory) one worker's resident memory over a long stream (DESIGN §9: bounded regardless of
-    stream length): ``--events`` (default 10,000,000) events of several models with 1- and
+(memory) one worker's resident memory over a long stream (it must stay bounded
+    regardless of stream length): ``--events`` (default 10,000,000) events of several models with 1- and
     5-minute windows over hours of event time, producer → Tansu → ONE worker (default
     settings) → Postgres; the worker's RSS sampled every 2 s and printed at every million
     consumed events, with the peak. Not part of ``all`` (it takes several minutes).
