@@ -125,3 +125,14 @@ def test_log_records_go_to_the_infersight_sdk_logger(caplog: pytest.LogCaptureFi
         infersight.flush(2)
     assert any("invalid_event" in record.getMessage() and "model must not be empty" in record.getMessage()
                for record in caplog.records)
+
+
+def test_sdk_durations_take_the_same_units_as_the_service_settings() -> None:
+    from infersight.settings import Settings
+
+    environ = {"INFERSIGHT_SDK_FLUSH_INTERVAL": "1m", "INFERSIGHT_SDK_EXIT_TIMEOUT": "1500ms"}
+    config = build_config(transport="memory", environ=environ)
+    assert (config.flush_interval, config.exit_timeout) == (60.0, 1.5)
+    assert Settings(window="1m", eval_interval="1500ms").window == config.flush_interval
+    with pytest.raises(ValueError, match="flush_interval"):
+        build_config(transport="memory", environ={"INFERSIGHT_SDK_FLUSH_INTERVAL": "soon"})
