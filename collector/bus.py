@@ -7,7 +7,7 @@ the production mode run the same worker code.
 
 Offsets are *not* committed to the bus: the worker stores them in the database in the same
 transaction as the state it derived from them, and seeks to them when a partition is
-assigned (DESIGN §9).
+assigned (docs/pipeline.md).
 
 >>> Record("infersight.events", 3, 41, b"fraud", b"{}").partition_key
 'infersight.events/3'
@@ -34,7 +34,7 @@ def partition_key(topic: str, partition: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One bus message: a whole wire-format batch (DESIGN §4)."""
+    """One bus message: a whole wire-format batch (docs/wire-format.md)."""
 
     topic: str
     partition: int

@@ -10,7 +10,6 @@ old reference stay as they are (see :mod:`infersight.collector.state_cache`).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 from infersight.collector import engine
 from infersight.collector.engine import ModelSettings
 from infersight.storage.models import Model, ModelVersion
+from infersight.storage.references import md5_hex, stored_digest
 from infersight.storage.registry import ensure_model_versions
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
@@ -88,7 +88,7 @@ class ModelCatalog:
         if loaded is not None:
             if now - loaded.checked_at < self.refresh_s:
                 return loaded.reference
-            if _stored_digest(session, model, version) == loaded.digest:
+            if stored_digest(session, model, version) == loaded.digest:
                 loaded.checked_at = now
                 return loaded.reference
             del self._references[key]
@@ -106,7 +106,7 @@ class ModelCatalog:
         self._missing.pop(key, None)
         blob = bytes(data)
         reference = engine.load_reference(blob)
-        self._references[key] = _LoadedReference(reference, _md5(blob), now)
+        self._references[key] = _LoadedReference(reference, md5_hex(blob), now)
         return reference
 
 
@@ -117,19 +117,3 @@ class _LoadedReference:
         self.reference = reference
         self.digest = digest
         self.checked_at = checked_at
-
-
-def _md5(blob: bytes) -> str:
-    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
-
-
-def _stored_digest(session: Session, model: str, version: str) -> str | None:
-    """MD5 (hex) of the stored reference blob, or None if there is none."""
-    where = (ModelVersion.model == model, ModelVersion.version == version)
-    if session.get_bind().dialect.name == "postgresql":
-        digest = session.execute(
-            select(func.md5(ModelVersion.reference)).where(*where)
-        ).scalar_one_or_none()
-        return None if digest is None else str(digest)
-    data = session.execute(select(ModelVersion.reference).where(*where)).scalar_one_or_none()
-    return None if data is None else _md5(bytes(data))

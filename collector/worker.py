@@ -1,6 +1,6 @@
 """The collector worker loop: poll → decode → aggregate → persist with offsets → evaluate.
 
-Exactly-once in effect (DESIGN §9): per polled batch, one transaction holds the window
+Exactly-once in effect (docs/pipeline.md): per polled batch, one transaction holds the window
 states, the prediction-index and label-join effects, the dead-letter rows, the watermarks
 and the consumed offsets. On assignment the worker seeks to the offsets stored in the
 database. If the database fails, the worker pauses its partitions, rolls its memory back
