@@ -83,10 +83,6 @@ class Batcher:
             return None
         return min(batch.started for batch in self._open.values()) + self.max_age
 
-    @property
-    def pending_events(self) -> int:
-        return sum(len(batch.events) for batch in self._open.values())
-
 
 @dataclass
 class EncodeResult:

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from infersight.sdk import wire
+from infersight.sdk.wire.codec import _Batch
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "wire-format.schema.json"
 MAX_DOUBLE = sys.float_info.max
@@ -54,7 +55,7 @@ def _edit(node: Any) -> Any:
 
 def build_schema() -> dict[str, Any]:
     """The JSON Schema (2020-12) of one ``infersight.events/v1`` message."""
-    generated = _edit(msgspec.json.schema(wire._Batch))
+    generated = _edit(msgspec.json.schema(_Batch))
     defs = generated["$defs"]
     batch = defs.pop("_Batch")
     for name, description in DESCRIPTIONS.items():
