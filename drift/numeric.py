@@ -29,6 +29,9 @@ from .binning import BinLookup
 
 #: Number of reference-quantile bins (KS error ≤ 1/FINE_BINS on continuous data).
 FINE_BINS = 500
+#: A reference whose repeated values hold this share of its rows, with at most FINE_BINS
+#: distinct values, is discrete: its bins are its values.
+DISCRETE_SHARE = 0.9
 #: Quantile bins used by PSI/JS/Hellinger/KL (deciles), plus the two overflow bins.
 COARSE_BINS = 10
 #: k of the window's KLL sketch (quantiles for display; rank error ≈ 1.3%).
@@ -90,6 +93,12 @@ class NumericProfile:
         ordered = np.sort(finite)
         raw_edges = _sorted_quantiles(ordered, probs)
         edges = np.unique(raw_edges)
+        values, counts = np.unique(ordered, return_counts=True)
+        repeated = counts > 1
+        if values.size <= fine_bins and counts[repeated].sum() >= DISCRETE_SHARE * ordered.size:
+            edges = values  # discrete data: one bin per value, its mass at the bin's left edge
+        elif 0 < np.count_nonzero(repeated) <= fine_bins:
+            edges = np.union1d(edges, values[repeated])  # ties: each tied value starts a bin
         n_bins = edges.size + 2
         deciles = raw_edges[step:-step:step]
         deciles = deciles[deciles < edges[-1]]  # the maximum closes the last decile (np.histogram)
@@ -275,7 +284,8 @@ def wasserstein_binned(profile: NumericProfile, state: NumericState) -> float:
     ``W1 = ∫ |F_cur(x) - F_ref(x)| dx``. Outside the reference range and in the first and last
     interior bins the window's exact sums are used; inside the other bins the window's values
     are taken to be spread like the reference's. Exact on discrete data and whenever the two
-    CDFs do not cross inside a bin; see docs/statistics.md for the measured accuracy.
+    CDFs do not cross inside a bin (a tied or discrete value starts a bin of its own); see
+    docs/statistics.md for the measured accuracy.
     """
     n = state.n
     ref_total = profile.ref_counts.sum()
@@ -303,8 +313,18 @@ def wasserstein_binned(profile: NumericProfile, state: NumericState) -> float:
         # ∫ over the bin of (F_cur - F_ref), using ∫ F(x) dx over [lo, hi] = p·(hi - mean)
         signed = a * width + pcb * (hi - cur_means) - prb * (hi - ref_means)
         b = pcb - prb
-        same_sign = a * (a + b) >= 0
+        # A bin whose mass (on both sides) sits at its left edge — discrete data: every value
+        # is an edge — has F_cur - F_ref = a + b across the whole bin, so |signed| is exact
+        # even when the CDFs cross; otherwise a crossing is taken to be linear within the bin.
+        # Bins (the maximum's included) whose reference values all equal their left edge; on
+        # discrete data a value seen once is a point mass too, elsewhere it is a sample.
+        on_edge = profile.bin_means[1 : size + 1] == edges
+        repeated = on_edge & (profile.ref_counts[1 : size + 1] > 1)
+        discrete = profile.ref_counts[1 : size + 1][repeated].sum() >= DISCRETE_SHARE * ref_total
+        atom = (on_edge if discrete else repeated)[:-1]
+        at_left_edge = atom & ((pcb == 0) | (cur_means == lo))
+        no_crossing = (a * (a + b) >= 0) | at_left_edge
         with np.errstate(divide="ignore", invalid="ignore"):
             crossing = width * (a * a + (a + b) ** 2) / (2.0 * np.abs(b))
-        total += float(np.sum(np.where(same_sign, np.abs(signed), crossing)))
+        total += float(np.sum(np.where(no_crossing, np.abs(signed), crossing)))
     return float(total)

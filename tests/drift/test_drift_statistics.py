@@ -101,6 +101,50 @@ def test_ks_pvalue_below_the_threshold_is_scipys_finite_n_law() -> None:
     assert ks_pvalue(0.03, 2 * en, 2 * en) == pytest.approx(stats.kstwo.sf(0.03, en), rel=1e-12)
 
 
+def _wasserstein_pair(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """(ours, scipy's) W1 / reference std."""
+    profile, state = _profile_and_state(ref, cur)
+    scale = float(ref.std()) or 1.0
+    return (wasserstein_binned(profile, state) / scale,
+            stats.wasserstein_distance(ref, cur) / scale)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_wasserstein_is_exact_on_integer_features(seed: int) -> None:
+    """2 to 30 distinct integers, few or many rows, any two distributions over them: the
+    crossing of the two CDFs inside a bin no longer costs up to a third of the value."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 31))
+    support = np.sort(rng.choice(np.arange(-20, 60), size=k, replace=False)).astype(float)
+    ref = rng.choice(support, int(rng.integers(30, 3000)), p=rng.dirichlet(np.ones(k)))
+    cur = rng.choice(support, int(rng.integers(20, 3000)), p=rng.dirichlet(np.ones(k)))
+    cur = cur[np.isin(cur, ref)]  # values the reference has (a new value: see statistics.md)
+    ours, expected = _wasserstein_pair(ref, cur)
+    assert ours == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("family", ["zero_inflated", "rounded", "small_integers_and_noise"])
+def test_wasserstein_holds_its_bound_on_mixed_and_tied_features(family: str, seed: int) -> None:
+    """Mixed continuous/discrete features and ties at bin edges: the documented bound."""
+    rng = np.random.default_rng(1000 + seed)
+    nr, nc = int(rng.integers(200, 5000)), int(rng.integers(50, 5000))
+    if family == "zero_inflated":  # a point mass at 0 next to a continuous part
+        ref = np.where(rng.random(nr) < rng.uniform(0.1, 0.7), 0.0, rng.exponential(1, nr))
+        cur = np.where(rng.random(nc) < rng.uniform(0.1, 0.7), 0.0,
+                       rng.exponential(1, nc) + max(rng.normal(0, 0.5), 0.0))
+    elif family == "rounded":  # continuous values rounded: ties at many bin edges
+        step = float(rng.choice([0.1, 0.5, 1.0]))
+        ref = np.round(rng.normal(0, 3, nr) / step) * step
+        cur = np.round(rng.normal(rng.normal(0, 1), rng.uniform(2, 4), nc) / step) * step
+    else:  # half integers in 0..5, half continuous
+        ref = np.where(rng.random(nr) < 0.5, rng.integers(0, 6, nr), rng.uniform(0, 5, nr))
+        cur = np.where(rng.random(nc) < rng.uniform(0.2, 0.8), rng.integers(0, 6, nc),
+                       rng.uniform(0, 5, nc) + rng.normal(0, 0.3))
+    ours, expected = _wasserstein_pair(ref.astype(float), cur.astype(float))
+    assert abs(ours - expected) <= 0.005 + 0.03 * expected, (ours, expected)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_wasserstein_normed_matches_scipy(case: str) -> None:
     ref, cur = CASES[case]
