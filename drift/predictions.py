@@ -45,6 +45,25 @@ class ReadPredictions:
     probabilities: ArrayF | None = None
 
 
+def as_mapping(p: Any) -> Any:
+    """A ``{"label", "score"}`` prediction given as an object (the wire codec's struct, a
+    dataclass…) as the mapping it stands for; any other prediction unchanged.
+
+    >>> from types import SimpleNamespace
+    >>> as_mapping(SimpleNamespace(label="spam", score=0.8)), as_mapping(0.3)
+    ({'label': 'spam', 'score': 0.8}, 0.3)
+    """
+    if p is None or isinstance(p, Mapping | float | int | str | list | tuple | np.ndarray):
+        return p
+    label, score = getattr(p, "label", _ABSENT), getattr(p, "score", _ABSENT)
+    if label is _ABSENT or score is _ABSENT:
+        return p
+    return {"label": label} if score is None else {"label": label, "score": score}
+
+
+_ABSENT = object()
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
 
@@ -79,7 +98,7 @@ class PredictionSpec:
     def infer(cls, predictions: Any, labels: Any = None, task: str | None = None,
               positive_label: Any = None, threshold: float = 0.5) -> PredictionSpec:
         """Infer the spec from reference predictions (and labels, if given)."""
-        preds = _as_list(predictions)
+        preds = [as_mapping(p) for p in _as_list(predictions)]
         label_list = _as_list(labels) if labels is not None else []
         first = next((p for p in preds if p is not None), None)
         has_scores = first is not None and (
@@ -183,6 +202,7 @@ class PredictionSpec:
         prob}}`` mapping must give a finite number for every class (other keys are ignored).
         """
         missing = np.full(len(self.classes), np.nan)
+        p = as_mapping(p)
         if isinstance(p, Mapping) and isinstance(p.get("score"), Mapping):
             probs = {category_key(k): v for k, v in p["score"].items() if _is_number(v)}
             if not all(c in probs for c in self.classes):
@@ -202,6 +222,7 @@ class PredictionSpec:
     def _one(self, p: Any) -> tuple[float | None, str | None]:
         if p is None:
             return None, None
+        p = as_mapping(p)
         if isinstance(p, Mapping):
             score, label = p.get("score"), p.get("label")
             if isinstance(score, Mapping):
@@ -338,4 +359,5 @@ def _try_2d(predictions: Any) -> ArrayF | None:
 def _flat_numbers(predictions: Any) -> Any:
     if isinstance(predictions, np.ndarray) and predictions.ndim == 1:
         return predictions
-    return [p.get("score") if isinstance(p, Mapping) else p for p in _as_list(predictions)]
+    plain = (as_mapping(p) for p in _as_list(predictions))
+    return [p.get("score") if isinstance(p, Mapping) else p for p in plain]
