@@ -32,6 +32,7 @@ from .performance import (
 )
 from .reference import Profile, Reference
 from .report import DriftReport, FeatureDrift, TestResult
+from .sampling_error import classification_stderrs, regression_stderrs
 from .stattests import TESTS, benjamini_hochberg, chi2_two_sample, ks_pvalues, ks_statistic_binned
 from .window import State, WindowState
 
@@ -123,9 +124,11 @@ def _performance(ref: Reference, window: WindowState) -> tuple[dict[str, float],
     perf = window.performance
     if isinstance(perf, ClassificationState) and perf.count:
         out.update(classification_metrics(perf))
+        out.update(classification_stderrs(perf))
         labelled = perf.count
     elif isinstance(perf, RegressionState) and perf.count:
         out.update(regression_metrics(perf))
+        out.update(regression_stderrs(perf))
         labelled = perf.count
     predicted = window.prediction.count if window.prediction is not None else window.rows
     if labelled or predicted:

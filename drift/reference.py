@@ -33,6 +33,7 @@ from .performance import (
     regression_metrics,
 )
 from .predictions import PredictionSpec, labelled_rows
+from .sampling_error import classification_stderrs, regression_stderrs
 
 if TYPE_CHECKING:
     from .window import WindowState
@@ -275,11 +276,11 @@ def _reference_performance(spec: PredictionSpec, predictions: Any, pred_list: li
         ok = np.isfinite(y_true) & np.isfinite(read.values)
         state = RegressionState()
         state.update(y_true[ok], read.values[ok])
-        return regression_metrics(state), None
+        return {**regression_metrics(state), **regression_stderrs(state)}, None
     y_t, y_p, scores = labelled_rows(label_list, read)
     cls_state = ClassificationState(spec.classes, spec.positive_label)
     cls_state.update(y_t, y_p, scores)
-    metrics = classification_metrics(cls_state)
+    metrics = {**classification_metrics(cls_state), **classification_stderrs(cls_state)}
     cbpe = None
     if spec.kind == "score" and scores is not None and spec.positive_label is not None:
         try:

@@ -30,9 +30,10 @@ class RegressionState:
 
     Holds ``count``, Σ|e|, Σe² (e = y_pred - y_true) and Σ|e / y_true| over rows with
     ``y_true != 0`` (``percentage_count`` of them; ``zero_target_count`` rows with
-    ``y_true == 0``, or so near 0 that the ratio overflows, are left out of it). The sums
-    are exact (kept as integers in units of 2**-1126), so merged states equal one state fed
-    all rows, whatever the split.
+    ``y_true == 0``, or so near 0 that the ratio overflows, are left out of it), and for the
+    metrics' standard errors Σe⁴ and Σ(e / y_true)² (``None`` once a value overflows, or in
+    a state written before they were kept). The sums are exact (kept as integers in units
+    of 2**-1126), so merged states equal one state fed all rows, whatever the split.
 
     Examples
     --------
@@ -50,6 +51,8 @@ class RegressionState:
         self._absolute = 0
         self._squared = 0
         self._percentage = 0
+        self._fourth: int | None = 0
+        self._percentage_squared: int | None = 0
 
     @property
     def sum_absolute_error(self) -> float:
@@ -62,6 +65,17 @@ class RegressionState:
     @property
     def sum_absolute_percentage_error(self) -> float:
         return exact_to_float(self._percentage)
+
+    @property
+    def sum_fourth_power_error(self) -> float | None:
+        """Σe⁴ (``None`` when not kept)."""
+        return None if self._fourth is None else exact_to_float(self._fourth)
+
+    @property
+    def sum_squared_percentage_error(self) -> float | None:
+        """Σ(e / y_true)² over the rows with ``y_true != 0`` (``None`` when not kept)."""
+        return None if self._percentage_squared is None else exact_to_float(
+            self._percentage_squared)
 
     def update(self, y_true: ArrayLike, y_pred: ArrayLike) -> None:
         """Add rows of true and predicted values (finite numbers; nothing added if bad)."""
@@ -90,6 +104,10 @@ class RegressionState:
         self._absolute += absolute
         self._squared += squared_sum
         self._percentage += percentage_sum
+        with np.errstate(over="ignore"):
+            self._fourth = _add_exact(self._fourth, squared * squared)
+            self._percentage_squared = _add_exact(self._percentage_squared,
+                                                  percentage * percentage)
 
     def merge(self, other: RegressionState) -> None:
         """Add another regression state into this one (exactly)."""
@@ -101,10 +119,13 @@ class RegressionState:
         self._absolute += other._absolute
         self._squared += other._squared
         self._percentage += other._percentage
+        self._fourth = _add_optional(self._fourth, other._fourth)
+        self._percentage_squared = _add_optional(self._percentage_squared,
+                                                 other._percentage_squared)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON- and msgpack-safe dict; each exact sum is a short list of floats."""
-        return {
+        data: dict[str, Any] = {
             "kind": "regression",
             "count": self.count,
             "percentage_count": self.percentage_count,
@@ -113,6 +134,11 @@ class RegressionState:
             "sum_squared_error": exact_to_floats(self._squared),
             "sum_absolute_percentage_error": exact_to_floats(self._percentage),
         }
+        if self._fourth is not None:
+            data["sum_fourth_power_error"] = exact_to_floats(self._fourth)
+        if self._percentage_squared is not None:
+            data["sum_squared_percentage_error"] = exact_to_floats(self._percentage_squared)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegressionState:
@@ -136,6 +162,10 @@ class RegressionState:
                 if total < 0:
                     raise ValueError(f"{key} must be a list of numbers with a non-negative sum")
                 setattr(state, attribute, total)
+            for key, attribute in (("sum_fourth_power_error", "_fourth"),
+                                   ("sum_squared_percentage_error", "_percentage_squared")):
+                kept = finite_floats(data[key], key) if key in data else None
+                setattr(state, attribute, None if kept is None else exact_int_sum(kept))
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed regression state: {error!r}") from None
         return state
@@ -149,6 +179,22 @@ class RegressionState:
 
     def __repr__(self) -> str:
         return f"RegressionState(count={self.count})"
+
+
+def _add_exact(total: int | None, values: np.ndarray) -> int | None:
+    """``total`` plus the exact sum of ``values``; ``None`` once anything overflows."""
+    if total is None or not np.isfinite(values).all():
+        return None
+    added = total + exact_int_sum(values)
+    try:
+        exact_to_float(added)
+    except OverflowError:
+        return None
+    return added
+
+
+def _add_optional(left: int | None, right: int | None) -> int | None:
+    return None if left is None or right is None else left + right
 
 
 def regression_metrics(state: RegressionState) -> dict[str, float]:

@@ -18,7 +18,9 @@ DESIGN_METRICS = {"psi", "js_distance", "hellinger", "kl_divergence", "wasserste
                   "estimated_recall", "estimated_f1", "estimated_roc_auc", "latency_p50_ms",
                   "latency_p95_ms", "latency_p99_ms"}
 EXTRA_METRICS = {"new_category_rate", "estimated_precision_stderr", "estimated_recall_stderr",
-                 "estimated_f1_stderr", "estimated_roc_auc_stderr"}
+                 "estimated_f1_stderr", "estimated_roc_auc_stderr", "accuracy_stderr",
+                 "precision_stderr", "recall_stderr", "f1_stderr", "roc_auc_stderr",
+                 "mae_stderr", "rmse_stderr", "mape_stderr"}
 
 
 def _frame(rng: np.random.Generator, n: int, n_numeric: int = 4, n_categorical: int = 2,
