@@ -172,13 +172,8 @@ def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest migration."""
     from infersight.settings import load_settings
 
-    try:
-        from infersight.storage.db import current_revision, normalise_url, upgrade
-    except ImportError as exc:  # the base install has no SQLAlchemy/Alembic
-        typer.echo(
-            f"infersight db upgrade needs the server extra (infersight[server]): {exc}", err=True
-        )
-        raise typer.Exit(code=2) from exc
+    from infersight.storage.db import current_revision, normalise_url, upgrade
+
     url = load_settings().resolved_database_url()
     try:
         shown = normalise_url(url).render_as_string(hide_password=True)
@@ -259,13 +254,9 @@ def grafana_sync(
     """
     from infersight.settings import load_settings
 
-    try:
-        from infersight.dashboards.datasources import PostgresConnection
-        from infersight.dashboards.sync import SyncError, connect, sync
-    except ImportError as exc:  # the base install has no grafana-client
-        typer.echo(f"infersight grafana sync needs the server extra (infersight[server]): {exc}",
-                   err=True)
-        raise typer.Exit(code=2) from exc
+    from infersight.dashboards.datasources import PostgresConnection
+    from infersight.dashboards.sync import SyncError, connect, sync
+
     try:
         settings = load_settings()
     except ValueError as exc:
@@ -342,7 +333,7 @@ def apikey_revoke(name: str) -> None:
 
 class _ApiKeyTransaction:
     """A transaction on the settings' database for the apikey commands (exit 2 with the
-    reason when the server extra or the schema is missing)."""
+    reason when the schema is missing)."""
 
     def __init__(self, command: str) -> None:
         self.command = command
@@ -350,12 +341,8 @@ class _ApiKeyTransaction:
     def __enter__(self):  # type: ignore[no-untyped-def]
         from infersight.settings import load_settings
 
-        try:
-            from infersight.storage.db import make_engine, session_factory
-        except ImportError as exc:
-            typer.echo(f"infersight {self.command} needs the server extra (infersight[server]): "
-                       f"{exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        from infersight.storage.db import make_engine, session_factory
+
         self.engine = make_engine(load_settings().resolved_database_url(), sqlite_immediate=True)
         self.transaction = session_factory(self.engine).begin()
         return self.transaction.__enter__()
@@ -404,5 +391,29 @@ def alerts_test(channel: str) -> None:
     typer.echo(f"sent a test notification to {channel!r} ({config.channels[channel].type})")
 
 
+SERVER_PACKAGES = frozenset({
+    "numpy", "scipy", "pandas", "datasketches", "sqlalchemy", "alembic", "psycopg", "fastapi",
+    "starlette", "uvicorn", "httpx", "tenacity", "prometheus_client", "pyarrow", "multipart",
+    "yaml",
+})
+"""Import names of the ``server`` extra: a command that needs one on an SDK-only install
+exits with code 2 and the line that installs it, never a traceback."""
+
+
 def main() -> None:
-    app()
+    import sys
+
+    from infersight.extras import MissingExtraError
+
+    try:
+        app()
+    except MissingExtraError as error:
+        typer.echo(f"infersight: {error}", err=True)
+        raise SystemExit(2) from None
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in SERVER_PACKAGES:
+            raise
+        command = " ".join(arg for arg in sys.argv[1:3] if not arg.startswith("-"))
+        typer.echo(f"infersight {command} needs the server extra ({error.name} is not "
+                   "installed): pip install 'infersight[server]'", err=True)
+        raise SystemExit(2) from None

@@ -11,8 +11,20 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
+def _first_screen_commands() -> list[str]:
+    block = re.search(r"```bash\n(.*?)```", README, re.S)
+    assert block is not None
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_first_screen_gives_two_commands_a_demo_and_the_tests() -> None:
+    assert _first_screen_commands() == ["make demo", "make test"]
+    targets = (ROOT / "Makefile").read_text()
+    assert "$(BIN)/infersight demo" in targets and "$(BIN)/python -m pytest" in targets
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
-    command = next(line.split("#")[0].strip() for line in README.splitlines() if "pytest" in line)
+    command = _first_screen_commands()[1]
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert command in ci_lines
 
