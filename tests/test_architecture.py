@@ -37,8 +37,7 @@ QUERY_METHODS = frozenset({"query", "with_for_update", "scalars", "exec_driver_s
 PENDING_SQL = frozenset({
     "alerts/config.py", "alerts/engine.py", "alerts/evaluation.py", "alerts/outbox.py",
     "alerts/recommendation.py", "alerts/routes.py", "alerts/silences.py",
-    "collector/api/rollups.py", "collector/api/routes/health.py",
-    "collector/api/routes/models.py", "collector/api/routes/page.py",
+    "collector/api/routes/page.py",
     "collector/bootstrap.py", "collector/catalog.py", "collector/concept.py",
     "collector/demo/console.py", "collector/evaluation.py", "collector/worker.py",
 })

@@ -23,7 +23,6 @@ from infersight.collector.api.deps import (
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem, invalid
 from infersight.collector.api.limits import spool_body
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infersight.settings import parse_duration
@@ -106,22 +105,14 @@ class ReferenceResult(BaseModel):
 
 
 def _versions(session: Session, names: list[str]) -> dict[str, list[VersionView]]:
-    from infersight.storage.models import ModelVersion
+    from infersight.storage.registry import version_summaries
 
-    if not names:
-        return {}
-    rows = session.execute(
-        select(ModelVersion.model, ModelVersion.version, ModelVersion.reference_source,
-               ModelVersion.created_at, ModelVersion.reference.is_not(None))
-        .where(ModelVersion.model.in_(names))
-        .order_by(ModelVersion.created_at, ModelVersion.version)
-    )
-    out: dict[str, list[VersionView]] = {name: [] for name in names}
-    for model, version, source, created, has in rows:
-        out[model].append(VersionView(version=version, has_reference=bool(has),
-                                      reference_source=source if has else None,
-                                      created_at=created))
-    return out
+    return {
+        model: [VersionView(version=v.version, has_reference=v.has_reference,
+                            reference_source=v.reference_source, created_at=v.created_at)
+                for v in versions]
+        for model, versions in version_summaries(session, names).items()
+    }
 
 
 def _view(model: Any, versions: list[VersionView], default_window: float) -> ModelView:
