@@ -191,7 +191,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
         signatures = rollups.fine_signatures(session, MODEL, start, end)
         out["signatures"] = time.perf_counter() - t
         t = time.perf_counter()
-        reference, _source = context.references.get(session, MODEL, "1")
+        reference = context.references.reference(session, MODEL, "1")
         out["reference"] = time.perf_counter() - t
         t = time.perf_counter()
         parts = rollups.collect_parts(session, MODEL, "1", rollups.plan_range(start, end),
@@ -232,7 +232,7 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
 
     started = time.perf_counter()
     written = refresh_rollups(context.sessions, MODEL,
-                              lambda s, v: context.references.get(s, MODEL, v)[0],
+                              lambda s, v: context.references.reference(s, MODEL, v),
                               now=T0 + timedelta(days=days + 1))
     if written:
         print(f"rollups built from scratch: {written} in {time.perf_counter() - started:.1f} s "

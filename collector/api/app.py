@@ -67,14 +67,6 @@ def _route_modules() -> list[tuple[str, Any]]:
     return modules
 
 
-def _references(context: ApiContext) -> Callable[[Any, str, str], Any | None]:
-    def reference_for(session: Any, model: str, version: str) -> Any | None:
-        found = context.references.get(session, model, version)
-        return None if found is None else found[0]
-
-    return reference_for
-
-
 def _model_names(session: Any) -> list[str]:
     from infersight.storage.registry import list_models
 
@@ -121,7 +113,7 @@ def create_app(
 
         maintainer = None
         if settings.api_rollups:
-            maintainer = RollupMaintainer(context.sessions, _model_names, _references(context),
+            maintainer = RollupMaintainer(context.sessions, _model_names, context.references.reference,
                                           settings.api_rollup_interval,
                                           write_sessions=context.write_sessions)
             maintainer.start()

@@ -157,7 +157,7 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
             if cached is None:
                 without.append(name)
                 continue
-            reference, source = cached
+            reference, source = cached.reference, cached.source
             fine = signatures[name]
             lo = max(start, min(fine))
             hi = min(end, max(fine) + timedelta(seconds=rollups.FINEST))

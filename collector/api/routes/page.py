@@ -131,10 +131,10 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         if with_reference:
             cached = context.references.get(session, model, with_reference[-1])
             if cached is not None:
-                kinds = cached[0].feature_kinds
+                kinds = cached.reference.feature_kinds
                 features = [FeatureInfo(name=n, kind=str(k)) for n, k in kinds.items()]
                 performance = {
-                    k: float(v) for k, v in (cached[0].performance or {}).items()
+                    k: float(v) for k, v in (cached.reference.performance or {}).items()
                     if "[" not in k and v is not None and math.isfinite(v)
                 }
         firing = _firing_alerts(session, model)
@@ -264,10 +264,9 @@ def _histogram(context: ApiContext, model: str, feature: str, version: str | Non
             chosen = candidates[-1]
         else:
             raise ApiError(404, "no_reference", f"model {model!r} has no reference yet")
-        cached = context.references.get(session, model, chosen)
-        if cached is None:  # pragma: no cover - raced with a version deletion
+        reference = context.references.reference(session, model, chosen)
+        if reference is None:  # pragma: no cover - raced with a version deletion
             raise ApiError(404, "no_reference", f"{model!r} v{chosen} has no reference")
-        reference = cached[0]
         profile = reference.features.get(feature)
         if profile is None:
             known = ", ".join(sorted(reference.features))
