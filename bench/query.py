@@ -210,12 +210,12 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
 
 
 def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
-    from infersight.collector.api.app import create_app
     from infersight.collector.api.rollups import refresh_rollups
     from infersight.storage.apikeys import create_api_key
     from infersight.storage.db import make_engine
     from infersight.storage.registry import set_reference
 
+    from infersight.api_service import build_api
     from infersight.settings import Settings
 
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -223,7 +223,7 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
     settings = Settings(database_url=sa_url, api_rollups=False, api_bus="local")
     from infersight.sdk.local_bus import LocalBus
 
-    app = create_app(settings, engine=engine, bus=LocalBus())
+    app = build_api(settings, engine=engine, bus=LocalBus())
     context = app.state.context
     with context.sessions.begin() as session:
         set_reference(session, MODEL, "1", reference.to_bytes())

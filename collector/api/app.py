@@ -1,13 +1,22 @@
-"""The API app factory: ``create_app(settings, engine=..., bus=...)``.
+"""The API app factory: ``create_app(config, engine=..., publisher=..., alert_config=...)``.
 
-Nothing is created at import time: the factory reads the settings (when not given), makes
-the engine and the bus publisher, and mounts the route modules listed in
-:data:`ROUTE_MODULES` — each exposes ``router`` or ``build_router(context)``. A listed
-module that does not exist (``page``, the web page, until it lands) is skipped.
+Nothing is created at import time, and nothing here reads the settings: the composition
+root (:func:`infersight.api_service.build_api`) turns them into an
+:class:`~infersight.collector.api.config.ApiConfig` and makes the engine and the bus
+publisher. The factory mounts the route modules listed in :data:`ROUTE_MODULES` — each
+exposes ``router`` or ``build_router(context)``. A listed module that does not exist
+(``page``, the web page, until it lands) is skipped.
 
->>> from infersight.settings import Settings
+>>> from infersight.alerts.config import AlertConfig
+>>> from infersight.collector.api.config import ApiConfig
+>>> from infersight.collector.api.publisher import LocalPublisher
 >>> from infersight.sdk.local_bus import LocalBus
->>> app = create_app(Settings(database_url="sqlite://", auth="off", api_rollups=False), bus=LocalBus())
+>>> from infersight.storage.db import make_engine
+>>> config = ApiConfig(auth_required=False, max_body_bytes=5_000_000,
+...                    max_reference_bytes=1 << 20, publish_timeout_s=10.0, rollups=False,
+...                    rollup_interval_s=60.0, window_s=3600.0, lateness_fraction=0.1)
+>>> app = create_app(config, engine=make_engine("sqlite://"),
+...                  publisher=LocalPublisher(LocalBus()), alert_config=AlertConfig)
 >>> "/v1/models/{model}/drift" in app.openapi()["paths"]
 True
 """
@@ -22,16 +31,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from infersight.alerts.config import AlertConfig
 from infersight.collector.api.auth import require_by_method
+from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
-from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
+from infersight.collector.api.publisher import Publisher
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
-
-from infersight.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +50,6 @@ ROUTE_MODULES = ("health", "ingest", "models", "metrics", "drift", "alerts", "pa
 OPTIONAL_MODULES = frozenset({"page"})
 ROUTER_DEPENDENCIES: dict[str, list[Any]] = {"alerts": [Depends(require_by_method())]}
 """Dependencies added when mounting a module whose routes do not declare their own auth."""
-
-
-def make_publisher(settings: Settings, bus: Any = None) -> Publisher:
-    """The given bus (a LocalBus or a Publisher), else the one ``INFERSIGHT_API_BUS`` names."""
-    if bus is not None:
-        return bus if hasattr(bus, "publish_all") else LocalPublisher(bus)
-    if settings.api_bus == "local":
-        from infersight.sdk.local_bus import get_local_bus
-
-        return LocalPublisher(get_local_bus())
-    return KafkaPublisher(settings.kafka_bootstrap_servers)
 
 
 def _route_modules() -> list[tuple[str, Any]]:
@@ -85,26 +83,27 @@ def _write_engine(engine: Engine) -> Engine:
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, bus: Any = None,
-    registry: CollectorRegistry | None = None,
+    config: ApiConfig, *, engine: Engine, publisher: Publisher,
+    alert_config: Callable[[], AlertConfig], registry: CollectorRegistry | None = None,
+    dispose_engine: bool = False,
 ) -> FastAPI:
-    """The HTTP API. ``engine`` and ``bus`` default to the settings' database and bus; an
-    engine made here is disposed when the app shuts down. The API's metrics go to
-    ``registry`` (default: a registry of its own), which ``/metrics`` serves whole: the
-    embedded mode passes the one its worker's metrics are on, so one scrape shows both."""
-    from infersight.storage.db import make_engine, session_factory
+    """The HTTP API on ``engine``, publishing ingested events through ``publisher`` (closed
+    when the app shuts down, as is ``engine`` when ``dispose_engine``). ``alert_config``
+    gives the current alert configuration (rules, channels) to the alert routes. The API's
+    metrics go to ``registry`` (default: a registry of its own), which ``/metrics`` serves
+    whole: the embedded mode passes the one its worker's metrics are on, so one scrape
+    shows both."""
+    from infersight.storage.db import session_factory
 
-    settings = settings or load_settings()
-    owns_engine = engine is None
-    engine = engine if engine is not None else make_engine(settings.resolved_database_url())
     write_engine = _write_engine(engine)
     context = ApiContext(
-        settings=settings,
+        config=config,
         engine=engine,
         sessions=session_factory(engine),
         write_sessions=session_factory(write_engine),
-        publisher=make_publisher(settings, bus),
+        publisher=publisher,
         metrics=ApiMetrics(registry),
+        alert_config=alert_config,
     )
 
     @asynccontextmanager
@@ -112,12 +111,12 @@ def create_app(
         from infersight.collector.api.rollups import RollupMaintainer
 
         maintainer = None
-        if settings.api_rollups:
+        if config.rollups:
             maintainer = RollupMaintainer(context.sessions, _model_names, context.references.reference,
-                                          settings.api_rollup_interval,
+                                          config.rollup_interval_s,
                                           write_sessions=context.write_sessions)
             maintainer.start()
-        if settings.auth == "off":
+        if not config.auth_required:
             log.warning("INFERSIGHT_AUTH=off: the API accepts requests without an API key")
         try:
             yield
@@ -127,7 +126,7 @@ def create_app(
             context.publisher.close()
             if write_engine is not engine:
                 write_engine.dispose()
-            if owns_engine:
+            if dispose_engine:
                 engine.dispose()
 
     app = FastAPI(

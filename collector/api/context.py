@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from infersight.alerts.config import AlertConfig
+from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import Publisher
 from infersight.collector.api.rollups import StateCache
@@ -12,14 +14,12 @@ from infersight.storage.references import ReferenceStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from infersight.settings import Settings
-
 
 @dataclass
 class ApiContext:
-    """The API's settings, database, bus and metrics."""
+    """The API's configuration, database, bus and metrics."""
 
-    settings: Settings
+    config: ApiConfig
     engine: Engine
     sessions: sessionmaker[Session]
     """Sessions for reads (and for writes on Postgres)."""
@@ -28,9 +28,9 @@ class ApiContext:
     when they begin (``BEGIN IMMEDIATE``), so they wait for the worker instead of failing."""
     publisher: Publisher
     metrics: ApiMetrics
+    alert_config: Callable[[], AlertConfig]
+    """The current alert configuration (the rules file is reloaded when it changes)."""
     references: ReferenceStore = field(default_factory=ReferenceStore)
     """Decoded references (:mod:`infersight.storage.references`), forgotten after an upload."""
     states: StateCache = field(default_factory=StateCache)
     """Decoded rollup states of the drift ranking."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Per-app singletons of optional parts (e.g. the alert configuration source)."""

@@ -91,7 +91,7 @@ def _messages(decoded: wire.DecodedBatch, endpoint: str) -> list[Message]:
 
 
 def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
-    decoded = wire.decode_batch(body, max_bytes=context.settings.api_max_body_bytes)
+    decoded = wire.decode_batch(body, max_bytes=context.config.max_body_bytes)
     metrics = context.metrics
     whole = [r for r in decoded.rejected if r.index is None]
     if whole:
@@ -102,7 +102,7 @@ def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
                        [Problem(field="body", problem=problem.detail)])
     try:
         context.publisher.publish_all(_messages(decoded, endpoint),
-                                      context.settings.api_publish_timeout)
+                                      context.config.publish_timeout_s)
     except PublishError as exc:
         raise ApiError(503, "bus_unavailable", f"{exc}; retry later",
                        headers={"Retry-After": "5"}) from exc
@@ -124,12 +124,12 @@ def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
 @router.post("/events", status_code=202, openapi_extra=_BODY_DOC)
 async def post_events(request: Request, context: Context, _key: IngestKey) -> IngestResult:
     """Ingest a batch of prediction events (labels in it go to the labels topic)."""
-    body = await read_body(request, context.settings.api_max_body_bytes, "the event batch")
+    body = await read_body(request, context.config.max_body_bytes, "the event batch")
     return await run_in_threadpool(_ingest, context, body, "/v1/events")
 
 
 @router.post("/labels", status_code=202, openapi_extra=_BODY_DOC)
 async def post_labels(request: Request, context: Context, _key: IngestKey) -> IngestResult:
     """Ingest a batch of label events (ground truth joined to predictions by id)."""
-    body = await read_body(request, context.settings.api_max_body_bytes, "the label batch")
+    body = await read_body(request, context.config.max_body_bytes, "the label batch")
     return await run_in_threadpool(_ingest, context, body, "/v1/labels")

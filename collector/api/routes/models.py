@@ -22,10 +22,9 @@ from infersight.collector.api.deps import (
 )
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem, invalid
 from infersight.collector.api.limits import spool_body
+from infersight.sdk.durations import parse_duration
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
-
-from infersight.settings import parse_duration
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
@@ -133,7 +132,7 @@ def list_models(session: DbSession, context: Context, _key: ReadKey) -> list[Mod
 
     models = all_models(session)
     versions = _versions(session, [m.name for m in models])
-    return [_view(m, versions[m.name], context.settings.window) for m in models]
+    return [_view(m, versions[m.name], context.config.window_s) for m in models]
 
 
 @router.get("/models/{model}")
@@ -143,7 +142,7 @@ def get_model(model: ModelName, session: DbSession, context: Context, _key: Read
 
     existing_model(session, model)
     row = find(session, model)
-    return _view(row, _versions(session, [model])[model], context.settings.window)
+    return _view(row, _versions(session, [model])[model], context.config.window_s)
 
 
 @router.put("/models/{model}")
@@ -163,7 +162,7 @@ def put_model(model: ModelName, changes: ModelSettingsIn, session: WriteSession,
         window_seconds=(None if window is None else int(float(window))) if "window" in given else UNSET,
         drift_config=changes.drift_config if "drift_config" in given else UNSET,
     )
-    return _view(row, _versions(session, [model])[model], context.settings.window)
+    return _view(row, _versions(session, [model])[model], context.config.window_s)
 
 
 _REFERENCE_DOC: dict[str, Any] = {
@@ -265,5 +264,5 @@ async def upload_reference(
             positive = {"true": True, "false": False}.get(positive_class.lower(), positive_class)
     options = upload.UploadOptions(label_column, prediction_column, score_column, task, positive,
                                    threshold)
-    stream = await spool_body(request, context.settings.api_max_reference_bytes, "the reference")
+    stream = await spool_body(request, context.config.max_reference_bytes, "the reference")
     return await run_in_threadpool(_store, context, model, version, stream, content_type, options)

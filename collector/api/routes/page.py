@@ -110,11 +110,11 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         versions = list_versions(session, model)
         with_reference = [v.version for v in versions if v.reference is not None]
         first, last = window_span(session, model, after=AFTER)
-        window = float(row.window_seconds or context.settings.window)
+        window = float(row.window_seconds or context.config.window_s)
         max_event_ts = load_watermarks(session, [model]).get(model)
         ended_by = None
         if max_event_ts is not None:
-            lateness = timedelta(seconds=window * context.settings.worker_lateness)
+            lateness = timedelta(seconds=window * context.config.lateness_fraction)
             ended_by = _aware(max_event_ts) - lateness
         latest_window = latest_dataset_window(session, model, after=AFTER,
                                               ended_by=ended_by) or _utc(last)
