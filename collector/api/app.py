@@ -3,9 +3,9 @@
 Nothing is created at import time, and nothing here reads the settings: the composition
 root (:func:`infersight.api_service.build_api`) turns them into an
 :class:`~infersight.collector.api.config.ApiConfig` and makes the engine and the bus
-publisher. The factory mounts the route modules listed in :data:`ROUTE_MODULES` — each
-exposes ``router`` or ``build_router(context)``. A listed module that does not exist
-(``page``, the web page, until it lands) is skipped.
+publisher. The factory mounts the router of every module of
+:mod:`infersight.collector.api.routes` (the alert routes are built on the context, with
+the auth dependency their routes do not declare themselves).
 
 >>> from infersight.alerts.config import AlertConfig
 >>> from infersight.collector.api.config import ApiConfig
@@ -23,7 +23,6 @@ True
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,30 +38,11 @@ from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import Publisher
+from infersight.collector.api.routes import alerts, drift, health, ingest, metrics, models, page
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
-
-ROUTE_PACKAGE = "infersight.collector.api.routes"
-ROUTE_MODULES = ("health", "ingest", "models", "metrics", "drift", "alerts", "page")
-"""Every route module, in mounting order (``page`` is optional)."""
-OPTIONAL_MODULES = frozenset({"page"})
-ROUTER_DEPENDENCIES: dict[str, list[Any]] = {"alerts": [Depends(require_by_method())]}
-"""Dependencies added when mounting a module whose routes do not declare their own auth."""
-
-
-def _route_modules() -> list[tuple[str, Any]]:
-    modules = []
-    for name in ROUTE_MODULES:
-        qualified = f"{ROUTE_PACKAGE}.{name}"
-        try:
-            modules.append((name, importlib.import_module(qualified)))
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_MODULES and exc.name == qualified:
-                continue
-            raise
-    return modules
 
 
 def _model_names(session: Any) -> list[str]:
@@ -141,9 +121,10 @@ def create_app(
     install_docs(app)
     install_error_handlers(app)
     use_error_body_in_openapi(app)
-    for name, module in _route_modules():
-        router = module.build_router(context) if hasattr(module, "build_router") else module.router
-        app.include_router(router, dependencies=ROUTER_DEPENDENCIES.get(name, []))
+    for router in (health.router, ingest.router, models.router, metrics.router, drift.router):
+        app.include_router(router)
+    app.include_router(alerts.build_router(context), dependencies=[Depends(require_by_method())])
+    app.include_router(page.router)
 
     @app.middleware("http")
     async def count_requests(
