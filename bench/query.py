@@ -183,7 +183,7 @@ def time_requests(client: httpx.Client, path: str, params_list: list[dict[str, A
 def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
     """Where one ranking's time goes (in-process, no HTTP)."""
     from infersight.collector.api import rollups
-    from infersight.collector.api.routes.drift import _compare
+    from infersight.drift import compare_configured
 
     out: dict[str, float] = {}
     with context.sessions.begin() as session:
@@ -204,7 +204,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
         merged = rollups.merge_parts(reference, parts, context.states)
         out["merge"] = time.perf_counter() - t
         t = time.perf_counter()
-        _compare(reference, merged.state, None)
+        compare_configured(reference, merged.state)
         out["compare"] = time.perf_counter() - t
     return out
 

@@ -22,6 +22,7 @@ from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem
 from infersight.collector.api.limits import read_body
 from infersight.collector.api.publisher import Message, PublishError
 from infersight.sdk import wire
+from infersight.sdk.batcher import encode_within_limit
 from pydantic import BaseModel
 
 router = APIRouter(prefix="/v1", tags=["ingest"], responses=ERROR_RESPONSES)
@@ -65,12 +66,28 @@ _BODY_DOC: dict[str, Any] = {
 
 
 def split_encode(events: Sequence[Any], limit: int = wire.MAX_MESSAGE_BYTES) -> list[bytes]:
-    """Encode ``events`` as few batches as possible, each at most ``limit`` bytes."""
-    data = wire.encode_batch(list(events))
-    if len(data) <= limit or len(events) <= 1:
-        return [data]
-    middle = len(events) // 2
-    return split_encode(events[:middle], limit) + split_encode(events[middle:], limit)
+    """Encode ``events`` as few batches as possible, each at most ``limit`` bytes, in order
+    (split as the SDK splits, :func:`infersight.sdk.batcher.encode_within_limit`).
+
+    A single event still over the limit is published alone (the worker dead-letters it as
+    ``oversize``, as from any producer); one that cannot be encoded raises.
+    """
+    result = encode_within_limit(events, wire.encode_batch, limit)
+    failed = iter(result.failed)
+    messages = iter(result.messages)
+    pending = next(failed, None)
+    out: list[bytes] = []
+    index = 0
+    while index < len(events):
+        if pending is not None and pending[0] is events[index]:
+            out.append(wire.encode_batch([events[index]]))
+            pending = next(failed, None)
+            index += 1
+        else:
+            data, count = next(messages)
+            out.append(data)
+            index += count
+    return out
 
 
 def _messages(decoded: wire.DecodedBatch, endpoint: str) -> list[Message]:

@@ -99,6 +99,7 @@ class ModelOverview(BaseModel):
 
 def _overview(context: ApiContext, model: str) -> ModelOverview:
     from infersight.alerts.evaluation import REFERENCE_WINDOW_START as AFTER
+    from infersight.drift.windowing import WindowSpec
     from infersight.storage.metrics import dataset_value, latest_dataset_window, window_span
     from infersight.storage.registry import get_model, list_versions
     from infersight.storage.watermarks import load_watermarks
@@ -112,12 +113,11 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         first, last = window_span(session, model, after=AFTER)
         window = float(row.window_seconds or context.config.window_s)
         max_event_ts = load_watermarks(session, [model]).get(model)
-        ended_by = None
-        if max_event_ts is not None:
-            lateness = timedelta(seconds=window * context.config.lateness_fraction)
-            ended_by = _aware(max_event_ts) - lateness
+        spec = WindowSpec(window, context.config.lateness_fraction)
+        watermark = None if max_event_ts is None else spec.watermark(_aware(max_event_ts))
+        # closed: the watermark passed the window's end (WindowSpec.is_closed, in the query)
         latest_window = latest_dataset_window(session, model, after=AFTER,
-                                              ended_by=ended_by) or _utc(last)
+                                              ended_by=watermark) or _utc(last)
         labelled_window = latest_dataset_window(session, model, after=AFTER, metric="f1",
                                                 defined=True)
         latest: dict[str, float | None] = {}
