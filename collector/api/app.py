@@ -51,17 +51,6 @@ def _model_names(session: Any) -> list[str]:
     return [m.name for m in list_models(session)]
 
 
-def _write_engine(engine: Engine) -> Engine:
-    """On a SQLite file, a second engine whose transactions begin with ``BEGIN IMMEDIATE``."""
-    from infersight.storage.db import make_engine
-
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return engine
-    writer: Engine = make_engine(engine.url, sqlite_immediate=True)
-    return writer
-
-
 def create_app(
     config: ApiConfig, *, engine: Engine, publisher: Publisher,
     alert_config: Callable[[], AlertConfig], registry: CollectorRegistry | None = None,
@@ -73,9 +62,9 @@ def create_app(
     metrics go to ``registry`` (default: a registry of its own), which ``/metrics`` serves
     whole: the embedded mode passes the one its worker's metrics are on, so one scrape
     shows both."""
-    from infersight.storage.db import session_factory
+    from infersight.storage.db import session_factory, write_engine_for
 
-    write_engine = _write_engine(engine)
+    write_engine = write_engine_for(engine)
     context = ApiContext(
         config=config,
         engine=engine,
