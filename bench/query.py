@@ -183,7 +183,7 @@ def time_requests(client: httpx.Client, path: str, params_list: list[dict[str, A
 def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
     """Where one ranking's time goes (in-process, no HTTP)."""
     from infersight.collector.api import rollups
-    from infersight.collector.api.routes.drift import _compare
+    from infersight.drift import compare_configured
 
     out: dict[str, float] = {}
     with context.sessions.begin() as session:
@@ -191,7 +191,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
         signatures = rollups.fine_signatures(session, MODEL, start, end)
         out["signatures"] = time.perf_counter() - t
         t = time.perf_counter()
-        reference, _source = context.references.get(session, MODEL, "1")
+        reference = context.references.reference(session, MODEL, "1")
         out["reference"] = time.perf_counter() - t
         t = time.perf_counter()
         parts = rollups.collect_parts(session, MODEL, "1", rollups.plan_range(start, end),
@@ -204,18 +204,18 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
         merged = rollups.merge_parts(reference, parts, context.states)
         out["merge"] = time.perf_counter() - t
         t = time.perf_counter()
-        _compare(reference, merged.state, None)
+        compare_configured(reference, merged.state)
         out["compare"] = time.perf_counter() - t
     return out
 
 
 def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
-    from infersight.collector.api.app import create_app
     from infersight.collector.api.rollups import refresh_rollups
     from infersight.storage.apikeys import create_api_key
     from infersight.storage.db import make_engine
     from infersight.storage.registry import set_reference
 
+    from infersight.api_service import build_api
     from infersight.settings import Settings
 
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -223,7 +223,7 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
     settings = Settings(database_url=sa_url, api_rollups=False, api_bus="local")
     from infersight.sdk.local_bus import LocalBus
 
-    app = create_app(settings, engine=engine, bus=LocalBus())
+    app = build_api(settings, engine=engine, bus=LocalBus())
     context = app.state.context
     with context.sessions.begin() as session:
         set_reference(session, MODEL, "1", reference.to_bytes())
@@ -232,7 +232,7 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
 
     started = time.perf_counter()
     written = refresh_rollups(context.sessions, MODEL,
-                              lambda s, v: context.references.get(s, MODEL, v)[0],
+                              lambda s, v: context.references.reference(s, MODEL, v),
                               now=T0 + timedelta(days=days + 1))
     if written:
         print(f"rollups built from scratch: {written} in {time.perf_counter() - started:.1f} s "

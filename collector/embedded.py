@@ -86,12 +86,13 @@ def start_embedded(
     (the embedded process has no separate worker metrics port)."""
     import uvicorn
     from infersight.alerts.service import Alerting
-    from infersight.collector.api.app import create_app
     from infersight.collector.self_metrics import WorkerMetrics
     from infersight.collector.service import start_embedded_worker
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine, session_factory, upgrade
     from prometheus_client import CollectorRegistry
+
+    from infersight.api_service import build_api
 
     url = settings.resolved_database_url()
     upgrade(url)
@@ -102,7 +103,7 @@ def start_embedded(
     registry = CollectorRegistry()
     worker = start_embedded_worker(settings, local_bus, metrics=WorkerMetrics(registry),
                                    alerting=alerting)
-    app = create_app(settings, engine=engine, bus=local_bus, registry=registry)
+    app = build_api(settings, engine=engine, bus=local_bus, registry=registry)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False)
     server = uvicorn.Server(config)

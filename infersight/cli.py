@@ -135,7 +135,7 @@ def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     import uvicorn
 
-    from infersight.collector.api.app import create_app
+    from infersight.api_service import build_api
     from infersight.settings import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -147,7 +147,7 @@ def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     if settings.auth == "off":
         typer.echo("WARNING: INFERSIGHT_AUTH=off: the API accepts requests without an API key",
                    err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(build_api(settings), host=host, port=port, log_level="info")
 
 
 @app.command()

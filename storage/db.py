@@ -87,6 +87,23 @@ def make_engine(url: str | URL, *, sqlite_immediate: bool = False, **kwargs: Any
     return create_engine(parsed, **kwargs)
 
 
+def write_engine_for(engine: Engine) -> Engine:
+    """The engine for transactions that read then write on ``engine``'s database.
+
+    On a SQLite file, a second engine whose transactions begin with ``BEGIN IMMEDIATE`` (see
+    :func:`make_engine`): they wait for the other writers instead of failing. Otherwise (a
+    Postgres or in-memory database) ``engine`` itself; dispose a new one when done.
+
+    >>> memory = make_engine("sqlite://")
+    >>> write_engine_for(memory) is memory
+    True
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return engine
+    return make_engine(engine.url, sqlite_immediate=True)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine``; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)

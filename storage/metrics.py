@@ -16,7 +16,7 @@ from typing import Any
 from infersight.storage.models import MetricPoint
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 DATASET_LEVEL = ""
@@ -158,3 +158,56 @@ def metric_names(session: Session, model: str) -> list[str]:
     """The distinct metric names stored for ``model``, sorted."""
     query = select(MetricPoint.metric).where(MetricPoint.model == model).distinct()
     return sorted(session.scalars(query))
+
+
+def _dataset_level(model: str, after: datetime) -> list[ColumnElement[bool]]:
+    return [MetricPoint.model == model, MetricPoint.feature == DATASET_LEVEL,
+            MetricPoint.window_start > after]
+
+
+def window_span(
+    session: Session, model: str, *, after: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """First and last ``window_start`` of the points of ``model`` later than ``after`` (the
+    reference's own points are stored at the epoch); ``(None, None)`` without any."""
+    first, last = session.execute(
+        select(func.min(MetricPoint.window_start), func.max(MetricPoint.window_start))
+        .where(MetricPoint.model == model, MetricPoint.window_start > after)
+    ).one()
+    return first, last
+
+
+def latest_dataset_window(
+    session: Session,
+    model: str,
+    *,
+    after: datetime,
+    metric: str | None = None,
+    defined: bool = False,
+    ended_by: datetime | None = None,
+) -> datetime | None:
+    """The latest window (after ``after``) with dataset-level points of ``model`` — of
+    ``metric`` only, with a value (not NULL) when ``defined``, ending at or before
+    ``ended_by`` — or None."""
+    where = _dataset_level(model, after)
+    if metric is not None:
+        where.append(MetricPoint.metric == metric)
+    if defined:
+        where.append(MetricPoint.value.is_not(None))
+    if ended_by is not None:
+        where.append(MetricPoint.window_end <= ended_by)
+    latest: datetime | None = session.scalar(select(func.max(MetricPoint.window_start))
+                                             .where(*where))
+    return latest
+
+
+def dataset_value(
+    session: Session, model: str, metric: str, window_start: datetime, *, after: datetime
+) -> float | None:
+    """The dataset-level value of ``metric`` in the window starting at ``window_start`` (the
+    first version's when several versions have one), or None."""
+    value: float | None = session.scalar(
+        select(MetricPoint.value).where(*_dataset_level(model, after),
+                                        MetricPoint.metric == metric,
+                                        MetricPoint.window_start == window_start))
+    return value

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from infersight.storage.models import Model, ModelVersion
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import insert_missing
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
 TASKS = ("binary", "multiclass", "regression")
@@ -46,6 +48,40 @@ def get_model(session: Session, name: str) -> Model | None:
 def list_models(session: Session) -> list[Model]:
     """All models by name."""
     return list(session.scalars(select(Model).order_by(Model.name)))
+
+
+def probe(session: Session) -> None:
+    """Read the models table once: raises when the database or its schema is unreachable."""
+    session.execute(select(literal(1)).select_from(Model).limit(1))
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    """A version without its reference blob: whether it has one, and where it came from."""
+
+    model: str
+    version: str
+    has_reference: bool
+    reference_source: str | None
+    """``upload`` or ``first_window``; None while the version has no reference."""
+    created_at: datetime
+
+
+def version_summaries(session: Session, models: Sequence[str]) -> dict[str, list[VersionSummary]]:
+    """``{model: its versions, oldest first}`` for each of ``models`` (no blob is read)."""
+    if not models:
+        return {}
+    rows = session.execute(
+        select(ModelVersion.model, ModelVersion.version, ModelVersion.reference_source,
+               ModelVersion.created_at, ModelVersion.reference.is_not(None))
+        .where(ModelVersion.model.in_(list(models)))
+        .order_by(ModelVersion.created_at, ModelVersion.version)
+    )
+    out: dict[str, list[VersionSummary]] = {name: [] for name in models}
+    for model, version, source, created, has in rows:
+        out[model].append(VersionSummary(model, version, bool(has), source if has else None,
+                                         created))
+    return out
 
 
 def list_versions(session: Session, model: str) -> list[ModelVersion]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from infersight.storage.models import MetricPoint, WindowState
+from infersight.storage.rollups import execute_rows
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
 from sqlalchemy import Select, Table, func, select, tuple_
@@ -123,6 +124,23 @@ def _records(session: Session, query: Select[tuple[WindowState]]) -> list[Window
         )
         for row in session.scalars(query)
     ]
+
+
+def read_window_states(
+    session: Session, model: str, version: str, ranges: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[datetime, bytes]]:
+    """``(window_start, state)`` of every partition's row of (model, version) with
+    ``window_start`` in one of the ``[start, end)`` ranges (raw bytes, no ORM objects)."""
+    rows: list[tuple[datetime, bytes]] = []
+    for start, end in ranges:
+        query = select(WindowState.window_start, WindowState.state).where(
+            WindowState.model == model,
+            WindowState.version == version,
+            WindowState.window_start >= start,
+            WindowState.window_start < end,
+        )
+        rows.extend((ws, bytes(state)) for ws, state in execute_rows(session, query))
+    return rows
 
 
 StateKey = tuple[str, str, datetime, str]

@@ -1,20 +1,28 @@
-"""The API app factory: ``create_app(settings, engine=..., bus=...)``.
+"""The API app factory: ``create_app(config, engine=..., publisher=..., alert_config=...)``.
 
-Nothing is created at import time: the factory reads the settings (when not given), makes
-the engine and the bus publisher, and mounts the route modules listed in
-:data:`ROUTE_MODULES` — each exposes ``router`` or ``build_router(context)``. A listed
-module that does not exist (``page``, the web page, until it lands) is skipped.
+Nothing is created at import time, and nothing here reads the settings: the composition
+root (:func:`infersight.api_service.build_api`) turns them into an
+:class:`~infersight.collector.api.config.ApiConfig` and makes the engine and the bus
+publisher. The factory mounts the router of every module of
+:mod:`infersight.collector.api.routes` (the alert routes are built on the context, with
+the auth dependency their routes do not declare themselves).
 
->>> from infersight.settings import Settings
+>>> from infersight.alerts.config import AlertConfig
+>>> from infersight.collector.api.config import ApiConfig
+>>> from infersight.collector.api.publisher import LocalPublisher
 >>> from infersight.sdk.local_bus import LocalBus
->>> app = create_app(Settings(database_url="sqlite://", auth="off", api_rollups=False), bus=LocalBus())
+>>> from infersight.storage.db import make_engine
+>>> config = ApiConfig(auth_required=False, max_body_bytes=5_000_000,
+...                    max_reference_bytes=1 << 20, publish_timeout_s=10.0, rollups=False,
+...                    rollup_interval_s=60.0, window_s=3600.0, lateness_fraction=0.1)
+>>> app = create_app(config, engine=make_engine("sqlite://"),
+...                  publisher=LocalPublisher(LocalBus()), alert_config=AlertConfig)
 >>> "/v1/models/{model}/drift" in app.openapi()["paths"]
 True
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,57 +30,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from infersight.alerts.config import AlertConfig
 from infersight.collector.api.auth import require_by_method
+from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
-from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
+from infersight.collector.api.publisher import Publisher
+from infersight.collector.api.routes import alerts, drift, health, ingest, metrics, models, page
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from infersight.settings import Settings, load_settings
-
 log = logging.getLogger(__name__)
-
-ROUTE_PACKAGE = "infersight.collector.api.routes"
-ROUTE_MODULES = ("health", "ingest", "models", "metrics", "drift", "alerts", "page")
-"""Every route module, in mounting order (``page`` is optional)."""
-OPTIONAL_MODULES = frozenset({"page"})
-ROUTER_DEPENDENCIES: dict[str, list[Any]] = {"alerts": [Depends(require_by_method())]}
-"""Dependencies added when mounting a module whose routes do not declare their own auth."""
-
-
-def make_publisher(settings: Settings, bus: Any = None) -> Publisher:
-    """The given bus (a LocalBus or a Publisher), else the one ``INFERSIGHT_API_BUS`` names."""
-    if bus is not None:
-        return bus if hasattr(bus, "publish_all") else LocalPublisher(bus)
-    if settings.api_bus == "local":
-        from infersight.sdk.local_bus import get_local_bus
-
-        return LocalPublisher(get_local_bus())
-    return KafkaPublisher(settings.kafka_bootstrap_servers)
-
-
-def _route_modules() -> list[tuple[str, Any]]:
-    modules = []
-    for name in ROUTE_MODULES:
-        qualified = f"{ROUTE_PACKAGE}.{name}"
-        try:
-            modules.append((name, importlib.import_module(qualified)))
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_MODULES and exc.name == qualified:
-                continue
-            raise
-    return modules
-
-
-def _references(context: ApiContext) -> Callable[[Any, str, str], Any | None]:
-    def reference_for(session: Any, model: str, version: str) -> Any | None:
-        found = context.references.get(session, model, version)
-        return None if found is None else found[0]
-
-    return reference_for
 
 
 def _model_names(session: Any) -> list[str]:
@@ -81,38 +51,28 @@ def _model_names(session: Any) -> list[str]:
     return [m.name for m in list_models(session)]
 
 
-def _write_engine(engine: Engine) -> Engine:
-    """On a SQLite file, a second engine whose transactions begin with ``BEGIN IMMEDIATE``."""
-    from infersight.storage.db import make_engine
-
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return engine
-    writer: Engine = make_engine(engine.url, sqlite_immediate=True)
-    return writer
-
-
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, bus: Any = None,
-    registry: CollectorRegistry | None = None,
+    config: ApiConfig, *, engine: Engine, publisher: Publisher,
+    alert_config: Callable[[], AlertConfig], registry: CollectorRegistry | None = None,
+    dispose_engine: bool = False,
 ) -> FastAPI:
-    """The HTTP API. ``engine`` and ``bus`` default to the settings' database and bus; an
-    engine made here is disposed when the app shuts down. The API's metrics go to
-    ``registry`` (default: a registry of its own), which ``/metrics`` serves whole: the
-    embedded mode passes the one its worker's metrics are on, so one scrape shows both."""
-    from infersight.storage.db import make_engine, session_factory
+    """The HTTP API on ``engine``, publishing ingested events through ``publisher`` (closed
+    when the app shuts down, as is ``engine`` when ``dispose_engine``). ``alert_config``
+    gives the current alert configuration (rules, channels) to the alert routes. The API's
+    metrics go to ``registry`` (default: a registry of its own), which ``/metrics`` serves
+    whole: the embedded mode passes the one its worker's metrics are on, so one scrape
+    shows both."""
+    from infersight.storage.db import session_factory, write_engine_for
 
-    settings = settings or load_settings()
-    owns_engine = engine is None
-    engine = engine if engine is not None else make_engine(settings.resolved_database_url())
-    write_engine = _write_engine(engine)
+    write_engine = write_engine_for(engine)
     context = ApiContext(
-        settings=settings,
+        config=config,
         engine=engine,
         sessions=session_factory(engine),
         write_sessions=session_factory(write_engine),
-        publisher=make_publisher(settings, bus),
+        publisher=publisher,
         metrics=ApiMetrics(registry),
+        alert_config=alert_config,
     )
 
     @asynccontextmanager
@@ -120,12 +80,12 @@ def create_app(
         from infersight.collector.api.rollups import RollupMaintainer
 
         maintainer = None
-        if settings.api_rollups:
-            maintainer = RollupMaintainer(context.sessions, _model_names, _references(context),
-                                          settings.api_rollup_interval,
+        if config.rollups:
+            maintainer = RollupMaintainer(context.sessions, _model_names, context.references.reference,
+                                          config.rollup_interval_s,
                                           write_sessions=context.write_sessions)
             maintainer.start()
-        if settings.auth == "off":
+        if not config.auth_required:
             log.warning("INFERSIGHT_AUTH=off: the API accepts requests without an API key")
         try:
             yield
@@ -135,7 +95,7 @@ def create_app(
             context.publisher.close()
             if write_engine is not engine:
                 write_engine.dispose()
-            if owns_engine:
+            if dispose_engine:
                 engine.dispose()
 
     app = FastAPI(
@@ -150,9 +110,10 @@ def create_app(
     install_docs(app)
     install_error_handlers(app)
     use_error_body_in_openapi(app)
-    for name, module in _route_modules():
-        router = module.build_router(context) if hasattr(module, "build_router") else module.router
-        app.include_router(router, dependencies=ROUTER_DEPENDENCIES.get(name, []))
+    for router in (health.router, ingest.router, models.router, metrics.router, drift.router):
+        app.include_router(router)
+    app.include_router(alerts.build_router(context), dependencies=[Depends(require_by_method())])
+    app.include_router(page.router)
 
     @app.middleware("http")
     async def count_requests(

@@ -68,7 +68,7 @@ def check(
     from infersight.storage.apikeys import SCOPES, authenticate
 
     context = request.app.state.context
-    if context.settings.auth == "off":
+    if not context.config.auth_required:
         return Principal("auth off", SCOPES)
     if credentials is None:
         if request.headers.get("authorization"):

@@ -30,17 +30,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from infersight.storage.models import WindowState
 from infersight.storage.rollups import (
     RollupRecord,
     Signature,
     bucket_of,
-    execute_rows,
     load_rollups,
     upsert_rollups,
     window_signatures,
 )
-from sqlalchemy import select
+from infersight.storage.windows import read_window_states
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -157,21 +155,6 @@ def bucket_signature(
     return out
 
 
-def _read_raw(
-    session: Session, model: str, version: str, ranges: Sequence[tuple[datetime, datetime]]
-) -> list[tuple[datetime, bytes]]:
-    rows: list[tuple[datetime, bytes]] = []
-    for start, end in ranges:
-        query = select(WindowState.window_start, WindowState.state).where(
-            WindowState.model == model,
-            WindowState.version == version,
-            WindowState.window_start >= start,
-            WindowState.window_start < end,
-        )
-        rows.extend((ws, bytes(state)) for ws, state in execute_rows(session, query))
-    return rows
-
-
 def collect_parts(
     session: Session,
     model: str,
@@ -240,7 +223,7 @@ def collect_parts(
             result.parts.append((state_key, record.state))
             result.rollups_used += 1
             _extend(result, record.bucket_start, record.bucket_start)
-    for window_start, state in _read_raw(session, model, version, raw_ranges):
+    for window_start, state in read_window_states(session, model, version, raw_ranges):
         result.parts.append((None, state))
         result.raw_rows_read += 1
         result.window_rows += 1

@@ -22,13 +22,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from infersight.collector.api.app import create_app
 from infersight.sdk.local_bus import LocalBus
 from infersight.storage.apikeys import create_api_key
 from infersight.storage.db import make_engine, session_factory, upgrade
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from infersight.api_service import build_api
 from infersight.settings import Settings
 from tests.support.postgres import temporary_database
 
@@ -141,7 +141,7 @@ def serve(url: str, **overrides: Any) -> Iterator[Api]:
     settings = Settings(**values)
     engine = make_engine(url)
     bus = LocalBus()
-    app = create_app(settings, engine=engine, bus=bus)
+    app = build_api(settings, engine=engine, bus=bus)
     try:
         with LiveServer(app) as base, httpx.Client(base_url=base, timeout=30) as client:
             writer = make_engine(url, sqlite_immediate=True)  # the test's own writes wait their turn

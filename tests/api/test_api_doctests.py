@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 MODULES = [
+    "infersight.api_service",
     "infersight.collector.api.app",
+    "infersight.collector.api.config",
     "infersight.collector.api.deps",
     "infersight.collector.api.docs",
     "infersight.collector.api.metrics",

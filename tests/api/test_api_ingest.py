@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from infersight.collector.api.app import create_app
 from infersight.sdk import wire
 
+from infersight.api_service import build_api
 from infersight.settings import Settings
 from tests.api.conftest import Api, LiveServer, serve
 from tests.sdk.kafka_reading import read_topic
@@ -149,7 +149,7 @@ def test_ingest_publishes_to_the_real_kafka_broker(sqlite_url: str, kafka_broker
     model = f"kafka-{datetime.now(UTC).strftime('%H%M%S%f')}"
     settings = Settings(database_url=sqlite_url, auth="off", api_rollups=False, api_bus="kafka",
                         kafka_bootstrap_servers=kafka_broker.bootstrap)
-    app = create_app(settings)  # no bus given: the settings choose Kafka
+    app = build_api(settings)  # no bus given: the settings choose Kafka
     events = [_prediction(model, i) for i in range(5)]
     with LiveServer(app) as base:
         response = httpx.post(f"{base}/v1/events", content=_batch(events), timeout=30)
@@ -165,7 +165,7 @@ def test_bus_down_is_503_and_not_ready(sqlite_url: str) -> None:
     dead = f"127.0.0.1:{free_port()}"
     settings = Settings(database_url=sqlite_url, auth="off", api_rollups=False, api_bus="kafka",
                         kafka_bootstrap_servers=dead, api_publish_timeout=2.0)
-    with LiveServer(create_app(settings)) as base:
+    with LiveServer(build_api(settings)) as base:
         response = httpx.post(f"{base}/v1/events", content=_batch([_prediction("m", 1)]),
                               timeout=30)
         assert response.status_code == 503

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import uvicorn
-from infersight.collector.api.app import create_app
 from infersight.sdk.local_bus import LocalBus
 from infersight.storage.db import make_engine, upgrade
 from sqlalchemy import Engine
 
+from infersight.api_service import build_api
 from infersight.settings import Settings
 from tests.page.seed import Seeded, seed
 from tests.support.postgres import temporary_database
@@ -42,7 +42,7 @@ class Served:
 
 
 def serve(engine: Engine, settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
-    app = create_app(settings, engine=engine, bus=LocalBus())
+    app = build_api(settings, engine=engine, bus=LocalBus())
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

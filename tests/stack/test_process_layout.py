@@ -97,7 +97,7 @@ def stack(fresh_kafka_broker: TansuBroker, tmp_path: Path) -> Iterator[dict[str,
             if api.poll() is not None and "not implemented yet" in processes.log("api"):
                 # Until the `api` command lands: the same app factory under uvicorn.
                 processes.start("api", [sys.executable, "-m", "uvicorn", "--factory",
-                                        "infersight.collector.api.app:create_app",
+                                        "infersight.api_service:build_api",
                                         "--host", "127.0.0.1", "--port", str(api_port)], env)
             for index, port in enumerate(metric_ports):
                 processes.start(f"worker{index}", [sys.executable, "-m", "infersight", "worker"],

@@ -6,12 +6,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from infersight.storage.db import make_engine, normalise_url, session_factory, upgrade
+from infersight.storage.db import (
+    make_engine,
+    normalise_url,
+    session_factory,
+    upgrade,
+    write_engine_for,
+)
 from infersight.storage.models import ModelVersion
 from infersight.storage.offsets import load_offsets, save_offsets
 from infersight.storage.registry import ensure_model_versions
 from infersight.storage.windows import WindowStateRecord, load_window_states, upsert_window_states
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -111,4 +117,24 @@ def test_immediate_sqlite_writers_that_read_first_wait_for_each_other(tmp_path: 
     assert errors == []
     with sessions() as session:
         assert load_offsets(session, "group") == {("t", 0): 80}  # no lost update
+    engine.dispose()
+
+
+def test_the_write_engine_of_a_sqlite_file_begins_immediate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = make_engine(url)
+    writer = write_engine_for(engine)
+    statements: list[str] = []
+
+    @event.listens_for(writer, "before_cursor_execute")
+    def _seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    assert writer is not engine and writer.url == engine.url
+    with session_factory(writer).begin() as session:
+        session.execute(text("select 1"))
+    assert "BEGIN IMMEDIATE" in statements
+    memory = make_engine("sqlite://")
+    assert write_engine_for(memory) is memory
+    writer.dispose()
     engine.dispose()

@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from infersight.storage.metrics import (
     MetricPointRecord,
+    dataset_value,
+    latest_dataset_window,
     metric_names,
     query_metric_points,
     upsert_metric_points,
+    window_span,
 )
 from infersight.storage.models import MetricPoint
 from sqlalchemy import func, insert, select, text
@@ -125,3 +128,21 @@ def test_query_filters_by_version_metric_feature_and_half_open_range(
     assert len(query_metric_points(session, unique_name, limit=7)) == 7
     assert metric_names(session, unique_name) == ["count", "psi"]
     assert query_metric_points(session, f"{unique_name}-absent") == []
+
+
+def test_span_latest_window_and_value_of_the_dataset_level(session: Session, unique_name: str) -> None:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    upsert_metric_points(session, [
+        MetricPointRecord(unique_name, "1", epoch, epoch, None, "f1", 0.9, 10),  # reference
+        _point(unique_name, 0, None, "f1", 0.5), _point(unique_name, 1, None, "f1", None),
+        _point(unique_name, 2, None, "count", 7.0), _point(unique_name, 3, "age", "psi", 0.1),
+    ])
+    assert window_span(session, unique_name, after=epoch) == (T0, T0 + 3 * MINUTE)
+    assert window_span(session, "nothing-here", after=epoch) == (None, None)
+    assert latest_dataset_window(session, unique_name, after=epoch) == T0 + 2 * MINUTE
+    assert latest_dataset_window(session, unique_name, after=epoch,
+                                 ended_by=T0 + 2 * MINUTE) == T0 + MINUTE
+    assert latest_dataset_window(session, unique_name, after=epoch, metric="f1",
+                                 defined=True) == T0
+    assert dataset_value(session, unique_name, "f1", T0, after=epoch) == 0.5
+    assert dataset_value(session, unique_name, "f1", epoch, after=epoch) is None

@@ -10,7 +10,9 @@ from infersight.storage.registry import (
     get_reference,
     list_models,
     list_versions,
+    probe,
     set_reference,
+    version_summaries,
 )
 from sqlalchemy.orm import Session
 
@@ -83,3 +85,16 @@ def test_bad_references_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=reason):
         set_reference(session, unique_name, "1", reference, source=source)  # type: ignore[arg-type]
+
+
+def test_version_summaries_tell_which_versions_have_a_reference(
+    session: Session, unique_name: str
+) -> None:
+    ensure_model_versions(session, [(unique_name, "1"), (unique_name, "2")])
+    set_reference(session, unique_name, "2", b"blob", "first_window")
+    probe(session)
+    found = version_summaries(session, [unique_name, "absent"])
+    assert found["absent"] == []
+    assert [(v.version, v.has_reference, v.reference_source) for v in found[unique_name]] == [
+        ("1", False, None), ("2", True, "first_window")]
+    assert version_summaries(session, []) == {}

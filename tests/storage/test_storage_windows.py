@@ -10,6 +10,7 @@ from infersight.storage.windows import (
     find_window_states,
     load_window,
     load_window_states,
+    read_window_states,
     upsert_window_states,
 )
 from sqlalchemy import func, select
@@ -116,3 +117,11 @@ def test_states_are_found_by_key_across_many_keys(session: Session, unique_name:
     assert (one.state, one.event_count, one.window_end) == (b"\x07", 7, T0 + 2 * HOUR)
     assert one.updated_at is not None
 
+
+
+def test_raw_states_are_read_over_several_half_open_ranges(session: Session, unique_name: str) -> None:
+    upsert_window_states(session, [_record(unique_name, h, "p0", bytes([h]), 1) for h in range(5)])
+    ranges = [(T0, T0 + HOUR), (T0 + 2 * HOUR, T0 + 4 * HOUR)]
+    rows = read_window_states(session, unique_name, "1", ranges)
+    assert sorted((ws, state) for ws, state in rows) == [
+        (T0, b"\x00"), (T0 + 2 * HOUR, b"\x02"), (T0 + 3 * HOUR, b"\x03")]

@@ -33,10 +33,7 @@ def ids_in_range(request: Request) -> None:
 def build_router(context: ApiContext) -> APIRouter:
     """The alert routes on the context's database and alert configuration."""
     from infersight.alerts.routes import alerts_router
-    from infersight.alerts.rules_file import AlertConfigSource
 
-    source = AlertConfigSource(context.settings)
-    context.extras["alert_config"] = source
     router = APIRouter(dependencies=[Depends(ids_in_range)])
-    router.include_router(alerts_router(context.write_sessions, source.current))
+    router.include_router(alerts_router(context.write_sessions, context.alert_config))
     return router

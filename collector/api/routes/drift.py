@@ -100,25 +100,6 @@ def _num(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _compare(reference: Any, state: Any, drift_config: Any) -> tuple[Any, str | None]:
-    from infersight.drift import compare
-    from infersight.drift.config import DriftConfig
-
-    config = None
-    note = None
-    if drift_config:
-        try:
-            config = DriftConfig.from_dict(drift_config)
-        except (TypeError, ValueError) as exc:
-            note = f"the model's drift_config is invalid ({exc}); default tests used"
-    try:
-        return compare(reference, state, config), note
-    except ValueError as exc:
-        if config is None:
-            raise
-        return compare(reference, state), f"the model's drift_config does not apply ({exc}); default tests used"
-
-
 def rank_features(report: Any, rank_by: str) -> list[FeatureRank]:
     """Features drifted first, then by ``rank_by`` (largest first), then by name."""
     rows = []
@@ -142,6 +123,7 @@ def rank_features(report: Any, rank_by: str) -> list[FeatureRank]:
 def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetime,
                   version: str | None, rank_by: str, limit: int | None) -> DriftRanking:
     """Merge each version's window states over ``[start, end)`` and rank its features."""
+    from infersight.drift import compare_configured
     from infersight.storage.registry import get_model
 
     with context.sessions.begin() as session:
@@ -157,7 +139,7 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
             if cached is None:
                 without.append(name)
                 continue
-            reference, source = cached
+            reference, source = cached.reference, cached.source
             fine = signatures[name]
             lo = max(start, min(fine))
             hi = min(end, max(fine) + timedelta(seconds=rollups.FINEST))
@@ -168,7 +150,7 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
             result = rollups.merge_parts(reference, parts, context.states)
             if result.skipped:  # states of a newer reference? read it again next time
                 context.references.forget(model, name)
-            report, note = _compare(reference, result.state, drift_config)
+            report, note = compare_configured(reference, result.state, drift_config)
             ranked = rank_features(report, rank_by)
             output = report.prediction_detail
             versions.append(VersionDrift(

@@ -7,8 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.deps import Context
 from infersight.collector.api.publisher import PublishError
+from infersight.storage.registry import probe
 from pydantic import BaseModel
-from sqlalchemy import text
 
 router = APIRouter(tags=["health"])
 
@@ -33,8 +33,8 @@ def healthz() -> Health:
 def _checks(context: ApiContext) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
-        with context.engine.connect() as connection:
-            connection.execute(text("SELECT 1 FROM models LIMIT 1"))
+        with context.sessions() as session:
+            probe(session)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"

@@ -22,6 +22,7 @@ from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem
 from infersight.collector.api.limits import read_body
 from infersight.collector.api.publisher import Message, PublishError
 from infersight.sdk import wire
+from infersight.sdk.batcher import encode_within_limit
 from pydantic import BaseModel
 
 router = APIRouter(prefix="/v1", tags=["ingest"], responses=ERROR_RESPONSES)
@@ -65,12 +66,28 @@ _BODY_DOC: dict[str, Any] = {
 
 
 def split_encode(events: Sequence[Any], limit: int = wire.MAX_MESSAGE_BYTES) -> list[bytes]:
-    """Encode ``events`` as few batches as possible, each at most ``limit`` bytes."""
-    data = wire.encode_batch(list(events))
-    if len(data) <= limit or len(events) <= 1:
-        return [data]
-    middle = len(events) // 2
-    return split_encode(events[:middle], limit) + split_encode(events[middle:], limit)
+    """Encode ``events`` as few batches as possible, each at most ``limit`` bytes, in order
+    (split as the SDK splits, :func:`infersight.sdk.batcher.encode_within_limit`).
+
+    A single event still over the limit is published alone (the worker dead-letters it as
+    ``oversize``, as from any producer); one that cannot be encoded raises.
+    """
+    result = encode_within_limit(events, wire.encode_batch, limit)
+    failed = iter(result.failed)
+    messages = iter(result.messages)
+    pending = next(failed, None)
+    out: list[bytes] = []
+    index = 0
+    while index < len(events):
+        if pending is not None and pending[0] is events[index]:
+            out.append(wire.encode_batch([events[index]]))
+            pending = next(failed, None)
+            index += 1
+        else:
+            data, count = next(messages)
+            out.append(data)
+            index += count
+    return out
 
 
 def _messages(decoded: wire.DecodedBatch, endpoint: str) -> list[Message]:
@@ -91,7 +108,7 @@ def _messages(decoded: wire.DecodedBatch, endpoint: str) -> list[Message]:
 
 
 def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
-    decoded = wire.decode_batch(body, max_bytes=context.settings.api_max_body_bytes)
+    decoded = wire.decode_batch(body, max_bytes=context.config.max_body_bytes)
     metrics = context.metrics
     whole = [r for r in decoded.rejected if r.index is None]
     if whole:
@@ -102,7 +119,7 @@ def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
                        [Problem(field="body", problem=problem.detail)])
     try:
         context.publisher.publish_all(_messages(decoded, endpoint),
-                                      context.settings.api_publish_timeout)
+                                      context.config.publish_timeout_s)
     except PublishError as exc:
         raise ApiError(503, "bus_unavailable", f"{exc}; retry later",
                        headers={"Retry-After": "5"}) from exc
@@ -124,12 +141,12 @@ def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
 @router.post("/events", status_code=202, openapi_extra=_BODY_DOC)
 async def post_events(request: Request, context: Context, _key: IngestKey) -> IngestResult:
     """Ingest a batch of prediction events (labels in it go to the labels topic)."""
-    body = await read_body(request, context.settings.api_max_body_bytes, "the event batch")
+    body = await read_body(request, context.config.max_body_bytes, "the event batch")
     return await run_in_threadpool(_ingest, context, body, "/v1/events")
 
 
 @router.post("/labels", status_code=202, openapi_extra=_BODY_DOC)
 async def post_labels(request: Request, context: Context, _key: IngestKey) -> IngestResult:
     """Ingest a batch of label events (ground truth joined to predictions by id)."""
-    body = await read_body(request, context.settings.api_max_body_bytes, "the label batch")
+    body = await read_body(request, context.config.max_body_bytes, "the label batch")
     return await run_in_threadpool(_ingest, context, body, "/v1/labels")

@@ -22,11 +22,9 @@ from infersight.collector.api.deps import (
 )
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, Problem, invalid
 from infersight.collector.api.limits import spool_body
+from infersight.sdk.durations import parse_duration
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from infersight.settings import parse_duration
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
@@ -106,22 +104,14 @@ class ReferenceResult(BaseModel):
 
 
 def _versions(session: Session, names: list[str]) -> dict[str, list[VersionView]]:
-    from infersight.storage.models import ModelVersion
+    from infersight.storage.registry import version_summaries
 
-    if not names:
-        return {}
-    rows = session.execute(
-        select(ModelVersion.model, ModelVersion.version, ModelVersion.reference_source,
-               ModelVersion.created_at, ModelVersion.reference.is_not(None))
-        .where(ModelVersion.model.in_(names))
-        .order_by(ModelVersion.created_at, ModelVersion.version)
-    )
-    out: dict[str, list[VersionView]] = {name: [] for name in names}
-    for model, version, source, created, has in rows:
-        out[model].append(VersionView(version=version, has_reference=bool(has),
-                                      reference_source=source if has else None,
-                                      created_at=created))
-    return out
+    return {
+        model: [VersionView(version=v.version, has_reference=v.has_reference,
+                            reference_source=v.reference_source, created_at=v.created_at)
+                for v in versions]
+        for model, versions in version_summaries(session, names).items()
+    }
 
 
 def _view(model: Any, versions: list[VersionView], default_window: float) -> ModelView:
@@ -142,7 +132,7 @@ def list_models(session: DbSession, context: Context, _key: ReadKey) -> list[Mod
 
     models = all_models(session)
     versions = _versions(session, [m.name for m in models])
-    return [_view(m, versions[m.name], context.settings.window) for m in models]
+    return [_view(m, versions[m.name], context.config.window_s) for m in models]
 
 
 @router.get("/models/{model}")
@@ -152,7 +142,7 @@ def get_model(model: ModelName, session: DbSession, context: Context, _key: Read
 
     existing_model(session, model)
     row = find(session, model)
-    return _view(row, _versions(session, [model])[model], context.settings.window)
+    return _view(row, _versions(session, [model])[model], context.config.window_s)
 
 
 @router.put("/models/{model}")
@@ -172,7 +162,7 @@ def put_model(model: ModelName, changes: ModelSettingsIn, session: WriteSession,
         window_seconds=(None if window is None else int(float(window))) if "window" in given else UNSET,
         drift_config=changes.drift_config if "drift_config" in given else UNSET,
     )
-    return _view(row, _versions(session, [model])[model], context.settings.window)
+    return _view(row, _versions(session, [model])[model], context.config.window_s)
 
 
 _REFERENCE_DOC: dict[str, Any] = {
@@ -274,5 +264,5 @@ async def upload_reference(
             positive = {"true": True, "false": False}.get(positive_class.lower(), positive_class)
     options = upload.UploadOptions(label_column, prediction_column, score_column, task, positive,
                                    threshold)
-    stream = await spool_body(request, context.settings.api_max_reference_bytes, "the reference")
+    stream = await spool_body(request, context.config.max_reference_bytes, "the reference")
     return await run_in_threadpool(_store, context, model, version, stream, content_type, options)

@@ -36,6 +36,7 @@ from infersight.collector.api.deps import (
 )
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 WEB_ROOT = FilePath(__file__).resolve().parents[3] / "dashboards" / "web"
 """``dashboards/web``: ``index.html``, ``app.js``, ``app.css`` and ``vendor/``."""
@@ -97,11 +98,11 @@ class ModelOverview(BaseModel):
 
 
 def _overview(context: ApiContext, model: str) -> ModelOverview:
-    from infersight.alerts.evaluation import REFERENCE_WINDOW_START
-    from infersight.alerts.models import AlertState
-    from infersight.storage.models import MetricPoint, Watermark
+    from infersight.alerts.evaluation import REFERENCE_WINDOW_START as AFTER
+    from infersight.drift.windowing import WindowSpec
+    from infersight.storage.metrics import dataset_value, latest_dataset_window, window_span
     from infersight.storage.registry import get_model, list_versions
-    from sqlalchemy import func, select
+    from infersight.storage.watermarks import load_watermarks
 
     with context.sessions.begin() as session:
         row = get_model(session, model)
@@ -109,52 +110,53 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
             raise unknown_model(session, model)
         versions = list_versions(session, model)
         with_reference = [v.version for v in versions if v.reference is not None]
-        span = session.execute(
-            select(func.min(MetricPoint.window_start), func.max(MetricPoint.window_start))
-            .where(MetricPoint.model == model, MetricPoint.window_start > REFERENCE_WINDOW_START)
-        ).one()
-        window = float(row.window_seconds or context.settings.window)
-        dataset = [MetricPoint.model == model, MetricPoint.feature == "",
-                   MetricPoint.window_start > REFERENCE_WINDOW_START]
-        watermark = session.scalar(select(Watermark.max_event_ts).where(Watermark.model == model))
-        closed = dataset
-        if watermark is not None:
-            lateness = timedelta(seconds=window * context.settings.worker_lateness)
-            closed = [*dataset, MetricPoint.window_end <= _aware(watermark) - lateness]
-        latest_window = session.scalar(
-            select(func.max(MetricPoint.window_start)).where(*closed)) or _utc(span[1])
-        labelled_window = session.scalar(
-            select(func.max(MetricPoint.window_start))
-            .where(*dataset, MetricPoint.metric == "f1", MetricPoint.value.is_not(None)))
+        first, last = window_span(session, model, after=AFTER)
+        window = float(row.window_seconds or context.config.window_s)
+        max_event_ts = load_watermarks(session, [model]).get(model)
+        spec = WindowSpec(window, context.config.lateness_fraction)
+        watermark = None if max_event_ts is None else spec.watermark(_aware(max_event_ts))
+        # closed: the watermark passed the window's end (WindowSpec.is_closed, in the query)
+        latest_window = latest_dataset_window(session, model, after=AFTER,
+                                              ended_by=watermark) or _utc(last)
+        labelled_window = latest_dataset_window(session, model, after=AFTER, metric="f1",
+                                                defined=True)
         latest: dict[str, float | None] = {}
         for metric in HEADLINE_METRICS:
             at = labelled_window if metric in ("f1", "label_coverage") else latest_window
-            value = None if at is None else session.scalar(
-                select(MetricPoint.value)
-                .where(*dataset, MetricPoint.metric == metric, MetricPoint.window_start == at))
+            value = None if at is None else dataset_value(session, model, metric, at,
+                                                          after=AFTER)
             latest[metric] = value if value is None or math.isfinite(value) else None
         features: list[FeatureInfo] = []
         performance: dict[str, float] = {}
         if with_reference:
             cached = context.references.get(session, model, with_reference[-1])
             if cached is not None:
-                kinds = cached[0].feature_kinds
+                kinds = cached.reference.feature_kinds
                 features = [FeatureInfo(name=n, kind=str(k)) for n, k in kinds.items()]
                 performance = {
-                    k: float(v) for k, v in (cached[0].performance or {}).items()
+                    k: float(v) for k, v in (cached.reference.performance or {}).items()
                     if "[" not in k and v is not None and math.isfinite(v)
                 }
-        firing = session.execute(
-            select(func.count()).select_from(AlertState)
-            .where(AlertState.model == model, AlertState.status == "firing")
-        ).scalar_one()
+        firing = _firing_alerts(session, model)
     return ModelOverview(
         model=model, task=row.task, window_seconds=window,
         versions=[v.version for v in versions], versions_with_reference=with_reference,
-        first_window=_utc(span[0]), last_window=_utc(span[1]), latest=latest,
+        first_window=_utc(first), last_window=_utc(last), latest=latest,
         latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
-        features=features, reference_performance=performance, firing_alerts=int(firing),
+        features=features, reference_performance=performance, firing_alerts=firing,
     )
+
+
+def _firing_alerts(session: Session, model: str) -> int:
+    """Alerts of ``model`` firing now (the alert tables' queries move to ``storage/`` with
+    the alerts package's repositories)."""
+    from infersight.alerts.models import AlertState
+    from sqlalchemy import func, select
+
+    return int(session.execute(
+        select(func.count()).select_from(AlertState)
+        .where(AlertState.model == model, AlertState.status == "firing")
+    ).scalar_one())
 
 
 def _aware(value: datetime) -> datetime:
@@ -262,10 +264,9 @@ def _histogram(context: ApiContext, model: str, feature: str, version: str | Non
             chosen = candidates[-1]
         else:
             raise ApiError(404, "no_reference", f"model {model!r} has no reference yet")
-        cached = context.references.get(session, model, chosen)
-        if cached is None:  # pragma: no cover - raced with a version deletion
+        reference = context.references.reference(session, model, chosen)
+        if reference is None:  # pragma: no cover - raced with a version deletion
             raise ApiError(404, "no_reference", f"{model!r} v{chosen} has no reference")
-        reference = cached[0]
         profile = reference.features.get(feature)
         if profile is None:
             known = ", ".join(sorted(reference.features))
