@@ -171,7 +171,6 @@ def worker() -> None:
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest migration."""
     from infersight.settings import load_settings
-
     from infersight.storage.db import current_revision, normalise_url, upgrade
 
     url = load_settings().resolved_database_url()
@@ -252,10 +251,9 @@ def grafana_sync(
     Reads INFERSIGHT_GRAFANA_URL, INFERSIGHT_GRAFANA_TOKEN, INFERSIGHT_GRAFANA_DATABASE_URL
     (default INFERSIGHT_DATABASE_URL) and INFERSIGHT_GRAFANA_PROMETHEUS_URL.
     """
-    from infersight.settings import load_settings
-
     from infersight.dashboards.datasources import PostgresConnection
     from infersight.dashboards.sync import SyncError, connect, sync
+    from infersight.settings import load_settings
 
     try:
         settings = load_settings()
@@ -340,7 +338,6 @@ class _ApiKeyTransaction:
 
     def __enter__(self):  # type: ignore[no-untyped-def]
         from infersight.settings import load_settings
-
         from infersight.storage.db import make_engine, session_factory
 
         self.engine = make_engine(load_settings().resolved_database_url(), sqlite_immediate=True)
