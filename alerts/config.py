@@ -23,9 +23,9 @@ from typing import Annotated, Literal
 
 from infersight.alerts.builtin import builtin_retraining_rule, builtin_rules
 from infersight.alerts.durations import Duration
-from infersight.alerts.models import AlertRuleRow
 from infersight.alerts.recommendation import RetrainingRule
 from infersight.alerts.rules import AlertRule
+from infersight.storage.alert_tables import AlertRuleRow
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -19,7 +19,6 @@ from typing import Any, cast
 
 from infersight.alerts.config import AlertConfig, api_rules
 from infersight.alerts.evaluation import Judgement, judge, reference_values
-from infersight.alerts.models import AlertState
 from infersight.alerts.outbox import enqueue, idempotency_key
 from infersight.alerts.payload import Candidate, build_payload
 from infersight.alerts.recommendation import (
@@ -32,6 +31,7 @@ from infersight.alerts.recommendation import (
 )
 from infersight.alerts.silences import active_silences, is_silenced
 from infersight.alerts.state import Snapshot, Status, advance
+from infersight.storage.alert_tables import AlertState
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session

@@ -15,10 +15,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from infersight.alerts.builtin import builtin_rules
 from infersight.alerts.config import AlertConfig, api_rules
-from infersight.alerts.models import AlertNotification, AlertRuleRow, AlertSilence, AlertState
 from infersight.alerts.outbox import list_notifications
 from infersight.alerts.rules import AlertRule
 from infersight.alerts.silences import SilenceSpec, create_silence
+from infersight.storage.alert_tables import (
+    AlertNotification,
+    AlertRuleRow,
+    AlertSilence,
+    AlertState,
+)
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from infersight.alerts.models import AlertSilence
+from infersight.storage.alert_tables import AlertSilence
 from infersight.storage.types import reject_nul
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select

@@ -143,7 +143,7 @@ class ConsoleReporter:
             self.echo(self._style(line, YELLOW) if dropped else self._style(line, DIM))
 
     def _alerts(self, session: Session) -> None:
-        from infersight.alerts.models import AlertState
+        from infersight.storage.alert_tables import AlertState
 
         for row in session.scalars(select(AlertState).where(AlertState.model == self.model)):
             before = self._alert_status.get(row.dedup_key)

@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification
+from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.types import utc_now
 
 from tests.alerts.conftest import HOUR, T0, seed

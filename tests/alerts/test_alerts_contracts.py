@@ -9,9 +9,9 @@ import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.engine import evaluate_window
 from infersight.alerts.evaluation import reference_values
-from infersight.alerts.models import AlertNotification
 from infersight.alerts.rules import PREDICTION_FEATURE
 from infersight.drift import Reference
+from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.models import Model, ModelVersion
 from sklearn.metrics import f1_score
 from sqlalchemy import select

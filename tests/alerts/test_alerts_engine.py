@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification, AlertState
 from infersight.alerts.silences import Matcher, SilenceSpec, create_silence
+from infersight.storage.alert_tables import AlertNotification, AlertState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 

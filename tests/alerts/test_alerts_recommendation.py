@@ -7,8 +7,8 @@ import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
 from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification
 from infersight.alerts.recommendation import wilson_interval
+from infersight.storage.alert_tables import AlertNotification
 from scipy.stats import binomtest
 from sqlalchemy import select
 
