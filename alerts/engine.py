@@ -31,9 +31,7 @@ from infersight.alerts.recommendation import (
 )
 from infersight.alerts.silences import active_silences, is_silenced
 from infersight.alerts.state import Snapshot, Status, advance
-from infersight.storage.alert_tables import AlertState
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from infersight.storage.alert_states import insert_state_if_absent, lock_state
 from sqlalchemy.orm import Session
 
 
@@ -191,13 +189,6 @@ def _retraining_candidate(
     )
 
 
-def _load_state(session: Session, candidate: Candidate) -> AlertState | None:
-    statement = select(AlertState).where(AlertState.dedup_key == candidate.dedup_key)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return session.scalars(statement).first()
-
-
 def _apply(
     session: Session,
     candidate: Candidate,
@@ -205,31 +196,24 @@ def _apply(
     config: AlertConfig,
     silences: Sequence[Any],
 ) -> Transition:
-    row = _load_state(session, candidate)
+    row = lock_state(session, candidate.dedup_key)
     if row is None:
         if not candidate.breaching:
             return Transition(candidate.dedup_key, "inactive", None, False)
         # Two workers may judge a new key at once: insert-if-absent, then lock the row.
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        session.execute(
-            insert(AlertState)
-            .values(
-                dedup_key=candidate.dedup_key,
-                rule=candidate.rule,
-                model=candidate.model,
-                version=candidate.version,
-                feature=candidate.feature,
-                status="inactive",
-                severity=candidate.severity,
-                streak=0,
-                notified_firing=False,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
-        )
-        row = _load_state(session, candidate)
+        insert_state_if_absent(session, {
+            "dedup_key": candidate.dedup_key,
+            "rule": candidate.rule,
+            "model": candidate.model,
+            "version": candidate.version,
+            "feature": candidate.feature,
+            "status": "inactive",
+            "severity": candidate.severity,
+            "streak": 0,
+            "notified_firing": False,
+            "updated_at": now,
+        })
+        row = lock_state(session, candidate.dedup_key)
         assert row is not None
     before = Snapshot(
         status=cast(Status, row.status),

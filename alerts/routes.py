@@ -15,17 +15,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from infersight.alerts.builtin import builtin_rules
 from infersight.alerts.config import AlertConfig, api_rules
-from infersight.alerts.outbox import list_notifications
 from infersight.alerts.rules import AlertRule
 from infersight.alerts.silences import SilenceSpec, create_silence
-from infersight.storage.alert_tables import (
-    AlertNotification,
-    AlertRuleRow,
-    AlertSilence,
-    AlertState,
-)
+from infersight.storage import alert_rules, silences
+from infersight.storage.alert_states import list_states
+from infersight.storage.alert_tables import AlertNotification, AlertSilence, AlertState
+from infersight.storage.outbox import get_notification, list_notifications, requeue
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 AlertStatus = Literal["inactive", "pending", "firing", "resolved"]
@@ -129,13 +125,13 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
     @router.post("/alert-rules", status_code=status.HTTP_201_CREATED)
     def create_rule(rule: AlertRule, session: DbSession) -> RuleView:
         """Create a rule; a built-in's or file rule's name overrides that rule."""
-        if session.get(AlertRuleRow, rule.name) is not None:
+        if alert_rules.get_rule(session, rule.name) is not None:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"alert rule {rule.name!r} exists; PUT /v1/alert-rules/{rule.name} replaces it",
             )
         _check_channels(rule, config())
-        session.add(AlertRuleRow(name=rule.name, definition=_rule_json(rule)))
+        alert_rules.add_rule(session, rule.name, _rule_json(rule))
         session.commit()
         return views(session)[rule.name]
 
@@ -147,18 +143,13 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
                 f"the body's name {rule.name!r} differs from the path's {name!r}",
             )
         _check_channels(rule, config())
-        row = session.get(AlertRuleRow, name)
-        if row is None:
-            session.add(AlertRuleRow(name=name, definition=_rule_json(rule)))
-        else:
-            row.definition = _rule_json(rule)
-            row.updated_at = _now()
+        alert_rules.put_rule(session, name, _rule_json(rule), _now())
         session.commit()
         return views(session)[name]
 
     @router.delete("/alert-rules/{name}", status_code=status.HTTP_204_NO_CONTENT)
     def delete_rule(name: str, session: DbSession) -> Response:
-        row = session.get(AlertRuleRow, name)
+        row = alert_rules.get_rule(session, name)
         if row is None:
             view = views(session).get(name)
             if view is None:
@@ -169,7 +160,7 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
                 "disable it in the rules file (disable: [...]) or INFERSIGHT_ALERT_DISABLED_RULES,"
                 " or override it with PUT and enabled: false",
             )
-        session.delete(row)
+        alert_rules.delete_rule(session, row)
         session.commit()
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -179,12 +170,8 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
         state: Annotated[AlertStatus | None, Query(description="Only this status.")] = None,
         model: str | None = None,
     ) -> list[dict[str, Any]]:
-        statement = select(AlertState).order_by(AlertState.updated_at.desc())
-        if state is not None:
-            statement = statement.where(AlertState.status == state)
-        if model is not None:
-            statement = statement.where(AlertState.model == model)
-        return [_state_json(row) for row in session.scalars(statement.limit(1000))]
+        rows = list_states(session, status=state, model=model, limit=1000)
+        return [_state_json(row) for row in rows]
 
     @router.post("/silences", status_code=status.HTTP_201_CREATED)
     def post_silence(spec: SilenceSpec, session: DbSession) -> dict[str, Any]:
@@ -197,17 +184,15 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
 
     @router.get("/silences")
     def get_silences(session: DbSession, active: bool = True) -> list[dict[str, Any]]:
-        statement = select(AlertSilence).order_by(AlertSilence.id)
-        if active:
-            statement = statement.where(AlertSilence.ends_at > _now())
-        return [_silence_json(row) for row in session.scalars(statement)]
+        rows = silences.list_silences(session, _now() if active else None)
+        return [_silence_json(row) for row in rows]
 
     @router.delete("/silences/{silence_id}", status_code=status.HTTP_204_NO_CONTENT)
     def expire_silence(silence_id: int, session: DbSession) -> Response:
-        row = session.get(AlertSilence, silence_id)
+        row = silences.get_silence(session, silence_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no silence {silence_id}")
-        row.ends_at = min(row.ends_at, _now())
+        silences.expire_silence(session, row, _now())
         session.commit()
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -223,13 +208,12 @@ def alerts_router(sessions: sessionmaker[Session], config: Callable[[], AlertCon
     @router.post("/alert-notifications/{notification_id}/retry")
     def retry_notification(notification_id: int, session: DbSession) -> dict[str, Any]:
         """Send a dead notification again (its age counts from now)."""
-        row = session.get(AlertNotification, notification_id)
+        row = get_notification(session, notification_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no notification {notification_id}")
         if row.state != "dead":
             raise HTTPException(status.HTTP_409_CONFLICT, f"notification is {row.state}, not dead")
-        now = _now()
-        row.state, row.next_attempt_at, row.created_at = "pending", now, now
+        requeue(session, row, _now())
         session.commit()
         return _notification_json(row)
 

@@ -403,7 +403,7 @@ def test_missing_secret_is_reported_not_crashing(sessions, channel, monkeypatch)
     with sessions.begin() as session:
         evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
     assert Dispatcher(sessions, cfg, clock=lambda: T0 + 2 * HOUR).run_once().retrying == 1
-    from infersight.alerts.outbox import list_notifications
+    from infersight.storage.outbox import list_notifications
 
     with sessions() as session:
         [row] = list_notifications(session)

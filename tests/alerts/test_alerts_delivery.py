@@ -14,8 +14,8 @@ import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
 from infersight.alerts.engine import evaluate_window
-from infersight.alerts.outbox import list_notifications
 from infersight.storage.alert_tables import AlertNotification
+from infersight.storage.outbox import list_notifications
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 

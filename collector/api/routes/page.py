@@ -97,8 +97,8 @@ class ModelOverview(BaseModel):
 
 
 def _overview(context: ApiContext, model: str) -> ModelOverview:
-    from infersight.alerts.evaluation import REFERENCE_WINDOW_START
     from infersight.storage.alert_tables import AlertState
+    from infersight.storage.metrics import REFERENCE_WINDOW_START
     from infersight.storage.models import MetricPoint, Watermark
     from infersight.storage.registry import get_model, list_versions
     from sqlalchemy import func, select
