@@ -1,18 +1,19 @@
 """Evaluate alert rules for a window and write state changes plus outbox rows.
 
-The worker calls :func:`evaluate_window` after it writes a window's metric points (and again
+The worker calls :func:`judge_window` after it writes a window's metric points (and again
 when late labels change a window), inside its own transaction: the alert states and the
-notifications commit or roll back together with the points they were derived from.
+notifications commit or roll back together with the points they were derived from. It hands
+in the reference's own metrics (``Reference.performance``) for relative thresholds.
 
 Example (SQLite in memory; the built-in ``data_drift_share`` fires after two windows)::
 
     with session_factory(engine).begin() as session:
-        transitions = evaluate_window(session, "fraud", "3", window_start, now, config)
+        transitions = judge_window(session, "fraud", "3", reference.performance, now, config)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -47,26 +48,26 @@ class Transition:
     """Whether notifications were queued (not when silenced or without channels)."""
 
 
-def evaluate_window(
+def judge_window(
     session: Session,
     model: str,
     version: str,
-    window_start: datetime,
+    reference_performance: Mapping[str, float],
     now: datetime,
     config: AlertConfig | None = None,
 ) -> list[Transition]:
     """Judge every rule for (model, version) and apply the state machine.
 
-    ``window_start`` is the window that changed; rules are judged at their latest qualifying
-    windows (a change to an older window can complete or break a streak, so streaks are
-    recomputed from the stored points). Nothing is committed here.
+    Rules are judged at their latest qualifying windows (a change to an older window can
+    complete or break a streak, so streaks are recomputed from the stored points);
+    ``reference_performance`` is the reference's own metrics (``{}`` without a reference),
+    which reference metric points override. Nothing is committed here.
     """
-    del window_start  # the judgement reads every recent window; kept for the worker's contract
     config = config or AlertConfig()
     stored = api_rules(session)
     all_rules = [r for r in config.all_rules(stored) if r.matches_model(model)]
     active = {r.name for r in config.active_rules(stored)}
-    references = reference_values(session, model, version)
+    references = reference_values(session, model, version, reference_performance)
     judgements = {
         rule.name: judge(session, rule, model, version, now, references) for rule in all_rules
     }

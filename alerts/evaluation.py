@@ -9,8 +9,8 @@ windows ending there. Because it is recomputed from stored points, a late label 
 changes an older window is taken into account on the next evaluation.
 
 Reference values (for ``reference - 0.05`` thresholds) are the reference profile's own
-performance (``Reference.performance`` of ``model_versions.reference``: the metrics of the
-uploaded validation predictions and labels). A metric point stored for the version at
+performance (``Reference.performance``: the metrics of the uploaded validation predictions
+and labels), handed in by the caller, which holds the decoded reference. A metric point stored for the version at
 ``window_start = REFERENCE_WINDOW_START`` (:mod:`infersight.storage.metrics`, the Unix epoch)
 overrides it, e.g. to pin an agreed baseline.
 
@@ -21,12 +21,10 @@ the number of tested features: its window's row ``count`` is used instead.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from infersight.alerts.rules import AlertRule
 from infersight.storage.alert_points import (
@@ -36,10 +34,7 @@ from infersight.storage.alert_points import (
     reference_points,
 )
 from infersight.storage.models import MetricPoint
-from infersight.storage.registry import get_reference
 from sqlalchemy.orm import Session
-
-log = logging.getLogger(__name__)
 
 ROW_COUNT_METRIC = "count"
 SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share"})
@@ -118,26 +113,13 @@ def dedup_key(rule: str, model: str, version: str, feature: str = "") -> str:
     return f"{rule}/{model}/{version}/{feature}"
 
 
-@lru_cache(maxsize=64)
-def _profile_performance(digest: str, blob: bytes) -> dict[str, float]:
-    del digest  # the cache key; the blob itself is compared only on a hash collision
-    from infersight.drift import Reference
-
-    try:
-        return dict(Reference.from_bytes(blob).performance)
-    except Exception as error:  # a corrupt or incompatible blob: relative rules wait
-        log.warning("reference profile unreadable, no reference performance: %s", error)
-        return {}
-
-
-def reference_values(session: Session, model: str, version: str) -> dict[tuple[str, str], float]:
-    """The version's reference metrics: ``{(metric, feature): value}`` (feature ``''``)."""
-    values: dict[tuple[str, str], float] = {}
-    stored = get_reference(session, model, version)
-    blob = stored[0] if stored is not None else None
-    if blob:
-        digest = hashlib.blake2b(blob, digest_size=16).hexdigest()
-        values.update({(m, ""): v for m, v in _profile_performance(digest, blob).items()})
+def reference_values(
+    session: Session, model: str, version: str, performance: Mapping[str, float]
+) -> dict[tuple[str, str], float]:
+    """The version's reference metrics: ``{(metric, feature): value}`` (feature ``''`` at the
+    dataset level): ``performance`` (the reference's own), overridden by the reference
+    metric points stored for the version."""
+    values = {(metric, ""): value for metric, value in performance.items()}
     values.update(reference_points(session, model, version))
     return values
 

@@ -7,7 +7,7 @@ The worker::
     ...
     with sessions.begin() as session:                 # the transaction that wrote the points
         upsert_metric_points(session, points)
-        alerting.evaluate_window(session, model, version, window_start, now)
+        alerting.judge(session, model, version, reference.performance, now)
 
 The API: ``app.include_router(alerting.router(), dependencies=[auth])``.
 """
@@ -15,11 +15,12 @@ The API: ``app.include_router(alerting.router(), dependencies=[auth])``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 
 from fastapi import APIRouter
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import Transition, evaluate_window
+from infersight.alerts.engine import Transition, judge_window
 from infersight.alerts.rules_file import AlertConfigSource
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,11 +41,19 @@ class Alerting:
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Alerting:
         return cls(settings, sessions)
 
-    def evaluate_window(
-        self, session: Session, model: str, version: str, window_start: datetime, now: datetime
+    def judge(
+        self,
+        session: Session,
+        model: str,
+        version: str,
+        reference_performance: Mapping[str, float],
+        now: datetime,
     ) -> list[Transition]:
-        """Judge the rules for (model, version) in the caller's transaction."""
-        return evaluate_window(session, model, version, window_start, now, self.source.current())
+        """Judge the rules for (model, version) in the caller's transaction;
+        ``reference_performance`` is the reference's own metrics (``Reference.performance``)."""
+        return judge_window(
+            session, model, version, reference_performance, now, self.source.current()
+        )
 
     def start_dispatcher(self) -> Dispatcher:
         """Deliver the outbox from a background thread of this process."""

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import evaluate_window
+from infersight.alerts.engine import judge_window
 from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.types import utc_now
 
@@ -99,7 +99,7 @@ def test_api_rule_overrides_a_builtin_and_can_disable_it(api: httpx.Client, sess
     assert response.status_code == 200 and response.json()["active"] is False
     seed(sessions, "drift_share", [0.9, 0.9])
     with sessions.begin() as session:
-        transitions = evaluate_window(session, "fraud", "3", T0 + HOUR, T0 + 2 * HOUR, CONFIG)
+        transitions = judge_window(session, "fraud", "3", {}, T0 + 2 * HOUR, CONFIG)
     assert [t for t in transitions if t.dedup_key.startswith("data_drift_share/")] == []
 
 
@@ -143,7 +143,7 @@ def test_silence_via_api_suppresses_notifications(api: httpx.Client, sessions) -
     assert [s["id"] for s in api.get("/v1/silences").json()] == [response.json()["id"]]
     seed(sessions, "drift_share", [0.9, 0.9])
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + HOUR, utc_now(), CONFIG)
+        judge_window(session, "fraud", "3", {}, utc_now(), CONFIG)
     assert api.get("/v1/alerts", params={"state": "firing"}).json()[0]["rule"] == "data_drift_share"
     assert api.get("/v1/alert-notifications").json() == []
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import evaluate_window
+from infersight.alerts.engine import judge_window
 from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.outbox import list_notifications
 from sqlalchemy import select
@@ -68,7 +68,7 @@ def webhook_config(url: str, **extra: object) -> AlertConfig:
 
 def evaluate(sessions: sessionmaker[Session], index: int, cfg: AlertConfig) -> None:
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + index * HOUR, T0 + (index + 1) * HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + (index + 1) * HOUR, cfg)
 
 
 def rows(sessions: sessionmaker[Session]) -> list[AlertNotification]:
@@ -193,14 +193,14 @@ def test_killed_between_state_change_and_delivery_delivers_after_restart(
         from datetime import datetime, timedelta, UTC
         from infersight.alerts.config import AlertConfig
         from infersight.alerts.dispatcher import Dispatcher
-        from infersight.alerts.engine import evaluate_window
+        from infersight.alerts.engine import judge_window
         from infersight.storage.db import make_engine, session_factory
         from tests.alerts.test_alerts_delivery import webhook_config
         T0 = datetime.fromisoformat({T0.isoformat()!r})
         sessions = session_factory(make_engine({db_url!r}))
         cfg = webhook_config({receiver.url!r})
         with sessions.begin() as session:
-            evaluate_window(session, "fraud", "3", T0, T0 + timedelta(hours=1), cfg)
+            judge_window(session, "fraud", "3", {{}}, T0 + timedelta(hours=1), cfg)
         print("committed", flush=True)
         Dispatcher(sessions, cfg).run_once()
         print("not killed", flush=True)

@@ -10,7 +10,7 @@ from infersight.alerts.service import Alerting
 from infersight.storage.types import utc_now
 
 from infersight.settings import Settings
-from tests.alerts.conftest import T0, seed
+from tests.alerts.conftest import seed
 from tests.alerts.receivers import Receiver
 
 
@@ -34,7 +34,7 @@ def test_worker_wiring_evaluates_and_delivers_in_the_background(
         alerting.start_dispatcher()
         seed(sessions, "latency_p99_ms", [250.0])
         with sessions.begin() as session:
-            alerting.evaluate_window(session, "fraud", "3", T0, utc_now())
+            alerting.judge(session, "fraud", "3", {}, utc_now())
         deadline = time.monotonic() + 10
         while not receiver.accepted and time.monotonic() < deadline:
             time.sleep(0.02)
