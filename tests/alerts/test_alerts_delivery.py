@@ -107,6 +107,27 @@ def test_firing_then_resolved_delivers_exactly_one_signed_notification_each(sess
     assert bodies[1]["ends_at"] is not None
 
 
+def test_a_channel_type_without_sender_is_reported_never_recorded_as_sent(
+    sessions, receiver, monkeypatch
+):
+    from infersight.alerts import channels
+    from infersight.alerts.config import WebhookChannel
+
+    senders = {t: s for t, s in channels.SENDERS.items() if t is not WebhookChannel}
+    monkeypatch.setattr(channels, "SENDERS", senders)
+    cfg = webhook_config(receiver.url)
+    seed(sessions, "latency_p99_ms", [150.0])
+    evaluate(sessions, 0, cfg)
+    dispatcher = Dispatcher(sessions, cfg, clock=Clock(T0 + 10 * HOUR))
+    stats = dispatcher.run_once()
+    dispatcher.close()
+    assert (stats.sent, stats.retrying) == (0, 1)
+    assert receiver.accepted == []
+    [row] = rows(sessions)
+    assert row.state == "pending" and row.sent_at is None
+    assert "type WebhookChannel, which no sender handles" in (row.last_error or "")
+
+
 def test_a_wrong_secret_fails_the_receivers_signature_check(sessions, receiver, monkeypatch):
     monkeypatch.setenv("ALERT_TEST_SECRET", "a-different-secret")
     cfg = webhook_config(receiver.url, give_up_after="1d")
