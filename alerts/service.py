@@ -9,7 +9,7 @@ The worker::
         upsert_metric_points(session, points)
         alerting.judge(session, model, version, reference.performance, now)
 
-The API: ``app.include_router(alerting.router(), dependencies=[auth])``.
+The HTTP routes are ``collector/api/routes/alerts.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime
 
-from fastapi import APIRouter
 from infersight.alerts.dispatcher import Dispatcher
 from infersight.alerts.engine import Transition, judge_window
 from infersight.alerts.rules_file import AlertConfigSource
@@ -61,11 +60,6 @@ class Alerting:
             self._dispatcher = Dispatcher(self.sessions, self.source.current)
             self._thread = self._dispatcher.run_in_thread(self.settings.alert_dispatch_interval)
         return self._dispatcher
-
-    def router(self) -> APIRouter:
-        from infersight.alerts.routes import alerts_router
-
-        return alerts_router(self.sessions, self.source.current)
 
     def close(self, timeout: float = 5.0) -> None:
         if self._dispatcher is not None:

@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
-from infersight.collector.api.auth import require_by_method
+from fastapi import FastAPI, Request, Response
+from infersight.alerts.rules_file import AlertConfigSource
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
@@ -39,8 +39,6 @@ ROUTE_PACKAGE = "infersight.collector.api.routes"
 ROUTE_MODULES = ("health", "ingest", "models", "metrics", "drift", "alerts", "page")
 """Every route module, in mounting order (``page`` is optional)."""
 OPTIONAL_MODULES = frozenset({"page"})
-ROUTER_DEPENDENCIES: dict[str, list[Any]] = {"alerts": [Depends(require_by_method())]}
-"""Dependencies added when mounting a module whose routes do not declare their own auth."""
 
 
 def make_publisher(settings: Settings, bus: Any = None) -> Publisher:
@@ -113,6 +111,7 @@ def create_app(
         write_sessions=session_factory(write_engine),
         publisher=make_publisher(settings, bus),
         metrics=ApiMetrics(registry),
+        alert_config=AlertConfigSource(settings).current,
     )
 
     @asynccontextmanager
@@ -150,9 +149,9 @@ def create_app(
     install_docs(app)
     install_error_handlers(app)
     use_error_body_in_openapi(app)
-    for name, module in _route_modules():
+    for _name, module in _route_modules():
         router = module.build_router(context) if hasattr(module, "build_router") else module.router
-        app.include_router(router, dependencies=ROUTER_DEPENDENCIES.get(name, []))
+        app.include_router(router)
 
     @app.middleware("http")
     async def count_requests(

@@ -6,9 +6,11 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infersight.alerts.config import AlertConfig
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import Publisher
 from infersight.collector.api.rollups import StateCache
@@ -90,5 +92,5 @@ class ApiContext:
     references: ReferenceCache = field(default_factory=ReferenceCache)
     states: StateCache = field(default_factory=StateCache)
     """Decoded rollup states of the drift ranking."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Per-app singletons of optional parts (e.g. the alert configuration source)."""
+    alert_config: Callable[[], AlertConfig] = AlertConfig
+    """The alert configuration in force (default: the built-in rules, no channels)."""

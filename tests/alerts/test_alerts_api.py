@@ -32,12 +32,22 @@ CONFIG = AlertConfig.model_validate(
 
 @pytest.fixture(scope="module")
 def api_server(engine) -> Iterator[httpx.Client]:
-    """One uvicorn server per backend for the module."""
-    from infersight.alerts.routes import alerts_router
+    """One uvicorn server per backend for the module: the alert routes alone, on a context
+    whose alert configuration is :data:`CONFIG` (authentication off)."""
+    from infersight.collector.api.context import ApiContext
+    from infersight.collector.api.metrics import ApiMetrics
+    from infersight.collector.api.routes.alerts import router
     from infersight.storage.db import session_factory
 
+    from infersight.settings import Settings
+
+    sessions = session_factory(engine)
     app = FastAPI()
-    app.include_router(alerts_router(session_factory(engine), lambda: CONFIG))
+    app.state.context = ApiContext(
+        settings=Settings(auth="off"), engine=engine, sessions=sessions, write_sessions=sessions,
+        publisher=None, metrics=ApiMetrics(), alert_config=lambda: CONFIG,  # type: ignore[arg-type]
+    )
+    app.include_router(router)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
