@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from infersight.alerts.rules_file import AlertConfigSource
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
@@ -31,6 +30,7 @@ from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, P
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from infersight.alerting import alert_config_source
 from infersight.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def create_app(
         write_sessions=session_factory(write_engine),
         publisher=make_publisher(settings, bus),
         metrics=ApiMetrics(registry),
-        alert_config=AlertConfigSource(settings).current,
+        alert_config=alert_config_source(settings).current,
     )
 
     @asynccontextmanager

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from infersight.alerts.service import Alerting
 from infersight.storage.types import utc_now
 
+from infersight.alerting import alerting_from_settings
 from infersight.settings import Settings
 from tests.alerts.conftest import seed
 from tests.alerts.receivers import Receiver
@@ -27,7 +27,7 @@ def test_worker_wiring_evaluates_and_delivers_in_the_background(
         "  - {name: slow, metric: latency_p99_ms, op: '>', threshold: 100}\n"
     )
     monkeypatch.setenv("SVC_SECRET", "svc-secret")
-    alerting = Alerting.from_settings(
+    alerting = alerting_from_settings(
         Settings(alert_rules=rules, alert_dispatch_interval=0.05), sessions
     )
     try:
