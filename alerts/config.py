@@ -23,11 +23,10 @@ from typing import Annotated, Literal
 
 from infersight.alerts.builtin import builtin_retraining_rule, builtin_rules
 from infersight.alerts.durations import Duration
-from infersight.alerts.models import AlertRuleRow
 from infersight.alerts.recommendation import RetrainingRule
 from infersight.alerts.rules import AlertRule
+from infersight.storage.alert_rules import rule_definitions
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 _URL = r"^https?://\S+$"
@@ -153,9 +152,9 @@ class AlertConfig(BaseModel):
 def api_rules(session: Session) -> list[AlertRule]:
     """Rules stored through the API (invalid stored documents are skipped)."""
     rules = []
-    for row in session.scalars(select(AlertRuleRow).order_by(AlertRuleRow.name)):
+    for definition in rule_definitions(session):
         try:
-            rules.append(AlertRule.model_validate(row.definition))
+            rules.append(AlertRule.model_validate(definition))
         except ValueError:
             continue
     return rules

@@ -1,25 +1,25 @@
 """Evaluate alert rules for a window and write state changes plus outbox rows.
 
-The worker calls :func:`evaluate_window` after it writes a window's metric points (and again
+The worker calls :func:`judge_window` after it writes a window's metric points (and again
 when late labels change a window), inside its own transaction: the alert states and the
-notifications commit or roll back together with the points they were derived from.
+notifications commit or roll back together with the points they were derived from. It hands
+in the reference's own metrics (``Reference.performance``) for relative thresholds.
 
 Example (SQLite in memory; the built-in ``data_drift_share`` fires after two windows)::
 
     with session_factory(engine).begin() as session:
-        transitions = evaluate_window(session, "fraud", "3", window_start, now, config)
+        transitions = judge_window(session, "fraud", "3", reference.performance, now, config)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from infersight.alerts.config import AlertConfig, api_rules
 from infersight.alerts.evaluation import Judgement, judge, reference_values
-from infersight.alerts.models import AlertState
 from infersight.alerts.outbox import enqueue, idempotency_key
 from infersight.alerts.payload import Candidate, build_payload
 from infersight.alerts.recommendation import (
@@ -32,8 +32,7 @@ from infersight.alerts.recommendation import (
 )
 from infersight.alerts.silences import active_silences, is_silenced
 from infersight.alerts.state import Snapshot, Status, advance
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from infersight.storage.alert_states import insert_state_if_absent, lock_state
 from sqlalchemy.orm import Session
 
 
@@ -49,26 +48,26 @@ class Transition:
     """Whether notifications were queued (not when silenced or without channels)."""
 
 
-def evaluate_window(
+def judge_window(
     session: Session,
     model: str,
     version: str,
-    window_start: datetime,
+    reference_performance: Mapping[str, float],
     now: datetime,
     config: AlertConfig | None = None,
 ) -> list[Transition]:
     """Judge every rule for (model, version) and apply the state machine.
 
-    ``window_start`` is the window that changed; rules are judged at their latest qualifying
-    windows (a change to an older window can complete or break a streak, so streaks are
-    recomputed from the stored points). Nothing is committed here.
+    Rules are judged at their latest qualifying windows (a change to an older window can
+    complete or break a streak, so streaks are recomputed from the stored points);
+    ``reference_performance`` is the reference's own metrics (``{}`` without a reference),
+    which reference metric points override. Nothing is committed here.
     """
-    del window_start  # the judgement reads every recent window; kept for the worker's contract
     config = config or AlertConfig()
     stored = api_rules(session)
     all_rules = [r for r in config.all_rules(stored) if r.matches_model(model)]
     active = {r.name for r in config.active_rules(stored)}
-    references = reference_values(session, model, version)
+    references = reference_values(session, model, version, reference_performance)
     judgements = {
         rule.name: judge(session, rule, model, version, now, references) for rule in all_rules
     }
@@ -191,13 +190,6 @@ def _retraining_candidate(
     )
 
 
-def _load_state(session: Session, candidate: Candidate) -> AlertState | None:
-    statement = select(AlertState).where(AlertState.dedup_key == candidate.dedup_key)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return session.scalars(statement).first()
-
-
 def _apply(
     session: Session,
     candidate: Candidate,
@@ -205,31 +197,24 @@ def _apply(
     config: AlertConfig,
     silences: Sequence[Any],
 ) -> Transition:
-    row = _load_state(session, candidate)
+    row = lock_state(session, candidate.dedup_key)
     if row is None:
         if not candidate.breaching:
             return Transition(candidate.dedup_key, "inactive", None, False)
         # Two workers may judge a new key at once: insert-if-absent, then lock the row.
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        session.execute(
-            insert(AlertState)
-            .values(
-                dedup_key=candidate.dedup_key,
-                rule=candidate.rule,
-                model=candidate.model,
-                version=candidate.version,
-                feature=candidate.feature,
-                status="inactive",
-                severity=candidate.severity,
-                streak=0,
-                notified_firing=False,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
-        )
-        row = _load_state(session, candidate)
+        insert_state_if_absent(session, {
+            "dedup_key": candidate.dedup_key,
+            "rule": candidate.rule,
+            "model": candidate.model,
+            "version": candidate.version,
+            "feature": candidate.feature,
+            "status": "inactive",
+            "severity": candidate.severity,
+            "streak": 0,
+            "notified_firing": False,
+            "updated_at": now,
+        })
+        row = lock_state(session, candidate.dedup_key)
         assert row is not None
     before = Snapshot(
         status=cast(Status, row.status),

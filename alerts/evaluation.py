@@ -9,10 +9,10 @@ windows ending there. Because it is recomputed from stored points, a late label 
 changes an older window is taken into account on the next evaluation.
 
 Reference values (for ``reference - 0.05`` thresholds) are the reference profile's own
-performance (``Reference.performance`` of ``model_versions.reference``: the metrics of the
-uploaded validation predictions and labels). A metric point stored for the version at
-``window_start = REFERENCE_WINDOW_START`` (the Unix epoch) overrides it, e.g. to pin an
-agreed baseline.
+performance (``Reference.performance``: the metrics of the uploaded validation predictions
+and labels), handed in by the caller, which holds the decoded reference. A metric point stored for the version at
+``window_start = REFERENCE_WINDOW_START`` (:mod:`infersight.storage.metrics`, the Unix epoch)
+overrides it, e.g. to pin an agreed baseline.
 
 Sample sizes: a point's ``sample_size`` (labelled rows for ``f1``, scored rows for
 ``estimated_f1``, rows for ``latency_p99_ms``), except ``drift_share``, whose sample size is
@@ -21,26 +21,24 @@ the number of tested features: its window's row ``count`` is used instead.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 
 from infersight.alerts.rules import AlertRule
-from infersight.storage.models import MetricPoint, ModelVersion
-from sqlalchemy import select
+from infersight.storage.alert_points import (
+    dataset_values,
+    latest_window_starts,
+    points_in_windows,
+    reference_points,
+)
+from infersight.storage.models import MetricPoint
 from sqlalchemy.orm import Session
-
-log = logging.getLogger(__name__)
 
 ROW_COUNT_METRIC = "count"
 SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share"})
 """Metrics whose ``sample_size`` is not a number of rows."""
-
-REFERENCE_WINDOW_START = datetime(1970, 1, 1, tzinfo=UTC)
-"""``metric_points.window_start`` of a version's reference metrics (e.g. reference ``f1``)."""
 
 LOOKBACK_SLACK = 24
 """Windows read beyond ``for`` so that under-sampled windows can be skipped."""
@@ -115,37 +113,14 @@ def dedup_key(rule: str, model: str, version: str, feature: str = "") -> str:
     return f"{rule}/{model}/{version}/{feature}"
 
 
-@lru_cache(maxsize=64)
-def _profile_performance(digest: str, blob: bytes) -> dict[str, float]:
-    del digest  # the cache key; the blob itself is compared only on a hash collision
-    from infersight.drift import Reference
-
-    try:
-        return dict(Reference.from_bytes(blob).performance)
-    except Exception as error:  # a corrupt or incompatible blob: relative rules wait
-        log.warning("reference profile unreadable, no reference performance: %s", error)
-        return {}
-
-
-def reference_values(session: Session, model: str, version: str) -> dict[tuple[str, str], float]:
-    """The version's reference metrics: ``{(metric, feature): value}`` (feature ``''``)."""
-    values: dict[tuple[str, str], float] = {}
-    blob = session.scalar(
-        select(ModelVersion.reference).where(
-            ModelVersion.model == model, ModelVersion.version == version
-        )
-    )
-    if blob:
-        digest = hashlib.blake2b(blob, digest_size=16).hexdigest()
-        values.update({(m, ""): v for m, v in _profile_performance(digest, blob).items()})
-    rows = session.execute(
-        select(MetricPoint.metric, MetricPoint.feature, MetricPoint.value).where(
-            MetricPoint.model == model,
-            MetricPoint.version == version,
-            MetricPoint.window_start == REFERENCE_WINDOW_START,
-        )
-    )
-    values.update({(m, f): v for m, f, v in rows if v is not None})
+def reference_values(
+    session: Session, model: str, version: str, performance: Mapping[str, float]
+) -> dict[tuple[str, str], float]:
+    """The version's reference metrics: ``{(metric, feature): value}`` (feature ``''`` at the
+    dataset level): ``performance`` (the reference's own), overridden by the reference
+    metric points stored for the version."""
+    values = {(metric, ""): value for metric, value in performance.items()}
+    values.update(reference_points(session, model, version))
     return values
 
 
@@ -159,45 +134,21 @@ def judge(
 ) -> list[Judgement]:
     """Judge ``rule`` for every watched feature of (model, version); features without a
     qualifying window get no judgement (their state is left as it is)."""
-    conditions = [
-        MetricPoint.model == model,
-        MetricPoint.version == version,
-        MetricPoint.metric == rule.metric,
-        MetricPoint.window_start > REFERENCE_WINDOW_START,
-    ]
-    if rule.delay:
-        conditions.append(MetricPoint.window_end <= now - timedelta(seconds=rule.delay))
-    starts = list(
-        session.scalars(
-            select(MetricPoint.window_start)
-            .where(*conditions)
-            .distinct()
-            .order_by(MetricPoint.window_start.desc())
-            .limit(rule.for_windows + LOOKBACK_SLACK)
-        )
+    ended_by = now - timedelta(seconds=rule.delay) if rule.delay else None
+    starts = latest_window_starts(
+        session, model, version, rule.metric,
+        limit=rule.for_windows + LOOKBACK_SLACK, ended_by=ended_by,
     )
     if not starts:
         return []
-    points = session.scalars(
-        select(MetricPoint).where(*conditions, MetricPoint.window_start.in_(starts))
-    )
+    points = points_in_windows(session, model, version, rule.metric, starts, ended_by=ended_by)
     by_feature: dict[str, list[MetricPoint]] = defaultdict(list)
     for point in points:
         if rule.matches_feature(point.feature):
             by_feature[point.feature].append(point)
-    row_counts: dict[datetime, int] = {}
+    row_counts: dict[datetime, float | None] = {}
     if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
-        row_counts = dict(
-            session.execute(
-                select(MetricPoint.window_start, MetricPoint.value).where(
-                    MetricPoint.model == model,
-                    MetricPoint.version == version,
-                    MetricPoint.metric == ROW_COUNT_METRIC,
-                    MetricPoint.feature == "",
-                    MetricPoint.window_start.in_(starts),
-                )
-            ).all()
-        )
+        row_counts = dataset_values(session, model, version, ROW_COUNT_METRIC, starts)
     judgements = []
     for feature, feature_points in sorted(by_feature.items()):
         reference = references.get((rule.reference_metric_name, feature))

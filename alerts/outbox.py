@@ -21,9 +21,8 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from infersight.alerts.models import AlertNotification
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from infersight.storage.alert_tables import AlertNotification
+from infersight.storage.outbox import get_notification, insert_notification, lease_due
 from sqlalchemy.orm import Session
 from tenacity import RetryCallState, wait_exponential_jitter
 
@@ -56,15 +55,7 @@ def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(AlertNotification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(AlertNotification.id)
-    )
-    return session.execute(statement).first() is not None
+    return insert_notification(session, values)
 
 
 def claim_due(
@@ -72,19 +63,7 @@ def claim_due(
 ) -> list[AlertNotification]:
     """Take up to ``limit`` due notifications and lease them (push ``next_attempt_at`` out)
     so other dispatchers skip them while they are being sent. Commit right after."""
-    statement = (
-        select(AlertNotification)
-        .where(AlertNotification.state == "pending", AlertNotification.next_attempt_at <= now)
-        .order_by(AlertNotification.next_attempt_at, AlertNotification.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    rows = list(session.scalars(statement))
-    for row in rows:
-        row.next_attempt_at = now + timedelta(seconds=lease_seconds)
-    session.flush()
-    return rows
+    return lease_due(session, now, now + timedelta(seconds=lease_seconds), limit)
 
 
 def backoff_seconds(attempt: int, initial: float, maximum: float) -> float:
@@ -96,7 +75,7 @@ def backoff_seconds(attempt: int, initial: float, maximum: float) -> float:
 
 
 def record_success(session: Session, notification_id: int, now: datetime) -> None:
-    row = session.get(AlertNotification, notification_id)
+    row = get_notification(session, notification_id)
     if row is None or row.state != "pending":
         return
     row.state = "sent"
@@ -116,7 +95,7 @@ def record_failure(
     give_up_after: float,
 ) -> str:
     """Schedule the next attempt, or mark the notification dead; returns the new state."""
-    row = session.get(AlertNotification, notification_id)
+    row = get_notification(session, notification_id)
     if row is None or row.state != "pending":
         return "gone"
     row.attempts += 1
@@ -129,12 +108,3 @@ def record_failure(
         )
     return str(row.state)
 
-
-def list_notifications(
-    session: Session, state: str | None = None, limit: int = 100
-) -> list[AlertNotification]:
-    """Latest notifications first, optionally only ``pending``, ``sent`` or ``dead``."""
-    statement = select(AlertNotification).order_by(AlertNotification.id.desc()).limit(limit)
-    if state is not None:
-        statement = statement.where(AlertNotification.state == state)
-    return list(session.scalars(statement))

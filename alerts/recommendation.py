@@ -21,11 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from infersight.alerts.durations import Duration
-from infersight.alerts.evaluation import REFERENCE_WINDOW_START, Judgement
+from infersight.alerts.evaluation import Judgement
 from infersight.alerts.rules import PREDICTION_FEATURE, Severity
-from infersight.storage.models import MetricPoint
+from infersight.storage.alert_points import (
+    feature_score_history,
+    feature_scores,
+    top_feature_scores,
+)
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 PROPORTION_METRICS = frozenset(
@@ -151,48 +154,21 @@ def top_drifted_features(
     """The drifted features (score above the threshold) with the highest score at
     ``window_start``, their scores, and since when (over at most ``lookback`` earlier
     windows) their score has stayed above the threshold."""
-    base = [
-        MetricPoint.model == model,
-        MetricPoint.version == version,
-        MetricPoint.feature != "",
-        MetricPoint.feature != PREDICTION_FEATURE,
-    ]
-    ranked = session.execute(
-        select(MetricPoint.feature, MetricPoint.value)
-        .where(
-            *base,
-            MetricPoint.window_start == window_start,
-            MetricPoint.metric == rule.feature_score_metric,
-            MetricPoint.value > rule.feature_drift_threshold,
-        )
-        .order_by(MetricPoint.value.desc(), MetricPoint.feature)
-        .limit(rule.top_features)
-    ).all()
+    excluded = (PREDICTION_FEATURE,)
+    ranked = top_feature_scores(
+        session, model, version, window_start, rule.feature_score_metric,
+        above=rule.feature_drift_threshold, limit=rule.top_features, excluded=excluded,
+    )
     features = [feature for feature, _ in ranked]
     if not features:
         return []
-    scores: dict[str, dict[str, float | None]] = {f: {} for f in features}
-    for point in session.scalars(
-        select(MetricPoint).where(
-            *base,
-            MetricPoint.window_start == window_start,
-            MetricPoint.feature.in_(features),
-            MetricPoint.metric.in_(FEATURE_SCORES),
-        )
-    ):
-        scores[point.feature][point.metric] = point.value
-    history = session.execute(
-        select(MetricPoint.feature, MetricPoint.window_start, MetricPoint.value)
-        .where(
-            *base,
-            MetricPoint.feature.in_(features),
-            MetricPoint.metric == rule.feature_score_metric,
-            MetricPoint.window_start <= window_start,
-            MetricPoint.window_start > REFERENCE_WINDOW_START,
-        )
-        .order_by(MetricPoint.window_start.desc())
-        .limit(lookback * len(features))
-    ).all()
+    scores = feature_scores(
+        session, model, version, window_start, features, FEATURE_SCORES, excluded=excluded
+    )
+    history = feature_score_history(
+        session, model, version, features, rule.feature_score_metric,
+        until=window_start, limit=lookback * len(features), excluded=excluded,
+    )
     since: dict[str, datetime] = {}
     stopped: set[str] = set()
     for feature, start, value in history:

@@ -1,5 +1,8 @@
 """Load the alert YAML file (``INFERSIGHT_ALERT_RULES``) with errors that name line and field.
 
+Nothing here reads the settings: the caller hands in the file's path and the defaults the
+settings give (``infersight/alerting.py`` does, from the ``alert_*`` settings).
+
 The file is parsed twice by PyYAML: ``yaml.compose`` keeps each node's position, and the
 plain data is validated by pydantic; every validation error's location (``rules → 1 →
 threshold``) is walked down the node tree to the line it came from.
@@ -22,15 +25,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from infersight.alerts.config import AlertConfig, LinkConfig
+from infersight.alerts.config import AlertConfig
 from pydantic import ValidationError
-
-from infersight.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class AlertConfigError(ValueError):
 
 
 def parse_alert_config(
-    text: str, source: str = "<alert rules>", defaults: dict[str, Any] | None = None
+    text: str, source: str = "<alert rules>", defaults: Mapping[str, Any] | None = None
 ) -> AlertConfig:
     """Validate the YAML text into an :class:`AlertConfig`; ``defaults`` fill absent keys."""
     try:
@@ -159,28 +161,10 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return current.start_mark.line + 1
 
 
-def settings_defaults(settings: Settings) -> dict[str, Any]:
-    """The parts of the alert configuration that come from ``INFERSIGHT_*`` settings."""
-    disabled = [n.strip() for n in settings.alert_disabled_rules.split(",") if n.strip()]
-    return {
-        "disable": disabled,
-        "give_up_after": settings.alert_give_up_after,
-        "backoff_initial": settings.alert_backoff_initial,
-        "backoff_max": settings.alert_backoff_max,
-        "links": LinkConfig(
-            page_url=settings.alert_page_url or settings.api_url,
-            grafana_url=settings.alert_grafana_url or getattr(settings, "grafana_url", None),
-            dashboard_uid=settings.alert_dashboard_uid,
-        ).model_dump(),
-    }
-
-
-def load_alert_config(settings: Settings) -> AlertConfig:
-    """The configuration from the settings and the YAML file they name (if any)."""
-    defaults = settings_defaults(settings)
-    path = settings.alert_rules
+def load_alert_config(path: Path | str | None, defaults: Mapping[str, Any]) -> AlertConfig:
+    """The configuration from the YAML file at ``path`` (if any) over ``defaults``."""
     if path is None:
-        return AlertConfig.model_validate(defaults)
+        return AlertConfig.model_validate(dict(defaults))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
@@ -195,19 +179,20 @@ class AlertConfigSource:
     previous valid configuration stays in force, so a typo never turns alerting off.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, path: Path | str | None, defaults: Mapping[str, Any]) -> None:
+        self.path = path
+        """The rules file (None: only ``defaults`` and the built-in rules)."""
+        self.defaults = dict(defaults)
         self._lock = threading.Lock()
         self._stamp: tuple[float, int] | None = self._file_stamp()
-        self._config = load_alert_config(settings)
+        self._config = load_alert_config(path, self.defaults)
         self.last_error: AlertConfigError | None = None
 
     def _file_stamp(self) -> tuple[float, int] | None:
-        path = self._settings.alert_rules
-        if path is None:
+        if self.path is None:
             return None
         try:
-            stat = Path(path).stat()
+            stat = Path(self.path).stat()
         except OSError:
             return None
         return (stat.st_mtime, stat.st_size)
@@ -219,9 +204,9 @@ class AlertConfigSource:
             if stamp != self._stamp:
                 self._stamp = stamp
                 try:
-                    self._config = load_alert_config(self._settings)
+                    self._config = load_alert_config(self.path, self.defaults)
                     self.last_error = None
-                    log.info("alert rules reloaded from %s", self._settings.alert_rules)
+                    log.info("alert rules reloaded from %s", self.path)
                 except AlertConfigError as error:
                     self.last_error = error
                     log.error("alert rules not reloaded, keeping the previous ones:\n%s", error)

@@ -1,62 +1,66 @@
-"""Wiring for the worker and the API: the configuration source, evaluation, the dispatcher.
+"""Alert evaluation and delivery for one process: the configuration source, the judgement,
+the dispatcher thread. Built from the settings by ``infersight/alerting.py``.
 
 The worker::
 
-    alerting = Alerting.from_settings(settings, sessions)
+    alerting = alerting_from_settings(settings, sessions)   # infersight.alerting
     alerting.start_dispatcher()                       # or run `Dispatcher` in its own process
     ...
     with sessions.begin() as session:                 # the transaction that wrote the points
         upsert_metric_points(session, points)
-        alerting.evaluate_window(session, model, version, window_start, now)
+        alerting.judge(session, model, version, reference.performance, now)
 
-The API: ``app.include_router(alerting.router(), dependencies=[auth])``.
+The HTTP routes are ``collector/api/routes/alerts.py``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 
-from fastapi import APIRouter
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import Transition, evaluate_window
+from infersight.alerts.engine import Transition, judge_window
 from infersight.alerts.rules_file import AlertConfigSource
 from sqlalchemy.orm import Session, sessionmaker
 
-from infersight.settings import Settings
-
 
 class Alerting:
-    """Alert evaluation and delivery for one process, reloading the rules file on change."""
+    """Alert evaluation and delivery for one process, reloading the rules file on change;
+    the dispatcher thread polls the outbox every ``dispatch_interval_s`` seconds."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        source: AlertConfigSource,
+        sessions: sessionmaker[Session],
+        dispatch_interval_s: float,
+    ) -> None:
+        self.source = source
         self.sessions = sessions
-        self.source = AlertConfigSource(settings)
+        self.dispatch_interval_s = dispatch_interval_s
         self._dispatcher: Dispatcher | None = None
         self._thread: threading.Thread | None = None
 
-    @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Alerting:
-        return cls(settings, sessions)
-
-    def evaluate_window(
-        self, session: Session, model: str, version: str, window_start: datetime, now: datetime
+    def judge(
+        self,
+        session: Session,
+        model: str,
+        version: str,
+        reference_performance: Mapping[str, float],
+        now: datetime,
     ) -> list[Transition]:
-        """Judge the rules for (model, version) in the caller's transaction."""
-        return evaluate_window(session, model, version, window_start, now, self.source.current())
+        """Judge the rules for (model, version) in the caller's transaction;
+        ``reference_performance`` is the reference's own metrics (``Reference.performance``)."""
+        return judge_window(
+            session, model, version, reference_performance, now, self.source.current()
+        )
 
     def start_dispatcher(self) -> Dispatcher:
         """Deliver the outbox from a background thread of this process."""
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.sessions, self.source.current)
-            self._thread = self._dispatcher.run_in_thread(self.settings.alert_dispatch_interval)
+            self._thread = self._dispatcher.run_in_thread(self.dispatch_interval_s)
         return self._dispatcher
-
-    def router(self) -> APIRouter:
-        from infersight.alerts.routes import alerts_router
-
-        return alerts_router(self.sessions, self.source.current)
 
     def close(self, timeout: float = 5.0) -> None:
         if self._dispatcher is not None:

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from infersight.alerts.models import AlertSilence
+from infersight.storage.alert_tables import AlertSilence
+from infersight.storage.silences import active_matchers, add_silence
 from infersight.storage.types import reject_nul
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
@@ -79,25 +79,21 @@ def create_silence(session: Session, spec: SilenceSpec, now: datetime) -> AlertS
     """Store a silence (in the caller's transaction)."""
     if spec.ends_at <= now:
         raise ValueError("ends_at is in the past: the silence would never apply")
-    row = AlertSilence(
+    return add_silence(
+        session,
         matchers=[m.model_dump() for m in spec.matchers],
         starts_at=spec.starts_at or now,
         ends_at=spec.ends_at,
         created_by=spec.created_by,
         comment=spec.comment,
-        created_at=now,
+        now=now,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def active_silences(session: Session, now: datetime) -> list[list[Matcher]]:
     """Matcher lists of the silences in force at ``now``."""
-    rows = session.scalars(
-        select(AlertSilence).where(AlertSilence.starts_at <= now, AlertSilence.ends_at > now)
-    )
-    return [[Matcher.model_validate(m) for m in row.matchers] for row in rows]
+    return [[Matcher.model_validate(m) for m in matchers]
+            for matchers in active_matchers(session, now)]
 
 
 def is_silenced(silences: list[list[Matcher]], labels: Mapping[str, str]) -> bool:

@@ -85,20 +85,20 @@ def start_embedded(
     The worker's and the API's metrics share one registry, served at the API's ``/metrics``
     (the embedded process has no separate worker metrics port)."""
     import uvicorn
-    from infersight.alerts.service import Alerting
     from infersight.collector.self_metrics import WorkerMetrics
     from infersight.collector.service import start_embedded_worker
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine, session_factory, upgrade
     from prometheus_client import CollectorRegistry
 
+    from infersight.alerting import alerting_from_settings
     from infersight.api_service import build_api
 
     url = settings.resolved_database_url()
     upgrade(url)
     local_bus = bus if bus is not None else get_local_bus()
     engine = make_engine(url)
-    alerting = Alerting.from_settings(settings, session_factory(engine))
+    alerting = alerting_from_settings(settings, session_factory(engine))
     alerting.start_dispatcher()
     registry = CollectorRegistry()
     worker = start_embedded_worker(settings, local_bus, metrics=WorkerMetrics(registry),

@@ -58,10 +58,11 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
 
 def build_alerting(settings: Settings, engine: Any) -> Any:
     """Alert evaluation for the worker (rules judged after each window evaluation)."""
-    from infersight.alerts.service import Alerting
     from infersight.storage.db import session_factory
 
-    return Alerting.from_settings(settings, session_factory(engine))
+    from infersight.alerting import alerting_from_settings
+
+    return alerting_from_settings(settings, session_factory(engine))
 
 
 def run_kafka_worker(settings: Settings) -> None:

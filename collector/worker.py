@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -54,8 +54,9 @@ class WindowObserver(Protocol):
     """Called in the transaction that wrote a window's points (the alert engine:
     :class:`infersight.alerts.service.Alerting`)."""
 
-    def evaluate_window(
-        self, session: Session, model: str, version: str, window_start: datetime, now: datetime
+    def judge(
+        self, session: Session, model: str, version: str,
+        reference_performance: Mapping[str, float], now: datetime,
     ) -> Any: ...
 
 
@@ -438,10 +439,12 @@ class Worker(Maintenance):  # type: ignore[misc]
         rule is logged and rolled back to its savepoint, never losing the points."""
         if self.alerting is None:
             return
-        model, version, window_start = key
+        model, version, _window_start = key
         try:
+            reference = self.catalog.reference(session, model, version)
+            performance = {} if reference is None else reference.performance
             with session.begin_nested():  # released on success, rolled back on any exception
-                self.alerting.evaluate_window(session, model, version, window_start, utc_now())
+                self.alerting.judge(session, model, version, performance, utc_now())
         except DATABASE_ERRORS:
             raise
         except Exception:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from infersight.alerting import alert_config_source
 from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
 from infersight.settings import Settings, load_settings
@@ -60,7 +61,6 @@ def build_api(
     is disposed when the app shuts down. ``registry``: see
     :func:`~infersight.collector.api.app.create_app`.
     """
-    from infersight.alerts.rules_file import AlertConfigSource
     from infersight.collector.api.app import create_app
     from infersight.storage.db import make_engine
 
@@ -69,7 +69,7 @@ def build_api(
     engine = engine if engine is not None else make_engine(settings.resolved_database_url())
     app: FastAPI = create_app(
         api_config(settings), engine=engine, publisher=make_publisher(settings, bus),
-        alert_config=AlertConfigSource(settings).current, registry=registry,
+        alert_config=alert_config_source(settings).current, registry=registry,
         dispose_engine=owns_engine,
     )
     return app

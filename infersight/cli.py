@@ -364,13 +364,14 @@ def alerts_test(channel: str) -> None:
     """Send a test notification to CHANNEL (a channel of the INFERSIGHT_ALERT_RULES file)."""
     from datetime import UTC, datetime
 
+    from infersight.alerting import alert_config
     from infersight.alerts.channels import DeliveryError
     from infersight.alerts.probe import send_test_notification
-    from infersight.alerts.rules_file import AlertConfigError, load_alert_config
+    from infersight.alerts.rules_file import AlertConfigError
     from infersight.settings import load_settings
 
     try:
-        config = load_alert_config(load_settings())
+        config = alert_config(load_settings())
     except (AlertConfigError, ValueError) as error:
         typer.echo(f"infersight alerts test: invalid alert configuration:\n{error}", err=True)
         raise typer.Exit(code=2) from None

@@ -1,7 +1,7 @@
 """The metadata the migrations must produce: every table of every part of the service.
 
-Tables are declared next to the code that owns them (storage, alerts) on one ``Base``;
-importing those modules registers them.
+Every table is declared in ``storage/`` on one ``Base``; importing the modules registers
+them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 
 MODEL_MODULES = (
     "infersight.storage.models",
-    "infersight.alerts.models",
+    "infersight.storage.alert_tables",
     "infersight.storage.apikeys",
     "infersight.storage.rollups",
 )

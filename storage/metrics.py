@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from infersight.storage.models import MetricPoint
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 DATASET_LEVEL = ""
 """The ``feature`` value stored for metrics that belong to no feature."""
+REFERENCE_WINDOW_START = datetime(1970, 1, 1, tzinfo=UTC)
+"""``metric_points.window_start`` of a version's reference metrics (e.g. reference ``f1``)."""
 
 
 @dataclass(frozen=True, slots=True)

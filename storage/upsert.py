@@ -103,6 +103,24 @@ def insert_missing(
         session.execute(stmt, _last_per_key(rows, conflict))
 
 
+def insert_if_absent(
+    session: Session,
+    target: type[DeclarativeBase] | Table,
+    row: Row,
+    *,
+    conflict: Sequence[str],
+) -> bool:
+    """Insert one ``row`` unless its ``conflict`` key is present; True when it was inserted."""
+    destination = _table(target)
+    stmt = (
+        dialect_insert(session, destination)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*destination.primary_key.columns)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def _carries_required_columns(destination: Table, row: Row) -> bool:
     """Whether ``row`` has every column that only a Python-side default could fill."""
     for col in destination.columns:

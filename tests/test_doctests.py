@@ -17,7 +17,7 @@ def _modules() -> list[str]:
         package = importlib.import_module(package_name)
         names.append(package_name)
         if package_name == "infersight":
-            names += ["infersight.settings"]
+            names += ["infersight.settings", "infersight.alerting"]
             continue
         for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
             names.append(info.name)

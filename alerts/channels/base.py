@@ -1,15 +1,38 @@
-"""What every channel shares: the error type and the HTTP helpers."""
+"""What every channel shares: the :class:`Channel` protocol, the error type, the HTTP helpers."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+
+if TYPE_CHECKING:
+    from infersight.alerts.config import LinkConfig
 
 
 class DeliveryError(Exception):
     """A notification could not be delivered (it will be retried)."""
+
+
+class Channel(Protocol):
+    """Sends one stored notification payload to one configured channel.
+
+    ``channel`` is the channel's configuration model (e.g. ``WebhookChannel``); ``links`` are
+    the configured links (Grafana's default dashboard). Raises :class:`DeliveryError` on any
+    failure, :class:`LookupError` when a secret's environment variable is unset.
+    """
+
+    def __call__(
+        self,
+        client: httpx.Client,
+        channel_name: str,
+        channel: Any,
+        payload: dict[str, Any],
+        now: datetime,
+        links: LinkConfig,
+    ) -> None: ...
 
 
 def json_bytes(document: Any) -> bytes:

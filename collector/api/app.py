@@ -29,9 +29,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from infersight.alerts.config import AlertConfig
-from infersight.collector.api.auth import require_by_method
 from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.docs import install_docs
@@ -112,7 +111,7 @@ def create_app(
     use_error_body_in_openapi(app)
     for router in (health.router, ingest.router, models.router, metrics.router, drift.router):
         app.include_router(router)
-    app.include_router(alerts.build_router(context), dependencies=[Depends(require_by_method())])
+    app.include_router(alerts.router)
     app.include_router(page.router)
 
     @app.middleware("http")

@@ -49,19 +49,6 @@ def require(scope: str) -> Callable[..., Principal]:
     return dependency
 
 
-def require_by_method(read: str = "read", write: str = "admin") -> Callable[..., Principal]:
-    """``read`` for GET/HEAD, ``write`` for every other method."""
-
-    def dependency(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Principal:
-        scope = read if request.method in ("GET", "HEAD") else write
-        return check(request, credentials, scope)
-
-    return dependency
-
-
 def check(
     request: Request, credentials: HTTPAuthorizationCredentials | None, scope: str
 ) -> Principal:

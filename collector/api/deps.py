@@ -1,5 +1,5 @@
-"""Dependencies as ``Annotated`` aliases: the context, a database session, the caller, and
-the checked inputs every model route shares (names, instants, time ranges).
+"""Dependencies as ``Annotated`` aliases: the context, a database session, the caller, the
+alert configuration, and the checked inputs every model route shares (names, instants, time ranges).
 
 Inputs are checked here once, before anything reaches the database: Postgres cannot store a
 NUL character in text, and a date outside the calendar (``0001-01-01T00:00:00+14:00`` is
@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from infersight.alerts.config import AlertConfig
 from infersight.collector.api.auth import Principal, require
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.errors import ApiError, invalid
@@ -51,6 +52,12 @@ def get_write_session(context: Context) -> Iterator[Session]:
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
+def get_alert_config(context: Context) -> AlertConfig:
+    """The alert configuration in force (the rules file is re-read when it changed)."""
+    return context.alert_config()
+
+
+CurrentAlertConfig = Annotated[AlertConfig, Depends(get_alert_config)]
 IngestKey = Annotated[Principal, Depends(require("ingest"))]
 ReadKey = Annotated[Principal, Depends(require("read"))]
 AdminKey = Annotated[Principal, Depends(require("admin"))]

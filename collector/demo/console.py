@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 RED, YELLOW, GREEN, DIM, BOLD, CYAN = "31", "33", "32", "2", "1", "36"
@@ -52,11 +51,10 @@ class ConsoleReporter:
     def poll(self) -> None:
         """Print what changed; windows count as done once the worker's watermark (the
         latest event time it committed) is a window past their close."""
-        from infersight.storage.models import Watermark
+        from infersight.storage.watermarks import load_watermarks
 
         with self.sessions() as session:
-            watermark = session.scalar(
-                select(Watermark.max_event_ts).where(Watermark.model == self.model))
+            watermark = load_watermarks(session, [self.model]).get(self.model)
             if watermark is not None:
                 done = watermark - timedelta(seconds=self.window_s)
                 self._windows(session, done)
@@ -65,15 +63,14 @@ class ConsoleReporter:
 
     def _points(self, session: Session, metrics: tuple[str, ...], start: datetime,
                 end: datetime, feature: str | None = "") -> list[Any]:
-        from infersight.storage.models import MetricPoint
+        from infersight.storage.metrics import metric_point_rows
 
-        query = select(MetricPoint.window_start, MetricPoint.feature, MetricPoint.metric,
-                       MetricPoint.value).where(
-            MetricPoint.model == self.model, MetricPoint.metric.in_(metrics),
-            MetricPoint.window_start >= start, MetricPoint.window_start < end)
-        if feature is not None:
-            query = query.where(MetricPoint.feature == feature)
-        return list(session.execute(query.order_by(MetricPoint.window_start)))
+        rows = [(window_start, point_feature, metric, value)
+                for name in metrics
+                for window_start, _end, _version, point_feature, metric, value, _size
+                in metric_point_rows(session, self.model, metric=name, feature=feature,
+                                     start=start, end=end)]
+        return sorted(rows, key=lambda row: row[0])
 
     def _windows(self, session: Session, sim_now: datetime) -> None:
         closed_before = sim_now - timedelta(seconds=self.window_s + self.lateness_s)
@@ -143,9 +140,9 @@ class ConsoleReporter:
             self.echo(self._style(line, YELLOW) if dropped else self._style(line, DIM))
 
     def _alerts(self, session: Session) -> None:
-        from infersight.alerts.models import AlertState
+        from infersight.storage.alert_states import list_states
 
-        for row in session.scalars(select(AlertState).where(AlertState.model == self.model)):
+        for row in list_states(session, model=self.model, limit=None):
             before = self._alert_status.get(row.dedup_key)
             self._alert_status[row.dedup_key] = row.status
             if row.status == before or row.status not in ("firing", "resolved"):

@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from infersight.alerts.evaluation import REFERENCE_WINDOW_START
 from infersight.storage.db import make_engine, session_factory, upgrade
-from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
+from infersight.storage.metrics import (
+    REFERENCE_WINDOW_START,
+    MetricPointRecord,
+    upsert_metric_points,
+)
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 

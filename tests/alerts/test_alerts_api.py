@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification
+from infersight.alerts.engine import judge_window
+from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.types import utc_now
 
 from tests.alerts.conftest import HOUR, T0, seed
@@ -32,12 +32,24 @@ CONFIG = AlertConfig.model_validate(
 
 @pytest.fixture(scope="module")
 def api_server(engine) -> Iterator[httpx.Client]:
-    """One uvicorn server per backend for the module."""
-    from infersight.alerts.routes import alerts_router
+    """One uvicorn server per backend for the module: the alert routes alone, on a context
+    whose alert configuration is :data:`CONFIG` (authentication off)."""
+    from infersight.collector.api.context import ApiContext
+    from infersight.collector.api.metrics import ApiMetrics
+    from infersight.collector.api.routes.alerts import router
     from infersight.storage.db import session_factory
 
+    from infersight.api_service import api_config
+    from infersight.settings import Settings
+
+    sessions = session_factory(engine)
     app = FastAPI()
-    app.include_router(alerts_router(session_factory(engine), lambda: CONFIG))
+    app.state.context = ApiContext(
+        config=api_config(Settings(auth="off")), engine=engine, sessions=sessions,
+        write_sessions=sessions, publisher=None,  # type: ignore[arg-type]
+        metrics=ApiMetrics(), alert_config=lambda: CONFIG,
+    )
+    app.include_router(router)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -99,7 +111,7 @@ def test_api_rule_overrides_a_builtin_and_can_disable_it(api: httpx.Client, sess
     assert response.status_code == 200 and response.json()["active"] is False
     seed(sessions, "drift_share", [0.9, 0.9])
     with sessions.begin() as session:
-        transitions = evaluate_window(session, "fraud", "3", T0 + HOUR, T0 + 2 * HOUR, CONFIG)
+        transitions = judge_window(session, "fraud", "3", {}, T0 + 2 * HOUR, CONFIG)
     assert [t for t in transitions if t.dedup_key.startswith("data_drift_share/")] == []
 
 
@@ -143,7 +155,7 @@ def test_silence_via_api_suppresses_notifications(api: httpx.Client, sessions) -
     assert [s["id"] for s in api.get("/v1/silences").json()] == [response.json()["id"]]
     seed(sessions, "drift_share", [0.9, 0.9])
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + HOUR, utc_now(), CONFIG)
+        judge_window(session, "fraud", "3", {}, utc_now(), CONFIG)
     assert api.get("/v1/alerts", params={"state": "firing"}).json()[0]["rule"] == "data_drift_share"
     assert api.get("/v1/alert-notifications").json() == []
 

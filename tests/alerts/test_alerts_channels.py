@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import evaluate_window
+from infersight.alerts.engine import judge_window
 
 from tests.alerts.conftest import HOUR, T0, seed
 from tests.alerts.receivers import Receiver
@@ -209,11 +209,11 @@ def fire_and_resolve(sessions, cfg: AlertConfig) -> None:
     dispatcher = Dispatcher(sessions, cfg, clock=lambda: T0 + 5 * HOUR)
     seed(sessions, "latency_p99_ms", [150.0])
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + HOUR, cfg)
     assert dispatcher.run_once().sent == len(cfg.default_channels)
     seed(sessions, "latency_p99_ms", [50.0], first=1)
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + HOUR, T0 + 2 * HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + 2 * HOUR, cfg)
     assert dispatcher.run_once().sent == len(cfg.default_channels)
     dispatcher.close()
 
@@ -382,7 +382,7 @@ def test_grafana_wrong_token_is_a_retried_failure(sessions, monkeypatch):
         )
         seed(sessions, "latency_p99_ms", [150.0])
         with sessions.begin() as session:
-            evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
+            judge_window(session, "fraud", "3", {}, T0 + HOUR, cfg)
         stats = Dispatcher(sessions, cfg, clock=lambda: T0 + 2 * HOUR).run_once()
     finally:
         stub.stop()
@@ -401,9 +401,9 @@ def test_missing_secret_is_reported_not_crashing(sessions, channel, monkeypatch)
     cfg = make_config({"c": channel})
     seed(sessions, "latency_p99_ms", [150.0])
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + HOUR, cfg)
     assert Dispatcher(sessions, cfg, clock=lambda: T0 + 2 * HOUR).run_once().retrying == 1
-    from infersight.alerts.outbox import list_notifications
+    from infersight.storage.outbox import list_notifications
 
     with sessions() as session:
         [row] = list_notifications(session)

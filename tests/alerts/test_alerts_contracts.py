@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import evaluate_window
+from infersight.alerts.engine import judge_window
 from infersight.alerts.evaluation import reference_values
-from infersight.alerts.models import AlertNotification
 from infersight.alerts.rules import PREDICTION_FEATURE
 from infersight.drift import Reference
+from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.models import Model, ModelVersion
 from sklearn.metrics import f1_score
 from sqlalchemy import select
@@ -43,7 +43,8 @@ def test_relative_threshold_uses_the_uploaded_reference_performance(sessions) ->
             )
         )
     with sessions() as session:
-        assert reference_values(session, "fraud", "3")[("f1", "")] == pytest.approx(expected_f1)
+        values = reference_values(session, "fraud", "3", reference.performance)
+    assert values[("f1", "")] == pytest.approx(expected_f1)
 
     cfg = AlertConfig.model_validate(
         {
@@ -53,10 +54,10 @@ def test_relative_threshold_uses_the_uploaded_reference_performance(sessions) ->
     )
     seed(sessions, "f1", [expected_f1 - 0.04], sample_size=500)  # within 0.05: no alert
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
+        judge_window(session, "fraud", "3", reference.performance, T0 + HOUR, cfg)
     seed(sessions, "f1", [expected_f1 - 0.06], sample_size=500, first=1)
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + HOUR, T0 + 2 * HOUR, cfg)
+        judge_window(session, "fraud", "3", reference.performance, T0 + 2 * HOUR, cfg)
     with sessions() as session:
         [note] = session.scalars(select(AlertNotification)).all()
     assert note.dedup_key == "performance_drop/fraud/3/"
@@ -64,14 +65,11 @@ def test_relative_threshold_uses_the_uploaded_reference_performance(sessions) ->
     assert note.payload["threshold"] == pytest.approx(expected_f1 - 0.05)
 
 
-def test_corrupt_reference_blob_leaves_relative_rules_undecided(sessions) -> None:
-    with sessions.begin() as session:
-        session.add(Model(name="fraud"))
-        session.flush()
-        session.add(ModelVersion(model="fraud", version="3", reference=b"not a profile"))
+def test_without_reference_performance_relative_rules_stay_undecided(sessions) -> None:
+    """The worker hands in ``{}`` when the version has no (readable) reference."""
     seed(sessions, "f1", [0.1], sample_size=500)
     with sessions.begin() as session:
-        transitions = evaluate_window(session, "fraud", "3", T0, T0 + HOUR, AlertConfig())
+        transitions = judge_window(session, "fraud", "3", {}, T0 + HOUR, AlertConfig())
     assert [t for t in transitions if t.event] == []
 
 

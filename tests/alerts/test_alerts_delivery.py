@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification
-from infersight.alerts.outbox import list_notifications
+from infersight.alerts.engine import judge_window
+from infersight.storage.alert_tables import AlertNotification
+from infersight.storage.outbox import list_notifications
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,7 +68,7 @@ def webhook_config(url: str, **extra: object) -> AlertConfig:
 
 def evaluate(sessions: sessionmaker[Session], index: int, cfg: AlertConfig) -> None:
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + index * HOUR, T0 + (index + 1) * HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + (index + 1) * HOUR, cfg)
 
 
 def rows(sessions: sessionmaker[Session]) -> list[AlertNotification]:
@@ -105,6 +105,27 @@ def test_firing_then_resolved_delivers_exactly_one_signed_notification_each(sess
     assert firing["dedup_key"] == "slow/fraud/3/" and firing["model"] == "fraud"
     assert firing["windows"][0]["window_start"] == T0.isoformat()
     assert bodies[1]["ends_at"] is not None
+
+
+def test_a_channel_type_without_sender_is_reported_never_recorded_as_sent(
+    sessions, receiver, monkeypatch
+):
+    from infersight.alerts import channels
+    from infersight.alerts.config import WebhookChannel
+
+    senders = {t: s for t, s in channels.SENDERS.items() if t is not WebhookChannel}
+    monkeypatch.setattr(channels, "SENDERS", senders)
+    cfg = webhook_config(receiver.url)
+    seed(sessions, "latency_p99_ms", [150.0])
+    evaluate(sessions, 0, cfg)
+    dispatcher = Dispatcher(sessions, cfg, clock=Clock(T0 + 10 * HOUR))
+    stats = dispatcher.run_once()
+    dispatcher.close()
+    assert (stats.sent, stats.retrying) == (0, 1)
+    assert receiver.accepted == []
+    [row] = rows(sessions)
+    assert row.state == "pending" and row.sent_at is None
+    assert "type WebhookChannel, which no sender handles" in (row.last_error or "")
 
 
 def test_a_wrong_secret_fails_the_receivers_signature_check(sessions, receiver, monkeypatch):
@@ -193,14 +214,14 @@ def test_killed_between_state_change_and_delivery_delivers_after_restart(
         from datetime import datetime, timedelta, UTC
         from infersight.alerts.config import AlertConfig
         from infersight.alerts.dispatcher import Dispatcher
-        from infersight.alerts.engine import evaluate_window
+        from infersight.alerts.engine import judge_window
         from infersight.storage.db import make_engine, session_factory
         from tests.alerts.test_alerts_delivery import webhook_config
         T0 = datetime.fromisoformat({T0.isoformat()!r})
         sessions = session_factory(make_engine({db_url!r}))
         cfg = webhook_config({receiver.url!r})
         with sessions.begin() as session:
-            evaluate_window(session, "fraud", "3", T0, T0 + timedelta(hours=1), cfg)
+            judge_window(session, "fraud", "3", {{}}, T0 + timedelta(hours=1), cfg)
         print("committed", flush=True)
         Dispatcher(sessions, cfg).run_once()
         print("not killed", flush=True)

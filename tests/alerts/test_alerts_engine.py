@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification, AlertState
+from infersight.alerts.engine import judge_window
 from infersight.alerts.silences import Matcher, SilenceSpec, create_silence
+from infersight.storage.alert_tables import AlertNotification, AlertState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +28,7 @@ def run(sessions: sessionmaker[Session], window_index: int, cfg: AlertConfig, **
     now = T0 + (window_index + 1) * HOUR + timedelta(minutes=1)
     now = kw.get("now", now)  # type: ignore[assignment]
     with sessions.begin() as session:
-        return evaluate_window(session, "fraud", "3", T0 + window_index * HOUR, now, cfg)
+        return judge_window(session, "fraud", "3", {}, now, cfg)
 
 
 def notifications(sessions: sessionmaker[Session]) -> list[AlertNotification]:
@@ -182,7 +182,7 @@ def test_rolled_back_evaluation_leaves_neither_state_nor_notification(sessions) 
     cfg = config(rules=[{"name": "slow", "metric": "latency_p99_ms", "op": ">", "threshold": 100}])
     seed(sessions, "latency_p99_ms", [150])
     with sessions() as session:
-        evaluate_window(session, "fraud", "3", T0, T0 + 2 * HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + 2 * HOUR, cfg)
         session.rollback()
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AlertState)) == 0
@@ -211,7 +211,7 @@ def test_concurrent_evaluations_of_one_window_notify_once(sessions, engine) -> N
         try:
             with sessions.begin() as session:
                 barrier.wait(5)
-                evaluate_window(session, "fraud", "3", T0, T0 + HOUR, cfg)
+                judge_window(session, "fraud", "3", {}, T0 + HOUR, cfg)
         except BaseException as error:  # reported below
             errors.append(error)
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infersight.alerts.service import Alerting
 from infersight.collector.service import start_embedded_worker
 from infersight.drift import Reference
 from infersight.sdk.local_bus import LocalBus
@@ -18,6 +17,7 @@ from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch
 from infersight.storage.db import make_engine, session_factory, upgrade
 from infersight.storage.registry import set_reference
 
+from infersight.alerting import alerting_from_settings
 from infersight.settings import Settings
 from tests.alerts.receivers import Receiver
 
@@ -97,7 +97,7 @@ def test_drifted_traffic_yields_a_retraining_recommendation_at_the_webhook(
             bus.publish(EVENTS_TOPIC, b"fraud", encode_batch(events[start : start + 100]))
             bus.publish(LABELS_TOPIC, b"fraud", encode_batch(labels[start : start + 100]))
 
-    alerting = Alerting.from_settings(settings, sessions)
+    alerting = alerting_from_settings(settings, sessions)
     alerting.start_dispatcher()
     worker = start_embedded_worker(settings, bus=bus, alerting=alerting)
     try:

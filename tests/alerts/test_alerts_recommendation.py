@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import evaluate_window
-from infersight.alerts.models import AlertNotification
+from infersight.alerts.engine import judge_window
 from infersight.alerts.recommendation import wilson_interval
+from infersight.storage.alert_tables import AlertNotification
 from scipy.stats import binomtest
 from sqlalchemy import select
 
@@ -28,7 +28,7 @@ def seed_drifted_traffic(sessions) -> None:
 
 def recommendation(sessions, cfg: AlertConfig) -> list[AlertNotification]:
     with sessions.begin() as session:
-        evaluate_window(session, "fraud", "3", T0 + HOUR, T0 + 2 * HOUR, cfg)
+        judge_window(session, "fraud", "3", {}, T0 + 2 * HOUR, cfg)
     with sessions() as session:
         return list(
             session.scalars(

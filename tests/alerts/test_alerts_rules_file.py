@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from infersight.alerts.rules_file import AlertConfigError, AlertConfigSource, parse_alert_config
+from infersight.alerts.rules_file import AlertConfigError, parse_alert_config
 from typer.testing import CliRunner
 
+from infersight.alerting import alert_config, alert_config_source
 from infersight.cli import app
 from infersight.settings import Settings
 from tests.alerts.receivers import Receiver
@@ -128,7 +129,7 @@ def test_non_mapping_file_is_refused_clearly() -> None:
 def test_source_reloads_on_change_and_keeps_the_last_good_config(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(VALID)
-    source = AlertConfigSource(Settings(alert_rules=path))
+    source = alert_config_source(Settings(alert_rules=path))
     assert "amount_psi" in {r.name for r in source.current().rules}
 
     def rewrite(text: str) -> None:
@@ -146,7 +147,7 @@ def test_source_reloads_on_change_and_keeps_the_last_good_config(tmp_path: Path)
 def test_disabled_rules_setting_adds_to_the_files_list(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(VALID)
-    source = AlertConfigSource(
+    source = alert_config_source(
         Settings(alert_rules=path, alert_disabled_rules="prediction_drift, performance_drop")
     )
     assert set(source.current().disable) == {
@@ -211,9 +212,7 @@ def test_the_documented_example_file_is_valid() -> None:
 
 
 def test_links_default_to_the_api_url_and_the_grafana_sync_url() -> None:
-    from infersight.alerts.rules_file import load_alert_config
-
-    links = load_alert_config(
+    links = alert_config(
         Settings(api_url="http://api:8000", grafana_url="http://grafana:3000")
     ).links
     assert (links.page_url, links.grafana_url, links.dashboard_uid) == (

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from infersight.alerts.service import Alerting
 from infersight.storage.types import utc_now
 
+from infersight.alerting import alerting_from_settings
 from infersight.settings import Settings
-from tests.alerts.conftest import T0, seed
+from tests.alerts.conftest import seed
 from tests.alerts.receivers import Receiver
 
 
@@ -27,14 +27,14 @@ def test_worker_wiring_evaluates_and_delivers_in_the_background(
         "  - {name: slow, metric: latency_p99_ms, op: '>', threshold: 100}\n"
     )
     monkeypatch.setenv("SVC_SECRET", "svc-secret")
-    alerting = Alerting.from_settings(
+    alerting = alerting_from_settings(
         Settings(alert_rules=rules, alert_dispatch_interval=0.05), sessions
     )
     try:
         alerting.start_dispatcher()
         seed(sessions, "latency_p99_ms", [250.0])
         with sessions.begin() as session:
-            alerting.evaluate_window(session, "fraud", "3", T0, utc_now())
+            alerting.judge(session, "fraud", "3", {}, utc_now())
         deadline = time.monotonic() + 10
         while not receiver.accepted and time.monotonic() < deadline:
             time.sleep(0.02)

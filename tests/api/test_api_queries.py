@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from infersight.alerts.models import AlertState
+from infersight.storage.alert_tables import AlertState
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from infersight.storage.registry import ensure_model_versions
 

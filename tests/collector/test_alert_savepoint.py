@@ -4,7 +4,7 @@ and then raises leaves no row behind, and the window's metric points still commi
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import pytest
@@ -28,8 +28,9 @@ class WritingRule:
         self.fail_with = fail_with
         self.calls = 0
 
-    def evaluate_window(
-        self, session: Session, model: str, version: str, window_start: datetime, now: datetime
+    def judge(
+        self, session: Session, model: str, version: str,
+        reference_performance: Mapping[str, float], now: datetime,
     ) -> None:
         self.calls += 1
         add_dead_letters(session, [DeadLetterRecord("written-by-rule", detail=model)])

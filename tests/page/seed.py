@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import evaluate_window as evaluate_alerts
+from infersight.alerts.engine import judge_window
 from infersight.collector.catalog import ModelCatalog
 from infersight.collector.demo import model as credit
 from infersight.collector.evaluation import evaluate_window
@@ -66,8 +66,8 @@ def seed(engine: Engine, model: str = credit.MODEL, version: str = credit.VERSIO
                 model, version, start, start + timedelta(minutes=1), "infersight.events/0",
                 state.to_bytes(), ROWS)])
             evaluate_window(session, catalog, model, version, start)
-            evaluate_alerts(session, model, version, start, start + timedelta(minutes=2),
-                            AlertConfig())
+            judge_window(session, model, version, reference.performance,
+                         start + timedelta(minutes=2), AlertConfig())
     with sessions.begin() as session:  # the last window is still open
         advance_watermarks(session, {model: START + timedelta(minutes=WINDOWS - 0.5)})
     return seeded

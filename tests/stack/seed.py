@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from infersight.alerts.models import AlertState
+from infersight.storage.alert_tables import AlertState
 from infersight.storage.db import make_engine, session_factory
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from infersight.storage.registry import ensure_model_versions

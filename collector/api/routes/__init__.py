@@ -1,1 +1,1 @@
-"""One module per resource; each exposes ``router`` (or ``build_router(context)``)."""
+"""One module per resource; each exposes ``router``."""

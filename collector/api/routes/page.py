@@ -36,7 +36,6 @@ from infersight.collector.api.deps import (
 )
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 WEB_ROOT = FilePath(__file__).resolve().parents[3] / "dashboards" / "web"
 """``dashboards/web``: ``index.html``, ``app.js``, ``app.css`` and ``vendor/``."""
@@ -98,8 +97,9 @@ class ModelOverview(BaseModel):
 
 
 def _overview(context: ApiContext, model: str) -> ModelOverview:
-    from infersight.alerts.evaluation import REFERENCE_WINDOW_START as AFTER
     from infersight.drift.windowing import WindowSpec
+    from infersight.storage.alert_states import count_firing
+    from infersight.storage.metrics import REFERENCE_WINDOW_START as AFTER
     from infersight.storage.metrics import dataset_value, latest_dataset_window, window_span
     from infersight.storage.registry import get_model, list_versions
     from infersight.storage.watermarks import load_watermarks
@@ -137,7 +137,7 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
                     k: float(v) for k, v in (cached.reference.performance or {}).items()
                     if "[" not in k and v is not None and math.isfinite(v)
                 }
-        firing = _firing_alerts(session, model)
+        firing = count_firing(session, model)
     return ModelOverview(
         model=model, task=row.task, window_seconds=window,
         versions=[v.version for v in versions], versions_with_reference=with_reference,
@@ -145,18 +145,6 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
         features=features, reference_performance=performance, firing_alerts=firing,
     )
-
-
-def _firing_alerts(session: Session, model: str) -> int:
-    """Alerts of ``model`` firing now (the alert tables' queries move to ``storage/`` with
-    the alerts package's repositories)."""
-    from infersight.alerts.models import AlertState
-    from sqlalchemy import func, select
-
-    return int(session.execute(
-        select(func.count()).select_from(AlertState)
-        .where(AlertState.model == model, AlertState.status == "firing")
-    ).scalar_one())
 
 
 def _aware(value: datetime) -> datetime:

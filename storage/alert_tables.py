@@ -1,4 +1,4 @@
-"""Alert tables, on the same metadata as :mod:`infersight.storage.models` (migration 0002).
+"""The alert tables, on the ``Base`` metadata of :mod:`infersight.storage.models` (migration 0002).
 
 - ``alert_rules``: rules created through the API (``/v1/alert-rules``), one JSON document each.
 - ``alert_states``: the state machine, one row per dedup key (rule, model, version, feature).

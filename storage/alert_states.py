@@ -1,0 +1,50 @@
+"""The alert state machine's rows (``alert_states``), one per dedup key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from infersight.storage.alert_tables import AlertState
+from infersight.storage.upsert import insert_missing
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+
+def lock_state(session: Session, dedup_key: str) -> AlertState | None:
+    """The state of ``dedup_key``, locked for the transaction on Postgres (``FOR UPDATE``)."""
+    statement = select(AlertState).where(AlertState.dedup_key == dedup_key)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return session.scalars(statement).first()
+
+
+def insert_state_if_absent(session: Session, row: Mapping[str, Any]) -> None:
+    """Insert a state row unless its ``dedup_key`` exists (two workers may race for it)."""
+    insert_missing(session, AlertState, [row], conflict=["dedup_key"])
+
+
+def list_states(
+    session: Session,
+    *,
+    status: str | None = None,
+    model: str | None = None,
+    limit: int | None = 1000,
+) -> list[AlertState]:
+    """Alert states, most recently updated first, optionally of one status or model."""
+    statement = select(AlertState).order_by(AlertState.updated_at.desc())
+    if status is not None:
+        statement = statement.where(AlertState.status == status)
+    if model is not None:
+        statement = statement.where(AlertState.model == model)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(session.scalars(statement))
+
+
+def count_firing(session: Session, model: str) -> int:
+    """How many alerts of ``model`` are firing now."""
+    return int(session.execute(
+        select(func.count()).select_from(AlertState)
+        .where(AlertState.model == model, AlertState.status == "firing")
+    ).scalar_one())
