@@ -10,13 +10,16 @@ Thresholds and why:
 - ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "@prediction"``) for
   2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
   0.25 major).
-- ``performance_drop``: ``f1 < reference - 0.05``, ≥ 200 labelled rows: a five-point drop
-  is what most teams would act on, and with 200 labels the 95 % interval of a proportion
-  near 0.8 is about ±0.055, so smaller drops would mostly be noise.
-- ``error_increase``: ``mae > reference * 1.25``, ≥ 200 labelled rows (regression models).
-- ``estimated_performance_drop``: ``estimated_f1 < reference - 0.05`` (compared with the
-  reference ``f1``) for 2 windows, ≥ 500 rows: label-free estimates are noisier, so they
-  need more rows and a second window.
+- ``performance_drop``: ``f1`` at least a point below the reference **and** significantly
+  below it at the window's size (one-sided z-test at 0.01 over the window's and the
+  reference's standard errors, ``f1_stderr``), for 2 windows, ≥ 200 labelled rows. A fixed
+  five-point line cried wolf on small windows (a 600-row window's F1 moves ±0.05 by noise)
+  and stayed silent on a sustained three-point drop over thousands of rows; the test scales
+  with the sample. Two windows at 0.01 make a false alarm about once in 10,000 windows.
+- ``error_increase``, ``rmse_increase``, ``mape_increase``: the regression errors (MAE, RMSE,
+  MAPE) at least 2 % above the reference and significantly so, for 2 windows, ≥ 200 rows.
+- ``estimated_performance_drop``: ``estimated_f1`` (label-free) at least a point below the
+  reference ``f1`` and significantly so (``estimated_f1_stderr``), for 2 windows, ≥ 500 rows.
 - ``label_coverage_low``: ``label_coverage < 0.05`` on windows that ended at least 24 h ago,
   ≥ 500 rows: labels usually arrive late, so fresh windows are not judged; below 5 %
   realised performance cannot be trusted.
@@ -62,29 +65,41 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "name": "performance_drop",
         "metric": "f1",
         "op": "<",
-        "threshold": "reference - 0.05",
+        "threshold": "reference - 0.01",
+        "significance": 0.01,
+        "for": 2,
         "min_samples": 200,
         "severity": "critical",
-        "annotations": {"summary": "Realised F1 on labelled traffic fell below the reference"},
+        "annotations": {"summary": "Realised F1 on labelled traffic is significantly below the "
+                                   "reference"},
     },
-    {
-        "name": "error_increase",
-        "metric": "mae",
-        "op": ">",
-        "threshold": "reference * 1.25",
-        "min_samples": 200,
-        "severity": "critical",
-        "annotations": {"summary": "Realised MAE on labelled traffic rose above the reference"},
-    },
+    *(
+        {
+            "name": name,
+            "metric": metric,
+            "op": ">",
+            "threshold": "reference * 1.02",
+            "significance": 0.01,
+            "for": 2,
+            "min_samples": 200,
+            "severity": "critical",
+            "annotations": {"summary": f"Realised {metric.upper()} on labelled traffic is "
+                                       "significantly above the reference"},
+        }
+        for name, metric in (("error_increase", "mae"), ("rmse_increase", "rmse"),
+                             ("mape_increase", "mape"))
+    ),
     {
         "name": "estimated_performance_drop",
         "metric": "estimated_f1",
         "op": "<",
-        "threshold": "reference - 0.05",
+        "threshold": "reference - 0.01",
+        "significance": 0.01,
         "for": 2,
         "min_samples": 500,
         "severity": "warning",
-        "annotations": {"summary": "Estimated F1 (before labels) fell below the reference F1"},
+        "annotations": {"summary": "Estimated F1 (before labels) is significantly below the "
+                                   "reference F1"},
     },
     {
         "name": "label_coverage_low",
@@ -119,5 +134,6 @@ def builtin_retraining_rule() -> RetrainingRule:
     return RetrainingRule(
         name="retraining_recommended",
         drift_rules=["data_drift_share", "prediction_drift"],
-        performance_rules=["performance_drop", "error_increase", "estimated_performance_drop"],
+        performance_rules=["performance_drop", "error_increase", "rmse_increase",
+                           "mape_increase", "estimated_performance_drop"],
     )

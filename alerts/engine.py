@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import NormalDist
 from typing import Any, cast
 
 from infersight.alerts.config import AlertConfig, api_rules
@@ -94,9 +95,14 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
     threshold = "n/a" if judgement.threshold is None else f"{judgement.threshold:.4g}"
     value = "n/a" if latest.value is None else f"{latest.value:.4g}"
     reference = "" if judgement.reference is None else f", reference {judgement.reference:.4g}"
+    evidence = _significance_evidence(judgement)
+    significance = "" if evidence is None else (
+        f"; {evidence['z']:.1f} standard errors worse than the reference, 95 % interval "
+        f"{evidence['interval'][0]:.4g} to {evidence['interval'][1]:.4g}")
     summary = (
         f"{judgement.model} v{judgement.version}: {target} = {value} {rule.op} {threshold}"
-        f"{reference} ({latest.sample_size} rows, {judgement.streak} window(s) in a row)"
+        f"{reference}{significance} ({latest.sample_size} rows, {judgement.streak} window(s) "
+        "in a row)"
     )
     return Candidate(
         rule=rule.name,
@@ -121,7 +127,28 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
         window_start=latest.window_start,
         window_end=latest.window_end,
         windows=[w.to_dict() for w in judgement.windows],
+        evidence=evidence,
     )
+
+
+def _significance_evidence(judgement: Judgement) -> dict[str, Any] | None:
+    """The test behind a significance rule's verdict on its latest window: the test, the z,
+    the standard error, the window's 95 % interval, the effect and the sample size."""
+    rule, latest = judgement.rule, judgement.latest
+    if rule.significance is None or latest.z is None or latest.stderr is None \
+            or latest.value is None or judgement.reference is None:
+        return None
+    half = NormalDist().inv_cdf(0.975) * latest.stderr
+    return {
+        "test": f"one-sided z-test at {rule.significance:g} (critical z {rule.critical_z:.2f})",
+        "z": latest.z,
+        "stderr": latest.stderr,
+        "interval": [latest.value - half, latest.value + half],
+        "effect": latest.value - judgement.reference,
+        "minimum_effect": None if judgement.threshold is None
+        else judgement.threshold - judgement.reference,
+        "sample_size": latest.sample_size,
+    }
 
 
 def _retraining_candidate(

@@ -14,6 +14,12 @@ and labels), handed in by the caller, which holds the decoded reference. A metri
 ``window_start = REFERENCE_WINDOW_START`` (:mod:`infersight.storage.metrics`, the Unix epoch)
 overrides it, e.g. to pin an agreed baseline.
 
+A rule with ``significance`` breaches only where the window is also worse than the reference
+beyond sampling error: the window's ``<metric>_stderr`` point and the reference's
+``<metric>_stderr`` give the z of the difference (:meth:`AlertRule.z_score`); a window without
+a standard error is not decidable by such a rule (it neither fires nor resolves) unless it is
+within the threshold.
+
 Sample sizes: a point's ``sample_size`` (labelled rows for ``f1``, scored rows for
 ``estimated_f1``, rows for ``latency_p99_ms``), except ``drift_share``, whose sample size is
 the number of tested features: its window's row ``count`` is used instead.
@@ -53,15 +59,22 @@ class WindowValue:
     value: float | None
     sample_size: int
     breaching: bool
+    stderr: float | None = None
+    """The window's standard error of the metric (significance rules)."""
+    z: float | None = None
+    """Standard errors worse than the reference (significance rules)."""
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(),
             "value": self.value,
             "sample_size": self.sample_size,
             "breaching": self.breaching,
         }
+        if self.z is not None:
+            out.update(stderr=self.stderr, z=self.z)
+        return out
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,10 @@ def judge(
     if not starts:
         return []
     points = points_in_windows(session, model, version, rule.metric, starts, ended_by=ended_by)
+    stderrs: dict[tuple[str, datetime], float | None] = {}
+    if rule.significance is not None:
+        stderrs = {(p.feature, p.window_start): p.value for p in points_in_windows(
+            session, model, version, rule.stderr_metric, starts, ended_by=ended_by)}
     by_feature: dict[str, list[MetricPoint]] = defaultdict(list)
     for point in points:
         if rule.matches_feature(point.feature):
@@ -152,6 +169,7 @@ def judge(
     judgements = []
     for feature, feature_points in sorted(by_feature.items()):
         reference = references.get((rule.reference_metric_name, feature))
+        reference_stderr = references.get((f"{rule.reference_metric_name}_stderr", feature))
         windows = []
         for point in sorted(feature_points, key=lambda p: p.window_start, reverse=True):
             size = point.sample_size
@@ -160,11 +178,16 @@ def judge(
             if size < rule.min_samples:
                 continue
             verdict = rule.breaches(point.value, reference)
+            stderr = z = None
+            if verdict and rule.significance is not None:
+                assert point.value is not None and reference is not None  # breaches() checked
+                stderr = stderrs.get((feature, point.window_start))
+                z = rule.z_score(point.value, reference, stderr, reference_stderr)
+                verdict = None if z is None else z >= (rule.critical_z or 0.0)
             if verdict is None:
                 continue
-            windows.append(
-                WindowValue(point.window_start, point.window_end, point.value, size, verdict)
-            )
+            windows.append(WindowValue(point.window_start, point.window_end, point.value, size,
+                                       verdict, stderr, z))
             if not verdict or len(windows) > rule.for_windows:
                 break
         if windows:

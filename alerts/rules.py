@@ -15,6 +15,16 @@ absolute or relative to the model version's reference value of a metric::
     channels: [oncall]
     cooldown: 1h               # no second firing notification sooner than this
 
+With ``significance`` the threshold is the minimum effect, and a window breaches only when
+it is also *significantly* worse than the reference at its own sample size: a one-sided
+z-test of the difference, over the window's standard error of the metric (its
+``<metric>_stderr`` point) and the reference's, at that level::
+
+    metric: f1
+    op: "<"
+    threshold: reference - 0.01   # at least one point of F1 worse …
+    significance: 0.01            # … and below the reference beyond sampling error (z ≥ 2.33)
+
 >>> rule = AlertRule.model_validate(
 ...     {"name": "p", "metric": "precision", "op": "<", "threshold": "reference - 0.05"})
 >>> rule.threshold.resolve(reference=0.9)
@@ -33,6 +43,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Annotated, Any, Literal, cast
 
 from infersight.alerts.durations import Duration
@@ -157,6 +168,9 @@ class AlertRule(BaseModel):
     reference_metric: str | None = None
     """Reference value's metric for relative thresholds; default: ``metric`` without an
     ``estimated_`` prefix (estimated precision is compared with the reference precision)."""
+    significance: float | None = Field(default=None, gt=0.0, lt=0.5)
+    """One-sided test level: breach only when worse than the reference beyond sampling error
+    (needs a relative threshold, the minimum effect, and an ordering ``op``)."""
     for_windows: int = Field(default=1, ge=1, le=1000, alias="for")
     min_samples: int = Field(default=0, ge=0)
     delay: Duration | None = None
@@ -184,6 +198,11 @@ class AlertRule(BaseModel):
             and self.threshold.value <= 0
         ):
             raise ValueError("a 'reference * r' threshold needs r > 0")
+        if self.significance is not None and (
+            not self.threshold.relative or self.op in ("==", "!=")
+        ):
+            raise ValueError("significance needs a relative threshold (reference ± d or "
+                             "reference * r, the minimum effect) and op <, <=, > or >=")
         return self
 
     @property
@@ -210,8 +229,41 @@ class AlertRule(BaseModel):
             return None
         return COMPARISONS[self.op](value, limit)
 
+    @property
+    def stderr_metric(self) -> str:
+        """The metric holding the window's standard error of ``metric``."""
+        return f"{self.metric}_stderr"
+
+    @property
+    def critical_z(self) -> float | None:
+        """The one-sided z quantile of ``significance`` (None without significance)."""
+        if self.significance is None:
+            return None
+        return NormalDist().inv_cdf(1.0 - self.significance)
+
+    def z_score(self, value: float, reference: float, stderr: float | None,
+                reference_stderr: float | None = None) -> float | None:
+        """How many standard errors ``value`` is worse than ``reference`` (None without a
+        standard error): (reference - value) / √(SE² + SE_ref²) for ``<``, the opposite for
+        ``>``.
+
+        >>> rule = AlertRule.model_validate({"name": "f1", "metric": "f1", "op": "<",
+        ...     "threshold": "reference - 0.01", "significance": 0.01})
+        >>> round(rule.z_score(0.75, 0.80, 0.012, 0.009), 2), round(rule.critical_z, 2)
+        (3.33, 2.33)
+        """
+        if stderr is None or not math.isfinite(stderr):
+            return None
+        spread = math.hypot(stderr, reference_stderr or 0.0)
+        gap = reference - value if self.op in ("<", "<=") else value - reference
+        if spread <= 0.0:
+            return math.copysign(math.inf, gap) if gap else 0.0
+        return gap / spread
+
     def describe(self) -> str:
         """``precision < reference - 0.05 for 2 windows``."""
         target = f"{self.metric}" + (f"[{self.feature}]" if self.feature else "")
+        test = (f", significantly (one-sided z-test at {self.significance:g})"
+                if self.significance is not None else "")
         suffix = f" for {self.for_windows} windows" if self.for_windows > 1 else ""
-        return f"{target} {self.op} {self.threshold}{suffix}"
+        return f"{target} {self.op} {self.threshold}{test}{suffix}"

@@ -94,9 +94,20 @@ def seed(
                 for s in starts
             ),
         ]
+    if metric.removeprefix("estimated_") in PROPORTION_STDERR:
+        # as DriftReport.rows() writes them: each performance metric's standard error beside it
+        records += [
+            replace(r, metric=f"{metric}_stderr",
+                    value=None if r.value is None else (r.value * (1 - r.value) / sample_size) ** 0.5)
+            for r in records
+        ]
     with sessions.begin() as session:
         upsert_metric_points(session, records)
     return starts
+
+
+PROPORTION_STDERR = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc"})
+"""Metrics seeded with a binomial standard error, √(v(1-v)/n), as their ``*_stderr`` point."""
 
 
 def seed_reference(

@@ -52,17 +52,19 @@ def test_relative_threshold_uses_the_uploaded_reference_performance(sessions) ->
             "default_channels": ["hook"],
         }
     )
-    seed(sessions, "f1", [expected_f1 - 0.04], sample_size=500)  # within 0.05: no alert
-    with sessions.begin() as session:
-        judge_window(session, "fraud", "3", reference.performance, T0 + HOUR, cfg)
-    seed(sessions, "f1", [expected_f1 - 0.06], sample_size=500, first=1)
+    # within the minimum effect (one point), however many rows: no alert
+    seed(sessions, "f1", [expected_f1 - 0.005] * 2, sample_size=50_000)
     with sessions.begin() as session:
         judge_window(session, "fraud", "3", reference.performance, T0 + 2 * HOUR, cfg)
+    seed(sessions, "f1", [expected_f1 - 0.06] * 2, sample_size=500, first=2)
+    with sessions.begin() as session:
+        judge_window(session, "fraud", "3", reference.performance, T0 + 4 * HOUR, cfg)
     with sessions() as session:
         [note] = session.scalars(select(AlertNotification)).all()
     assert note.dedup_key == "performance_drop/fraud/3/"
     assert note.payload["reference"] == pytest.approx(expected_f1)
-    assert note.payload["threshold"] == pytest.approx(expected_f1 - 0.05)
+    assert note.payload["threshold"] == pytest.approx(expected_f1 - 0.01)
+    assert note.payload["evidence"]["z"] > 2.33  # significant at the window's sample size
 
 
 def test_without_reference_performance_relative_rules_stay_undecided(sessions) -> None:

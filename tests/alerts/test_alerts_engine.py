@@ -79,24 +79,54 @@ def test_windows_below_min_samples_neither_fire_nor_resolve(sessions) -> None:
 def test_relative_threshold_reads_reference_and_skips_without_one(sessions) -> None:
     cfg = config()
     key = "performance_drop/fraud/3/"
-    seed(sessions, "f1", [0.70], sample_size=400)
-    run(sessions, 0, cfg)
+    seed(sessions, "f1", [0.70, 0.70], sample_size=400)
+    run(sessions, 1, cfg)
     assert state(sessions, key) is None  # no reference value: undecidable
     seed_reference(sessions, "f1", 0.80)
-    run(sessions, 0, cfg)
+    run(sessions, 1, cfg)
     assert state(sessions, key).status == "firing"
-    assert notifications(sessions)[0].payload["threshold"] == 0.75
+    assert notifications(sessions)[0].payload["threshold"] == 0.79
     assert notifications(sessions)[0].payload["reference"] == 0.8
 
 
 def test_late_label_reevaluation_resolves_from_the_stored_points(sessions) -> None:
     cfg = config()
     seed_reference(sessions, "f1", 0.80)
-    seed(sessions, "f1", [0.70], sample_size=400)
-    run(sessions, 0, cfg)
-    seed(sessions, "f1", [0.79], sample_size=900)  # late labels: the same window upserted
-    run(sessions, 0, cfg)
+    seed(sessions, "f1", [0.70, 0.70], sample_size=400)
+    run(sessions, 1, cfg)
+    assert state(sessions, "performance_drop/fraud/3/").status == "firing"
+    seed(sessions, "f1", [0.795], sample_size=900, first=1)  # late labels: window upserted
+    run(sessions, 1, cfg)
     assert state(sessions, "performance_drop/fraud/3/").status == "resolved"
+
+
+def test_performance_drop_fires_on_a_significant_sustained_drop_not_on_noise(sessions) -> None:
+    """The built-in decides on significance at each window's size, not on a fixed line."""
+    cfg = config()
+    for model in ("large", "small", "close"):
+        seed_reference(sessions, "f1", 0.80, model=model)
+        seed_reference(sessions, "f1_stderr", 0.005, model=model)
+    # three points down over 2,000 labelled rows a window: z ≈ 2.8 in each, fires at the 2nd
+    seed(sessions, "f1", [0.77, 0.77], model="large", sample_size=2000)
+    # six points down over 200 rows: within noise (z ≈ 1.9 < 2.33), never fires
+    seed(sessions, "f1", [0.74, 0.74], model="small", sample_size=200)
+    # half a point down over a million rows: significant, but below the minimum effect
+    seed(sessions, "f1", [0.795, 0.795], model="close", sample_size=1_000_000)
+    now = T0 + 2 * HOUR + timedelta(minutes=1)
+    with sessions.begin() as session:
+        for model in ("large", "small", "close"):
+            judge_window(session, model, "3", {}, now, cfg)
+    assert state(sessions, "performance_drop/large/3/").status == "firing"
+    for quiet in ("small", "close"):
+        row = state(sessions, f"performance_drop/{quiet}/3/")
+        assert row is None or row.status != "firing", quiet
+    [note] = [n for n in notifications(sessions) if n.payload["rule"] == "performance_drop"]
+    evidence = note.payload["evidence"]
+    assert evidence["z"] == pytest.approx(0.03 / (0.77 * 0.23 / 2000 + 0.005**2) ** 0.5)
+    low, high = evidence["interval"]
+    assert low < 0.77 < high and evidence["sample_size"] == 2000
+    assert evidence["test"].startswith("one-sided z-test at 0.01")
+    assert "standard errors worse than the reference" in note.payload["summary"]
 
 
 def test_cooldown_holds_a_new_firing_in_pending(sessions) -> None:

@@ -60,7 +60,7 @@ def test_drift_without_a_performance_drop_recommends_nothing(sessions, cfg) -> N
 def test_drift_plus_realised_drop_recommends_retraining_with_evidence(sessions, cfg) -> None:
     seed_drifted_traffic(sessions)
     seed_reference(sessions, "f1", 0.85)
-    seed(sessions, "f1", [0.84, 0.70], sample_size=600)
+    seed(sessions, "f1", [0.78, 0.70], sample_size=600)
     [note] = recommendation(sessions, cfg)
     payload = note.payload
     assert payload["rule"] == "retraining_recommended" and payload["status"] == "firing"
@@ -114,7 +114,7 @@ def test_recommendation_reaches_a_webhook_with_its_evidence(sessions, monkeypatc
         )
         seed_drifted_traffic(sessions)
         seed_reference(sessions, "f1", 0.85)
-        seed(sessions, "f1", [0.80, 0.70], sample_size=600)
+        seed(sessions, "f1", [0.78, 0.70], sample_size=600)
         recommendation(sessions, cfg)
         Dispatcher(sessions, cfg, clock=lambda: T0 + 3 * HOUR).run_once()
         bodies = {r["json"]["rule"]: r["json"] for r in receiver.accepted}
