@@ -87,8 +87,8 @@ def start_embedded(
     import uvicorn
     from infersight.alerts.service import Alerting
     from infersight.collector.api.app import create_app
-    from infersight.collector.self_metrics import WorkerMetrics
     from infersight.collector.service import start_embedded_worker
+    from infersight.collector.worker.self_metrics import WorkerMetrics
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine, session_factory, upgrade
     from prometheus_client import CollectorRegistry

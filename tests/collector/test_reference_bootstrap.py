@@ -10,8 +10,9 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from infersight.collector.local_consumer import LocalConsumerBus
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.drift import Reference
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from infersight.collector import engine
-from infersight.collector.bus import Record
-from infersight.collector.catalog import ModelCatalog
-from infersight.collector.concept import JoinedLabel, update_detectors
-from infersight.collector.state_cache import CachedState, StateCache
+from infersight.collector.worker import statistics
+from infersight.collector.worker.bus import Record
+from infersight.collector.worker.catalog import ModelCatalog
+from infersight.collector.worker.concept import JoinedLabel, update_detectors
+from infersight.collector.worker.state_cache import CachedState, StateCache
 from infersight.drift.windowing import WindowSpec
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
@@ -226,7 +226,7 @@ class BatchAggregator:
             if entry.stale:
                 effects.stale_reference_events += len(events)
                 continue
-            engine.add_predictions(entry.state, events)
+            statistics.add_predictions(entry.state, events)
             entry.event_count += len(events)
             entry.dirty = True
             effects.touched.add(key[:3])
@@ -307,7 +307,7 @@ class BatchAggregator:
             if entry.stale:
                 effects.stale_reference_events += len(pairs)
                 continue
-            engine.add_labels(entry.state, pairs, settings)
+            statistics.add_labels(entry.state, pairs, settings)
             entry.dirty = True
             effects.touched.add(key[:3])
             effects.labels_joined += len(pairs)

@@ -16,8 +16,8 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
-from infersight.collector import engine
-from infersight.collector.catalog import ModelCatalog
+from infersight.collector.worker import statistics
+from infersight.collector.worker.catalog import ModelCatalog
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from infersight.storage.windows import load_window
 from sqlalchemy import text
@@ -58,8 +58,8 @@ def evaluate_window(
     current = []
     states = []
     for row in rows:
-        state = engine.load_any_state(row.state)
-        if engine.bind_if_same_layout(reference, state):
+        state = statistics.load_any_state(row.state)
+        if statistics.bind_if_same_layout(reference, state):
             current.append(row)
             states.append(state)
     if len(current) < len(rows) and on_stale is not None:
@@ -68,8 +68,8 @@ def evaluate_window(
         return 0
     settings = catalog.settings(session, model)
     window_end = max(row.window_end for row in current)
-    merged = engine.merge_states(reference, states)
-    metric_rows = engine.evaluate(reference, merged, settings)
+    merged = statistics.merge_states(reference, states)
+    metric_rows = statistics.evaluate(reference, merged, settings)
     event_count = sum(row.event_count for row in current)
     if not any(feature is None and metric == "count" for feature, metric, _v, _n in metric_rows):
         metric_rows.append((None, "count", float(event_count), event_count))

@@ -19,17 +19,26 @@ reference is. Until a reference exists the version has no metric points.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from infersight.collector.pipeline import BOOTSTRAP_KEY
+from infersight.collector.worker import statistics
+from infersight.collector.worker.concept import JoinedLabel
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.errors import DATABASE_ERRORS, short
+from infersight.collector.worker.pipeline import BOOTSTRAP_KEY, BatchAggregator, BatchEffects
+from infersight.collector.worker.positions import Positions
+from infersight.collector.worker.watermarks import Watermarks
+from infersight.collector.worker.writer import BatchWriter
 from infersight.sdk import wire
+from infersight.storage import offsets as offset_store
 from infersight.storage.models import ModelVersion, PredictionIndex
 from infersight.storage.registry import set_reference
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +154,120 @@ def group_by_window(
         if labelled:
             labels.append((msgspec.to_builtins(event.prediction), label, ts, pid))
     return out
+
+
+class Bootstrapper:
+    """Builds first-window references for the versions it is told of, then moves their
+    held predictions into window states (see the module docstring)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: WorkerConfig,
+        aggregator: BatchAggregator,
+        writer: BatchWriter,
+        watermarks: Watermarks,
+        positions: Positions,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.aggregator = aggregator
+        self.catalog = aggregator.catalog
+        self.cache = aggregator.cache
+        self.writer = writer
+        self.watermarks = watermarks
+        self.positions = positions
+        self.candidates: set[tuple[str, str]] = set()
+        """Versions that may need a reference, or still hold predictions."""
+        self._last = 0.0
+
+    def add(self, versions: Iterable[tuple[str, str]]) -> None:
+        self.candidates.update(versions)
+
+    def due(self) -> None:
+        """Every ``bootstrap_interval_s``: bootstrap the candidates that are ready."""
+        now = time.monotonic()
+        if not self.candidates or now - self._last < self.config.bootstrap_interval_s:
+            return
+        self._last = now
+        for model, version in sorted(self.candidates):
+            try:
+                if self._reference(model, version):
+                    self._move_held(model, version)
+            except DATABASE_ERRORS as exc:
+                log.warning("reference bootstrap of %s/%s failed: %s", model, version,
+                            short(exc))
+                self.cache.invalidate_dirty()
+            except Exception:  # e.g. held data the engine cannot profile
+                log.exception("reference bootstrap of %s/%s failed; retried after a restart",
+                              model, version)
+                self.cache.invalidate_dirty()
+                self.candidates.discard((model, version))
+
+    def _reference(self, model: str, version: str) -> bool:
+        """Make sure the version has a reference (building one if due); False if not yet."""
+        with self.sessions() as session, session.begin():
+            if self.catalog.reference(session, model, version) is not None:
+                return True
+            count, first = held_summary(session, model, version)
+            if count == 0 or first is None:
+                self.candidates.discard((model, version))
+                return False
+            closed = self.watermarks.window_closed(model, first, self.watermarks.spec(model))
+            if count < self.config.bootstrap_min_events and not closed:
+                return False
+            build_reference(session, model, version, self.config.bootstrap_max_rows)
+        self.catalog.forget_missing(model, version)
+        return True
+
+    def _move_held(self, model: str, version: str) -> None:
+        """Move held predictions of a version that now has a reference into window states of
+        a partition this worker owns (fenced by that partition's offset)."""
+        owned = self.positions.owned(wire.EVENTS_TOPIC)
+        if not owned:
+            return
+        tp = owned[0]
+        pkey = f"{tp[0]}/{tp[1]}"
+        effects = BatchEffects()
+        try:
+            with self.sessions() as session, session.begin():
+                reference = self.catalog.reference(session, model, version)
+                claimed = claim_held(session, model, version, limit=5000)
+                if not claimed:
+                    self.candidates.discard((model, version))
+                    return
+                spec = self.watermarks.spec(model)
+                groups = group_by_window(claimed)
+                wanted = {(model, version, start, pkey): (reference, spec.end_of(start))
+                          for start in groups}
+                entries = self.cache.get_many(session, wanted)
+                settings = self.catalog.settings(session, model)
+                for start, (events, labels) in groups.items():
+                    entry = entries[(model, version, start, pkey)]
+                    if entry.stale:
+                        effects.stale_reference_events += len(events) + len(labels)
+                        continue
+                    statistics.add_predictions(entry.state, events)
+                    entry.event_count += len(events)
+                    if labels:
+                        statistics.add_labels(entry.state, [(p, label) for p, label, _t, _i
+                                                            in labels], settings)
+                        effects.joined.extend(
+                            JoinedLabel(model, version, ts, pid, p, label)
+                            for p, label, ts, pid in labels
+                        )
+                        effects.labels_joined += len(labels)
+                    entry.dirty = True
+                    effects.touched.add((model, version, start))
+                self.aggregator.detect_concept_drift(session, effects)
+                fence = self.writer.write_fenced(session, tp)
+        except offset_store.OffsetConflict as exc:
+            self.cache.invalidate_dirty()
+            log.warning("moving held predictions failed: %s", short(exc))
+            return
+        except Exception:
+            self.cache.invalidate_dirty()
+            raise
+        log.info("moved %d held predictions of %s/%s into their windows", len(claimed), model,
+                 version)
+        self.writer.committed(fence, effects)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from infersight.collector import engine
+from infersight.collector.worker import statistics
 from infersight.storage.windows import StateKey, find_window_states
 from sqlalchemy.orm import Session
 
@@ -59,17 +59,17 @@ class StateCache:
                 reference, window_end = wanted[key]
                 row = stored.get(key)
                 if row is None:
-                    entry = CachedState(engine.new_state(reference), window_end, 0)
+                    entry = CachedState(statistics.new_state(reference), window_end, 0)
                 else:
                     entry = CachedState(
-                        engine.load_any_state(row.state), window_end, row.event_count
+                        statistics.load_any_state(row.state), window_end, row.event_count
                     )
                 self._entries[key] = entry
         found = {}
         for key, (reference, _end) in wanted.items():
             self._entries.move_to_end(key)
             entry = found[key] = self._entries[key]
-            entry.stale = not engine.bind_if_same_layout(reference, entry.state)
+            entry.stale = not statistics.bind_if_same_layout(reference, entry.state)
         return found
 
     def dirty(self) -> list[tuple[StateKey, CachedState]]:

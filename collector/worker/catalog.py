@@ -5,7 +5,7 @@ reference) so the API lists it at once. Settings are re-read every ``refresh_s``
 A loaded reference is re-checked as often, cheaply: the database compares the MD5 of the
 stored blob (Postgres computes it server-side; SQLite, a local file, reads the blob) with the
 one loaded, and only a changed reference is loaded again. Window states already built on the
-old reference stay as they are (see :mod:`infersight.collector.state_cache`).
+old reference stay as they are (see :mod:`infersight.collector.worker.state_cache`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from infersight.collector import engine
-from infersight.collector.engine import ModelSettings
+from infersight.collector.worker import statistics
+from infersight.collector.worker.statistics import ModelSettings
 from infersight.storage.models import Model, ModelVersion
 from infersight.storage.references import md5_hex, stored_digest
 from infersight.storage.registry import ensure_model_versions
@@ -105,7 +105,7 @@ class ModelCatalog:
             return None
         self._missing.pop(key, None)
         blob = bytes(data)
-        reference = engine.load_reference(blob)
+        reference = statistics.load_reference(blob)
         self._references[key] = _LoadedReference(reference, md5_hex(blob), now)
         return reference
 
