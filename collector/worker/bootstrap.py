@@ -29,45 +29,17 @@ from infersight.collector.worker import statistics
 from infersight.collector.worker.concept import JoinedLabel
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.errors import DATABASE_ERRORS, short
-from infersight.collector.worker.pipeline import BOOTSTRAP_KEY, BatchAggregator, BatchEffects
+from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects
 from infersight.collector.worker.positions import Positions
 from infersight.collector.worker.watermarks import Watermarks
 from infersight.collector.worker.writer import BatchWriter
 from infersight.sdk import wire
+from infersight.storage import held
 from infersight.storage import offsets as offset_store
-from infersight.storage.models import ModelVersion, PredictionIndex
 from infersight.storage.registry import set_reference
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
-
-
-def _held(session: Session) -> Any:
-    column = PredictionIndex.prediction
-    if session.get_bind().dialect.name == "postgresql":
-        return func.jsonb_exists(column, BOOTSTRAP_KEY)
-    return func.json_extract(column, f"$.{BOOTSTRAP_KEY}").is_not(None)
-
-
-def versions_to_bootstrap(session: Session) -> list[tuple[str, str]]:
-    """Versions without a reference, or with a first-window one (rows may still be held)."""
-    rows = session.execute(
-        select(ModelVersion.model, ModelVersion.version).where(
-            (ModelVersion.reference.is_(None)) | (ModelVersion.reference_source == "first_window")
-        )
-    )
-    return [(m, v) for m, v in rows]
-
-
-def held_summary(session: Session, model: str, version: str) -> tuple[int, datetime | None]:
-    """How many predictions of the version are held, and the first window start."""
-    count, first = session.execute(
-        select(func.count(), func.min(PredictionIndex.window_start)).where(
-            PredictionIndex.model == model, PredictionIndex.version == version, _held(session)
-        )
-    ).one()
-    return int(count), first
 
 
 def build_reference(session: Session, model: str, version: str, max_rows: int) -> bool:
@@ -77,23 +49,12 @@ def build_reference(session: Session, model: str, version: str, max_rows: int) -
     """
     from infersight.drift import Reference
 
-    current = session.execute(
-        select(ModelVersion.reference)
-        .where(ModelVersion.model == model, ModelVersion.version == version)
-        .with_for_update()
-    ).first()
-    if current is not None and current[0] is not None:
+    if not held.lock_missing_reference(session, model, version):
         return False
-    _count, first = held_summary(session, model, version)
+    _count, first = held.held_summary(session, model, version)
     if first is None:
         return False
-    rows = session.execute(
-        select(PredictionIndex.prediction, PredictionIndex.label, PredictionIndex.labelled_at)
-        .where(PredictionIndex.model == model, PredictionIndex.version == version,
-               PredictionIndex.window_start == first, _held(session))
-        .order_by(PredictionIndex.ts, PredictionIndex.prediction_id)
-        .limit(max_rows)
-    ).all()
+    rows = held.held_in_window(session, model, version, first, max_rows)
     events = [_event(stored) for stored, _label, _at in rows]
     names = sorted({name for event in events for name in event.features})
     columns = {name: [event.features.get(name) for event in events] for name in names}
@@ -111,7 +72,7 @@ def build_reference(session: Session, model: str, version: str, max_rows: int) -
 
 
 def _event(stored: Any) -> wire.Prediction:
-    return msgspec.convert(stored[BOOTSTRAP_KEY], wire.Prediction)
+    return msgspec.convert(stored[held.BOOTSTRAP_KEY], wire.Prediction)
 
 
 HeldRow = tuple[str, datetime, datetime, wire.Prediction, Any, bool]
@@ -121,25 +82,13 @@ HeldRow = tuple[str, datetime, datetime, wire.Prediction, Any, bool]
 def claim_held(session: Session, model: str, version: str, limit: int) -> list[HeldRow]:
     """Lock up to ``limit`` held predictions of the version (skipping rows another worker
     holds) and restore them to plain index rows; returns what they held."""
-    query = (
-        select(PredictionIndex.prediction_id, PredictionIndex.window_start, PredictionIndex.ts,
-               PredictionIndex.prediction, PredictionIndex.label, PredictionIndex.labelled_at)
-        .where(PredictionIndex.model == model, PredictionIndex.version == version,
-               _held(session))
-        .order_by(PredictionIndex.ts, PredictionIndex.prediction_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
     claimed: list[HeldRow] = []
-    for pid, start, ts, stored, label, labelled_at in session.execute(query):
+    for pid, start, ts, stored, label, labelled_at in held.lock_held(session, model, version,
+                                                                       limit):
         event = _event(stored)
         claimed.append((pid, start, ts, event, label, labelled_at is not None))
-    for pid, _start, _ts, event, _label, _labelled in claimed:
-        session.execute(
-            update(PredictionIndex)
-            .where(PredictionIndex.model == model, PredictionIndex.prediction_id == pid)
-            .values(prediction=msgspec.to_builtins(event.prediction))
-        )
+    held.release_held(session, model, {pid: msgspec.to_builtins(event.prediction)
+                                       for pid, _start, _ts, event, _label, _labelled in claimed})
     return claimed
 
 
@@ -209,7 +158,7 @@ class Bootstrapper:
         with self.sessions() as session, session.begin():
             if self.catalog.reference(session, model, version) is not None:
                 return True
-            count, first = held_summary(session, model, version)
+            count, first = held.held_summary(session, model, version)
             if count == 0 or first is None:
                 self.candidates.discard((model, version))
                 return False

@@ -16,9 +16,9 @@ from typing import Any
 
 from infersight.collector.worker import statistics
 from infersight.collector.worker.statistics import ModelSettings
-from infersight.storage.models import Model, ModelVersion
+from infersight.storage.models import ModelVersion
 from infersight.storage.references import md5_hex, stored_digest
-from infersight.storage.registry import ensure_model_versions
+from infersight.storage.registry import ensure_model_versions, get_model
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,20 +55,17 @@ class ModelCatalog:
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.refresh_s:
             return cached[1]
-        row = session.execute(
-            select(Model.window_seconds, Model.task, Model.positive_label, Model.threshold,
-                   Model.drift_config).where(Model.name == model)
-        ).first()
+        row = get_model(session, model)
         if row is None:
             settings = ModelSettings(window_s=self.default_window_s)
         else:
-            window_s, task, positive_label, threshold, drift_config = row
             settings = ModelSettings(
-                window_s=float(window_s) if window_s else self.default_window_s,
-                task=task,
-                positive_label=positive_label,
-                threshold=0.5 if threshold is None else float(threshold),
-                drift_config=drift_config,
+                window_s=float(row.window_seconds) if row.window_seconds
+                else self.default_window_s,
+                task=row.task,
+                positive_label=row.positive_label,
+                threshold=0.5 if row.threshold is None else float(row.threshold),
+                drift_config=row.drift_config,
             )
         self._settings[model] = (now, settings)
         return settings

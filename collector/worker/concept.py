@@ -20,11 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from infersight.storage.detectors import store_detector_states
-from infersight.storage.models import DetectorState
-from infersight.storage.types import utc_now
-from infersight.storage.upsert import insert_missing
-from sqlalchemy import select
+from infersight.storage.detectors import lock_detector_states, store_detector_states
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -96,20 +92,7 @@ def update_detectors(
                  else CLASSIFICATION_DETECTORS)
         # Create missing rows first so that the lock below always has rows to hold: two
         # workers joining labels of the same version then take turns, never overwrite.
-        insert_missing(
-            session, DetectorState,
-            [{"model": model, "version": version, "detector": name, "state": {},
-              "updated_at": utc_now()} for name in names],
-            conflict=("model", "version", "detector"),
-        )
-        stored = {
-            name: state
-            for name, state in session.execute(
-                select(DetectorState.detector, DetectorState.state)
-                .where(DetectorState.model == model, DetectorState.version == version)
-                .with_for_update()
-            )
-        }
+        stored = lock_detector_states(session, model, version, names)
         for name in names:
             record = stored.get(name) or {}
             try:

@@ -22,7 +22,6 @@ import random
 import threading
 import time
 
-from infersight.collector.worker import bootstrap
 from infersight.collector.worker.bootstrap import Bootstrapper
 from infersight.collector.worker.bus import ConsumerBus, DeadLetterPublisher, Record, TopicPartition
 from infersight.collector.worker.catalog import ModelCatalog
@@ -37,6 +36,8 @@ from infersight.collector.worker.state_cache import StateCache
 from infersight.collector.worker.watermarks import Watermarks
 from infersight.collector.worker.writer import BatchWriter
 from infersight.storage import offsets as offset_store
+from infersight.storage.db import ping
+from infersight.storage.held import versions_to_bootstrap
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -152,7 +153,7 @@ class Worker:
             with self.sessions() as session:
                 offsets = offset_store.load_offsets(session, self.config.group, tps)
                 self.watermarks.reload(session)
-                self.bootstrap.add(bootstrap.versions_to_bootstrap(session))
+                self.bootstrap.add(versions_to_bootstrap(session))
         except DATABASE_ERRORS as exc:
             self._database_failed(exc)
             return
@@ -252,8 +253,7 @@ class Worker:
         """While backing off: keep the group membership alive and probe the database."""
         self.bus.poll(0.0, 1)
         try:
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
+            ping(self.engine)
         except DATABASE_ERRORS as exc:
             self._database_failed(exc)
             return False

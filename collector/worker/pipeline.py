@@ -25,6 +25,7 @@ from infersight.drift.windowing import WindowSpec
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage.deadletters import DeadLetterRecord
+from infersight.storage.held import BOOTSTRAP_KEY
 from infersight.storage.types import utc_now
 from infersight.storage.windows import StateKey
 from sqlalchemy.orm import Session
@@ -96,10 +97,6 @@ def prediction_value(prediction: Any) -> Any:
     """The prediction as JSON-able builtins (what the label join stores)."""
     value = prediction.prediction
     return value if type(value) in _PLAIN else msgspec.to_builtins(value)
-
-
-BOOTSTRAP_KEY = "infersight_bootstrap_event"
-"""Marks a prediction-index row whose whole event is held until its version has a reference."""
 
 
 def bootstrap_value(prediction: Any) -> dict[str, Any]:
