@@ -166,7 +166,7 @@ class Bootstrapper:
             if count < self.config.bootstrap_min_events and not closed:
                 return False
             build_reference(session, model, version, self.config.bootstrap_max_rows)
-        self.catalog.forget_missing(model, version)
+        self.catalog.forget(model, version)
         return True
 
     def _move_held(self, model: str, version: str) -> None:

@@ -77,7 +77,8 @@ def make_worker(bus: LocalBus, engine: Engine) -> Worker:
     config = WorkerConfig(window_s=60, eval_interval_s=0.0, group="replace", poll_timeout_s=0.01,
                           lateness_fraction=100.0)  # no window closes: all stay evaluable
     worker = Worker(LocalConsumerBus(bus, [EVENTS_TOPIC, LABELS_TOPIC]), engine, config)
-    worker.catalog.refresh_s = 0.0  # re-check the stored reference at every use
+    worker.catalog.refresh_s = 0.0  # re-read the settings at every use
+    worker.catalog.references.recheck_s = 0.0  # re-check the stored reference at every use
     return worker
 
 
