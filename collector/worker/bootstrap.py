@@ -47,8 +47,6 @@ def build_reference(session: Session, model: str, version: str, max_rows: int) -
 
     Returns whether a reference was stored (False: one exists, or nothing is held).
     """
-    from infersight.drift import Reference
-
     if not held.lock_missing_reference(session, model, version):
         return False
     _count, first = held.held_summary(session, model, version)
@@ -60,9 +58,9 @@ def build_reference(session: Session, model: str, version: str, max_rows: int) -
     columns = {name: [event.features.get(name) for event in events] for name in names}
     predictions = [msgspec.to_builtins(event.prediction) for event in events]
     labels = [label for _stored, label, at in rows if at is not None]
-    reference = Reference.from_data(
-        columns, predictions=predictions,
-        labels=[label for _s, label, _a in rows] if len(labels) == len(rows) else None,
+    reference = statistics.build_reference(
+        columns, predictions,
+        [label for _s, label, _a in rows] if len(labels) == len(rows) else None,
     )
     stored = set_reference(session, model, version, reference.to_bytes(), "first_window")
     if stored:
@@ -181,6 +179,7 @@ class Bootstrapper:
         try:
             with self.sessions() as session, session.begin():
                 reference = self.catalog.reference(session, model, version)
+                assert reference is not None  # _reference made sure of it
                 claimed = claim_held(session, model, version, limit=5000)
                 if not claimed:
                     self.candidates.discard((model, version))
@@ -190,7 +189,6 @@ class Bootstrapper:
                 wanted = {(model, version, start, pkey): (reference, spec.end_of(start))
                           for start in groups}
                 entries = self.cache.get_many(session, wanted)
-                settings = self.catalog.settings(session, model)
                 for start, (events, labels) in groups.items():
                     entry = entries[(model, version, start, pkey)]
                     if entry.stale:
@@ -200,7 +198,7 @@ class Bootstrapper:
                     entry.event_count += len(events)
                     if labels:
                         statistics.add_labels(entry.state, [(p, label) for p, label, _t, _i
-                                                            in labels], settings)
+                                                            in labels])
                         effects.joined.extend(
                             JoinedLabel(model, version, ts, pid, p, label)
                             for p, label, ts, pid in labels

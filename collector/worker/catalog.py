@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from infersight.collector.worker.statistics import ModelSettings
 from infersight.storage.references import ReferenceStore
 from infersight.storage.registry import ensure_model_versions, get_model
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from infersight.drift import Reference
 
 REFERENCES_KEPT = 4096
 """Decoded references a worker keeps (least recently used beyond that are decoded again)."""
@@ -73,7 +76,7 @@ class ModelCatalog:
         """Ask the database again next time (a reference was just stored)."""
         self.references.forget(model, version)
 
-    def reference(self, session: Session, model: str, version: str) -> Any | None:
+    def reference(self, session: Session, model: str, version: str) -> Reference | None:
         """The version's current reference, or None while it has none.
 
         Re-checked every ``references.recheck_s`` seconds (``refresh_s``): a replaced reference

@@ -1,17 +1,24 @@
 """The one place the worker calls the statistics engine (:mod:`infersight.drift`).
 
-The worker only needs: load a reference, make/load/serialise a window state, add decoded
-predictions and joined labels to it, merge states, and turn a merged state into metric
-rows. Keeping these calls here keeps the worker independent of the engine's internals.
+The worker only needs: load or build a reference, make/load/serialise a window state, add
+decoded predictions and joined labels to it, merge states, turn a merged state into metric
+rows, and score joined labels for the concept-drift detectors. Keeping these calls here
+keeps the worker independent of the engine's internals. ``infersight.drift`` is imported
+when first used (the worker's modules import quickly).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infersight.drift import DriftConfig, Reference, WindowState
+    from infersight.drift.detectors import DriftDetector
+    from infersight.sdk.wire import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -26,32 +33,44 @@ class ModelSettings:
     window_s: float
     task: str | None = None
     positive_label: Any = None
+    """A class label as JSON (a string, a number or a boolean), or None."""
     threshold: float = 0.5
-    drift_config: Any = None
+    drift_config: dict[str, Any] | None = None
 
 
-def load_reference(data: bytes) -> Any:
+def load_reference(data: bytes) -> Reference:
     from infersight.drift import Reference
 
     return Reference.from_bytes(data)
 
 
-def new_state(reference: Any) -> Any:
+def build_reference(
+    columns: Mapping[str, Sequence[Any]], predictions: Sequence[Any],
+    labels: Sequence[Any] | None,
+) -> Reference:
+    """A reference profiled from feature columns, predictions and (all or no) labels."""
+    from infersight.drift import Reference
+
+    return Reference.from_data(dict(columns), predictions=list(predictions),
+                               labels=None if labels is None else list(labels))
+
+
+def new_state(reference: Reference) -> WindowState:
     return reference.new_window()
 
 
-def load_state(reference: Any, data: bytes) -> Any:
+def load_state(reference: Reference, data: bytes) -> WindowState:
     return reference.window_from_bytes(data)
 
 
-def load_any_state(data: bytes) -> Any:
+def load_any_state(data: bytes) -> WindowState:
     """Restore a window state without binding it (it may belong to another reference)."""
     from infersight.drift.window import WindowState
 
     return WindowState.from_bytes(data)
 
 
-def bind_if_same_layout(reference: Any, state: Any) -> bool:
+def bind_if_same_layout(reference: Reference, state: WindowState) -> bool:
     """Bind ``state`` to ``reference`` if it was built on the same layout (same bins,
     vocabularies and prediction spec: the reference's fingerprint); False if not."""
     if state.fingerprint != reference.fingerprint:
@@ -61,17 +80,15 @@ def bind_if_same_layout(reference: Any, state: Any) -> bool:
     return True
 
 
-def dump_state(state: Any) -> bytes:
+def dump_state(state: WindowState) -> bytes:
     return bytes(state.to_bytes())
 
 
-def add_predictions(state: Any, predictions: Sequence[Any]) -> None:
+def add_predictions(state: WindowState, predictions: Sequence[Prediction]) -> None:
     state.update(list(predictions))
 
 
-def add_labels(
-    state: Any, joined: Sequence[tuple[Any, Any]], settings: ModelSettings
-) -> None:
+def add_labels(state: WindowState, joined: Sequence[tuple[Any, Any]]) -> None:
     """Add ``(prediction value as stored in the index, label)`` pairs to ``state``.
 
     The task, classes and threshold come from the state's reference.
@@ -81,14 +98,14 @@ def add_labels(
     state.add_labels(labels, predictions)
 
 
-def merge_states(reference: Any, states: Sequence[Any]) -> Any:
+def merge_states(reference: Reference, states: Sequence[WindowState]) -> WindowState:
     merged = reference.new_window()
     for state in states:
         merged.merge(state)
     return merged
 
 
-def drift_config(settings: ModelSettings) -> Any:
+def drift_config(settings: ModelSettings) -> DriftConfig | None:
     """The model's per-feature test overrides, or None (the documented defaults).
 
     An invalid stored configuration falls back to the defaults (and is logged): a bad
@@ -105,7 +122,7 @@ def drift_config(settings: ModelSettings) -> Any:
         return None
 
 
-def evaluate(reference: Any, state: Any, settings: ModelSettings) -> list[MetricRow]:
+def evaluate(reference: Reference, state: WindowState, settings: ModelSettings) -> list[MetricRow]:
     """Metric rows of one (merged) window state compared with the reference."""
     from infersight.drift import compare
 
@@ -117,3 +134,52 @@ def evaluate(reference: Any, state: Any, settings: ModelSettings) -> list[Metric
             number = None
         rows.append((feature, str(metric), number, int(sample_size)))
     return rows
+
+
+# -- concept drift ----------------------------------------------------------------------------
+
+
+def prediction_errors(
+    reference: Reference, predictions: Sequence[Any], labels: Sequence[Any]
+) -> list[float | None]:
+    """The error of each (prediction, label) pair: 0/1 (misclassified) for a classifier, the
+    absolute error for regression; None where it cannot be scored (or the reference knows no
+    prediction spec)."""
+    from infersight.drift.categorical import category_key
+    from infersight.drift.columns import to_float
+
+    spec = reference.prediction_spec
+    if spec is None or not predictions:
+        return [None] * len(predictions)
+    read = spec.read(list(predictions))
+    if spec.task == "regression":
+        truth, _ = to_float(list(labels))
+        assert read.values is not None
+        return [
+            None if t != t or v != v else abs(float(t) - float(v))
+            for t, v in zip(truth.tolist(), read.values.tolist(), strict=True)
+        ]
+    predicted = read.labels or [None] * len(predictions)
+    out: list[float | None] = []
+    for label, guess in zip(labels, predicted, strict=True):
+        if guess is None or label is None:
+            out.append(None)
+        else:
+            out.append(0.0 if category_key(label) == guess else 1.0)
+    return out
+
+
+def new_detector(name: str) -> DriftDetector:
+    """A fresh detector by class name (``DDM``, ``EDDM``, ``ADWIN``, ``PageHinkley``)."""
+    from infersight.drift import detectors
+
+    detector: DriftDetector = getattr(detectors, name)()
+    return detector
+
+
+def restore_detector(data: Mapping[str, Any]) -> DriftDetector:
+    """A detector continuing from its stored ``to_dict()``; raises ``ValueError`` (or
+    ``KeyError``/``TypeError``) if it cannot be read."""
+    from infersight.drift.detectors import DriftDetector
+
+    return DriftDetector.from_dict(data)
