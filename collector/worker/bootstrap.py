@@ -31,6 +31,7 @@ from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.errors import DATABASE_ERRORS, short
 from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects
 from infersight.collector.worker.positions import Positions
+from infersight.collector.worker.statistics import ModelSettings
 from infersight.collector.worker.watermarks import Watermarks
 from infersight.collector.worker.writer import BatchWriter
 from infersight.sdk import wire
@@ -42,8 +43,12 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 
-def build_reference(session: Session, model: str, version: str, max_rows: int) -> bool:
-    """Build and store the version's reference from its first window's held predictions.
+def build_reference(
+    session: Session, model: str, version: str, max_rows: int, settings: ModelSettings
+) -> bool:
+    """Build and store the version's reference from its first window's held predictions,
+    with the model's task, positive class and threshold (``PUT /v1/models/{model}``) where
+    set, else what the held predictions imply.
 
     Returns whether a reference was stored (False: one exists, or nothing is held).
     """
@@ -61,6 +66,7 @@ def build_reference(session: Session, model: str, version: str, max_rows: int) -
     reference = statistics.build_reference(
         columns, predictions,
         [label for _s, label, _a in rows] if len(labels) == len(rows) else None,
+        settings,
     )
     stored = set_reference(session, model, version, reference.to_bytes(), "first_window")
     if stored:
@@ -163,7 +169,8 @@ class Bootstrapper:
             closed = self.watermarks.window_closed(model, first, self.watermarks.spec(model))
             if count < self.config.bootstrap_min_events and not closed:
                 return False
-            build_reference(session, model, version, self.config.bootstrap_max_rows)
+            build_reference(session, model, version, self.config.bootstrap_max_rows,
+                            self.catalog.settings(session, model))
         self.catalog.forget(model, version)
         return True
 

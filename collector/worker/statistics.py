@@ -46,13 +46,16 @@ def load_reference(data: bytes) -> Reference:
 
 def build_reference(
     columns: Mapping[str, Sequence[Any]], predictions: Sequence[Any],
-    labels: Sequence[Any] | None,
+    labels: Sequence[Any] | None, settings: ModelSettings,
 ) -> Reference:
-    """A reference profiled from feature columns, predictions and (all or no) labels."""
+    """A reference profiled from feature columns, predictions and (all or no) labels, with
+    the model's task, positive class and threshold where set (else inferred)."""
     from infersight.drift import Reference
 
     return Reference.from_data(dict(columns), predictions=list(predictions),
-                               labels=None if labels is None else list(labels))
+                               labels=None if labels is None else list(labels),
+                               task=settings.task, positive_label=settings.positive_label,
+                               threshold=settings.threshold)
 
 
 def new_state(reference: Reference) -> WindowState:
