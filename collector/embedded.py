@@ -85,8 +85,8 @@ def start_embedded(
     The worker's and the API's metrics share one registry, served at the API's ``/metrics``
     (the embedded process has no separate worker metrics port)."""
     import uvicorn
-    from infersight.collector.self_metrics import WorkerMetrics
     from infersight.collector.service import start_embedded_worker
+    from infersight.collector.worker.self_metrics import WorkerMetrics
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine, session_factory, upgrade
     from prometheus_client import CollectorRegistry

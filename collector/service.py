@@ -13,8 +13,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from infersight.collector.self_metrics import WorkerMetrics
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.loop import Worker
+from infersight.collector.worker.self_metrics import WorkerMetrics
 from infersight.sdk import wire
 
 from infersight.settings import Settings
@@ -38,7 +39,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
 
 def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None) -> Worker:
     """A worker in the Kafka consumer group on the events and labels topics."""
-    from infersight.collector.kafka_bus import KafkaConsumerBus, KafkaDeadLetterPublisher
+    from infersight.collector.worker.kafka_bus import KafkaConsumerBus, KafkaDeadLetterPublisher
     from infersight.storage.db import make_engine
 
     session_ms = int(settings.worker_session_timeout * 1000)
@@ -108,7 +109,10 @@ def start_embedded_worker(
     """Start the worker in a daemon thread on the in-process bus and the settings' database
     (the schema must exist: run ``infersight.storage.db.upgrade`` first). ``alerting``
     (:class:`infersight.alerts.service.Alerting`) judges alert rules after each window."""
-    from infersight.collector.local_consumer import LocalConsumerBus, LocalDeadLetterPublisher
+    from infersight.collector.worker.local_consumer import (
+        LocalConsumerBus,
+        LocalDeadLetterPublisher,
+    )
     from infersight.sdk.local_bus import get_local_bus
     from infersight.storage.db import make_engine
 

@@ -1,6 +1,6 @@
 """The service health dashboard (Prometheus data source): workers and API.
 
-Metric names are those of :mod:`infersight.collector.self_metrics` (workers, scrape job
+Metric names are those of :mod:`infersight.collector.worker.self_metrics` (workers, scrape job
 ``infersight-worker``) and the API's ``/metrics`` (scrape job ``infersight-api``).
 
 >>> board = service_health()

@@ -109,6 +109,12 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def ping(engine: Engine) -> None:
+    """Raise the driver's error if the database cannot answer a trivial query."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
 def upgrade(url: str | URL, revision: str = "head") -> None:
     """Create or upgrade the schema at ``url`` to ``revision`` (Alembic, latest by default)."""
     from alembic import command

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from infersight.storage.models import DetectorState
 from infersight.storage.types import utc_now
-from infersight.storage.upsert import upsert
+from infersight.storage.upsert import insert_missing, upsert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,3 +39,24 @@ def load_detector_states(
     if version is not None:
         query = query.where(DetectorState.version == version)
     return {(r.model, r.version, r.detector): r.state for r in session.scalars(query)}
+
+
+def lock_detector_states(
+    session: Session, model: str, version: str, detectors: Sequence[str]
+) -> dict[str, Any]:
+    """The stored states of the version's ``detectors``, their rows created if missing (empty
+    state) and locked until the transaction ends, so two workers take turns."""
+    insert_missing(
+        session, DetectorState,
+        [{"model": model, "version": version, "detector": name, "state": {},
+          "updated_at": utc_now()} for name in detectors],
+        conflict=("model", "version", "detector"),
+    )
+    return {
+        name: state
+        for name, state in session.execute(
+            select(DetectorState.detector, DetectorState.state)
+            .where(DetectorState.model == model, DetectorState.version == version)
+            .with_for_update()
+        )
+    }

@@ -8,6 +8,7 @@ of a window (or of a range of windows) by addition.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from infersight.storage.models import MetricPoint, WindowState
 from infersight.storage.rollups import execute_rows
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
-from sqlalchemy import Select, Table, func, select, tuple_
+from sqlalchemy import Select, Table, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 
@@ -203,3 +204,20 @@ def stale_windows(
         if at is None or at < updated + margin:
             stale.append((model, version, start))
     return sorted(stale)
+
+
+def _lock_id(model: str, version: str, window_start: datetime) -> int:
+    digest = hashlib.blake2b(
+        f"{model}\0{version}\0{window_start.isoformat()}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_window(session: Session, model: str, version: str, window_start: datetime) -> None:
+    """On Postgres, take the window's transaction-scoped advisory lock (evaluations of one
+    window take turns); nothing elsewhere (SQLite has one writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": _lock_id(model, version, window_start)},
+        )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from infersight.collector.worker import Worker
+from infersight.collector.worker.loop import Worker
 
 
 @dataclass

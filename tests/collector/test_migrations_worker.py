@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from infersight.collector.local_consumer import LocalConsumerBus
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import current_revision, downgrade, upgrade

@@ -8,8 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from infersight.collector.kafka_bus import KafkaConsumerBus, KafkaDeadLetterPublisher
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.kafka_bus import KafkaConsumerBus, KafkaDeadLetterPublisher
+from infersight.collector.worker.loop import Worker
 from infersight.sdk.wire import DEADLETTER_TOPIC, EVENTS_TOPIC, LABELS_TOPIC, encode_batch
 from infersight.storage.db import make_engine
 from infersight.storage.models import DeadLetter, MetricPoint

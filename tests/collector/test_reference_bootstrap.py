@@ -10,8 +10,9 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from infersight.collector.local_consumer import LocalConsumerBus
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.drift import Reference
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch
@@ -91,3 +92,51 @@ def test_first_window_becomes_the_reference_and_nothing_is_lost(
 def _scalar(engine: object, query: object) -> object:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         return conn.execute(query).scalar_one_or_none()
+
+
+def test_a_models_threshold_applies_to_its_first_window_reference(migrated_sqlite: str) -> None:
+    """``PUT /v1/models/{model}`` set a threshold: the bootstrapped reference classifies scores
+    with it, so the model's binary metrics differ from those of a twin on the default 0.5."""
+    from infersight.storage.db import session_factory
+    from infersight.storage.registry import configure_model
+
+    engine = make_engine(migrated_sqlite)
+    with session_factory(engine).begin() as session:
+        configure_model(session, "strict", threshold=0.9)
+    rng = random.Random(5)
+    bus = LocalBus()
+    for model in ("fresh", "strict"):
+        events = [{**event(i, i * 0.25, rng), "model": model} for i in range(720)]
+        for start_at in range(0, len(events), 60):
+            bus.publish(EVENTS_TOPIC, model.encode(), encode_batch(events[start_at:start_at + 60]))
+        bus.publish(LABELS_TOPIC, model.encode(), encode_batch(
+            [{**label(f"f{i}", i % 2), "model": model} for i in range(240)]))
+    config = WorkerConfig(window_s=60, eval_interval_s=0.3, group="threshold",
+                          poll_timeout_s=0.05, bootstrap_interval_s=0.2)
+    running = start(Worker(LocalConsumerBus(bus, [EVENTS_TOPIC, LABELS_TOPIC]), engine, config))
+
+    def recall(model: str) -> object:
+        return _scalar(engine, select(MetricPoint.value).where(
+            MetricPoint.model == model, MetricPoint.metric == "recall",
+            MetricPoint.feature == "",
+            MetricPoint.window_start == BASE_TS))
+
+    def coverage(model: str) -> object:
+        return _scalar(engine, select(MetricPoint.value).where(
+            MetricPoint.model == model, MetricPoint.metric == "label_coverage",
+            MetricPoint.window_start == BASE_TS))
+
+    try:
+        wait_for(lambda: coverage("fresh") == 1.0 and coverage("strict") == 1.0, timeout=60)
+    finally:
+        running.stop()
+    with engine.connect() as conn:
+        thresholds = {model: Reference.from_bytes(blob).prediction_spec.threshold
+                      for model, blob in conn.execute(
+                          select(ModelVersion.model, ModelVersion.reference).where(
+                              ModelVersion.model.in_(("fresh", "strict"))))}
+    default, strict = recall("fresh"), recall("strict")
+    engine.dispose()
+    assert thresholds == {"fresh": 0.5, "strict": 0.9}
+    assert isinstance(default, float) and isinstance(strict, float)
+    assert 0.3 < default < 0.7 and strict < 0.25  # scores uniform on [0, 1), labels random

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from infersight.collector.local_consumer import LocalConsumerBus
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.drift import Reference
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch
@@ -76,7 +77,8 @@ def make_worker(bus: LocalBus, engine: Engine) -> Worker:
     config = WorkerConfig(window_s=60, eval_interval_s=0.0, group="replace", poll_timeout_s=0.01,
                           lateness_fraction=100.0)  # no window closes: all stay evaluable
     worker = Worker(LocalConsumerBus(bus, [EVENTS_TOPIC, LABELS_TOPIC]), engine, config)
-    worker.catalog.refresh_s = 0.0  # re-check the stored reference at every use
+    worker.catalog.refresh_s = 0.0  # re-read the settings at every use
+    worker.catalog.references.recheck_s = 0.0  # re-check the stored reference at every use
     return worker
 
 
@@ -115,7 +117,7 @@ def test_a_replaced_reference_reaches_the_running_worker_for_new_windows_only(
             upsert_window_states(session, [WindowStateRecord(
                 "fraud", "1", W1, W1 + timedelta(seconds=60), f"{EVENTS_TOPIC}/9",
                 stray.to_bytes(), 7)])
-        assert worker.evaluate([("fraud", "1", W1)]) == 1
+        assert worker.evaluations.evaluate([("fraud", "1", W1)]) == 1
         assert count(engine, W1) == 25
         assert sample(worker, "infersight_stale_reference_states_total") >= 1
     finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from infersight.collector.local_consumer import LocalConsumerBus
 from infersight.collector.service import worker_config
-from infersight.collector.worker import Worker, WorkerConfig
+from infersight.collector.worker.config import WorkerConfig
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.loop import Worker
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import make_engine

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from infersight.collector.local_consumer import LocalConsumerBus
-from infersight.collector.self_metrics import WorkerMetrics
-from infersight.collector.state_cache import CachedState, StateCache
+from infersight.collector.worker.local_consumer import LocalConsumerBus
+from infersight.collector.worker.self_metrics import WorkerMetrics
+from infersight.collector.worker.state_cache import CachedState, StateCache
 from infersight.drift.windowing import WindowSpec
 from infersight.sdk.local_bus import LocalBus
 from prometheus_client import CollectorRegistry
@@ -105,8 +105,9 @@ def test_state_cache_stays_bounded_and_keeps_dirty_entries() -> None:
 
 
 @pytest.mark.parametrize("module", [
-    "infersight.collector.bus", "infersight.drift.windowing",
-    "infersight.collector.self_metrics", "infersight.collector.worker",
+    "infersight.collector.worker.bus", "infersight.drift.windowing",
+    "infersight.collector.worker.self_metrics", "infersight.collector.worker.loop",
+    "infersight.collector.worker.positions",
 ])
 def test_collector_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))

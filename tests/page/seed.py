@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.engine import judge_window
-from infersight.collector.catalog import ModelCatalog
 from infersight.collector.demo import model as credit
-from infersight.collector.evaluation import evaluate_window
+from infersight.collector.worker.catalog import ModelCatalog
+from infersight.collector.worker.evaluation import evaluate_window
 from infersight.drift import Reference
 from infersight.storage.db import session_factory
 from infersight.storage.registry import configure_model, ensure_model_versions, set_reference

@@ -1,4 +1,4 @@
-"""The Kafka adapter of :class:`~infersight.collector.bus.ConsumerBus` (kafka-python).
+"""The Kafka adapter of :class:`~infersight.collector.worker.bus.ConsumerBus` (kafka-python).
 
 A consumer group member with auto-commit off: offsets live in the database. The
 rebalance listener runs on kafka-python's IO thread, so it only records the change and
@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from infersight.collector.bus import AssignmentChange, Record, TopicPartition
+from infersight.collector.worker.bus import AssignmentChange, Record, TopicPartition
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
@@ -28,18 +28,44 @@ def _tp(tp: TopicPartition) -> KafkaTopicPartition:
     return KafkaTopicPartition(tp[0], tp[1])
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, bus: KafkaConsumerBus) -> None:
-        self._bus = bus
+class _PendingChanges:
+    """Assignment changes recorded on kafka-python's IO thread, taken by the worker's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._change = AssignmentChange()
+
+    def record(
+        self, assigned: Iterable[TopicPartition] = (), revoked: Iterable[TopicPartition] = ()
+    ) -> None:
+        with self._lock:
+            for tp in revoked:
+                self._change.assigned.discard(tp)
+                self._change.revoked.add(tp)
+            for tp in assigned:
+                self._change.assigned.add(tp)
+
+    def take(self) -> AssignmentChange:
+        with self._lock:
+            change, self._change = self._change, AssignmentChange()
+        return change
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    """Records the change and pauses new partitions until the worker has sought them."""
+
+    def __init__(self, changes: _PendingChanges, consumer: KafkaConsumer) -> None:
+        self._changes = changes
+        self._consumer = consumer
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self._bus._record_change(revoked=[(tp.topic, tp.partition) for tp in revoked])
+        self._changes.record(revoked=[(tp.topic, tp.partition) for tp in revoked])
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         tps = [(tp.topic, tp.partition) for tp in assigned]
         # Hold the new partitions until the worker has sought them to the stored offsets.
-        self._bus._consumer.pause(*assigned)
-        self._bus._record_change(assigned=tps)
+        self._consumer.pause(*assigned)
+        self._changes.record(assigned=tps)
 
     def on_partitions_lost(self, lost: Any) -> None:
         self.on_partitions_revoked(lost)
@@ -67,26 +93,14 @@ class KafkaConsumerBus:
             "client_id": f"infersight-worker-{group_id}",
         }
         config.update(options)
-        self._lock = threading.Lock()
         self._last_warning = 0.0
-        self._change = AssignmentChange()
+        self._changes = _PendingChanges()
         self._consumer = KafkaConsumer(**config)
-        self._consumer.subscribe(topics=list(topics), listener=_Listener(self))
-
-    def _record_change(
-        self, assigned: Iterable[TopicPartition] = (), revoked: Iterable[TopicPartition] = ()
-    ) -> None:
-        with self._lock:
-            for tp in revoked:
-                self._change.assigned.discard(tp)
-                self._change.revoked.add(tp)
-            for tp in assigned:
-                self._change.assigned.add(tp)
+        self._consumer.subscribe(topics=list(topics),
+                                 listener=_Listener(self._changes, self._consumer))
 
     def take_assignment_changes(self) -> AssignmentChange:
-        with self._lock:
-            change, self._change = self._change, AssignmentChange()
-        return change
+        return self._changes.take()
 
     def poll(self, timeout_s: float, max_records: int) -> list[Record]:
         """Fetched records; none while the broker is unreachable (kafka-python reconnects)."""

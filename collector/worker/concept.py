@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infersight.storage.detectors import store_detector_states
-from infersight.storage.models import DetectorState
-from infersight.storage.types import utc_now
-from infersight.storage.upsert import insert_missing
-from sqlalchemy import select
+from infersight.collector.worker import statistics
+from infersight.storage.detectors import lock_detector_states, store_detector_states
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from infersight.drift import Reference
 
 log = logging.getLogger(__name__)
 
@@ -45,39 +45,19 @@ class JoinedLabel:
     label: Any
 
 
-def errors(reference: Any, joined: Sequence[JoinedLabel]) -> list[float | None]:
+def errors(reference: Reference, joined: Sequence[JoinedLabel]) -> list[float | None]:
     """The error of each joined label (None when it cannot be scored)."""
-    from infersight.drift.categorical import category_key
-    from infersight.drift.columns import to_float
-
-    spec = reference.prediction_spec
-    if spec is None or not joined:
-        return [None] * len(joined)
-    read = spec.read([j.prediction for j in joined])
-    if spec.task == "regression":
-        truth, _ = to_float([j.label for j in joined])
-        assert read.values is not None
-        return [
-            None if t != t or v != v else abs(float(t) - float(v))
-            for t, v in zip(truth.tolist(), read.values.tolist(), strict=True)
-        ]
-    predicted = read.labels or [None] * len(joined)
-    out: list[float | None] = []
-    for item, guess in zip(joined, predicted, strict=True):
-        if guess is None or item.label is None:
-            out.append(None)
-        else:
-            out.append(0.0 if category_key(item.label) == guess else 1.0)
-    return out
+    scored: list[float | None] = statistics.prediction_errors(
+        reference, [j.prediction for j in joined], [j.label for j in joined])
+    return scored
 
 
 def update_detectors(
-    session: Session, references: dict[tuple[str, str], Any], joined: Sequence[JoinedLabel]
+    session: Session, references: Mapping[tuple[str, str], Reference | None],
+    joined: Sequence[JoinedLabel],
 ) -> dict[tuple[str, str, str], bool]:
     """Feed the joined labels' errors to each (model, version)'s detectors; returns which
     detectors signalled a drift in this batch."""
-    from infersight.drift.detectors import DriftDetector
-
     by_version: dict[tuple[str, str], list[JoinedLabel]] = defaultdict(list)
     for item in joined:
         by_version[(item.model, item.version)].append(item)
@@ -85,39 +65,27 @@ def update_detectors(
     states: dict[tuple[str, str, str], Any] = {}
     for (model, version), items in sorted(by_version.items()):
         reference = references.get((model, version))
-        if reference is None or reference.prediction_spec is None:
+        if reference is None or reference.task is None:
             continue
         items.sort(key=lambda j: (j.ts, j.prediction_id))
         stream = [(e, j) for e, j in zip(errors(reference, items), items, strict=True)
                   if e is not None]
         if not stream:
             continue
-        names = (REGRESSION_DETECTORS if reference.prediction_spec.task == "regression"
+        names = (REGRESSION_DETECTORS if reference.task == "regression"
                  else CLASSIFICATION_DETECTORS)
-        # Create missing rows first so that the lock below always has rows to hold: two
+        # Missing rows are created before the lock, so it always has rows to hold: two
         # workers joining labels of the same version then take turns, never overwrite.
-        insert_missing(
-            session, DetectorState,
-            [{"model": model, "version": version, "detector": name, "state": {},
-              "updated_at": utc_now()} for name in names],
-            conflict=("model", "version", "detector"),
-        )
-        stored = {
-            name: state
-            for name, state in session.execute(
-                select(DetectorState.detector, DetectorState.state)
-                .where(DetectorState.model == model, DetectorState.version == version)
-                .with_for_update()
-            )
-        }
+        stored = lock_detector_states(session, model, version, names)
         for name in names:
             record = stored.get(name) or {}
             try:
-                detector = DriftDetector.from_dict(record["detector"]) if record else _new(name)
+                detector = (statistics.restore_detector(record["detector"]) if record
+                            else statistics.new_detector(name))
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("detector %s of %s/%s unreadable (%s); starting afresh",
                             name, model, version, exc)
-                detector, record = _new(name), {}
+                detector, record = statistics.new_detector(name), {}
             updates = int(record.get("updates", 0))
             count = int(record.get("drifts", 0))
             last = record.get("last_drift_ts")
@@ -138,9 +106,3 @@ def update_detectors(
                 log.info("concept drift: %s on %s/%s", name, model, version)
     store_detector_states(session, states)
     return drifts
-
-
-def _new(name: str) -> Any:
-    from infersight.drift import detectors
-
-    return getattr(detectors, name)()

@@ -13,21 +13,25 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from infersight.collector import engine
-from infersight.collector.bus import Record
-from infersight.collector.catalog import ModelCatalog
-from infersight.collector.concept import JoinedLabel, update_detectors
-from infersight.collector.state_cache import CachedState, StateCache
+from infersight.collector.worker import statistics
+from infersight.collector.worker.bus import Record
+from infersight.collector.worker.catalog import ModelCatalog
+from infersight.collector.worker.concept import JoinedLabel, update_detectors
+from infersight.collector.worker.state_cache import CachedState, StateCache
 from infersight.drift.windowing import WindowSpec
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage.deadletters import DeadLetterRecord
+from infersight.storage.held import BOOTSTRAP_KEY
 from infersight.storage.types import utc_now
 from infersight.storage.windows import StateKey
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from infersight.drift import Reference
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,8 @@ class Decoded:
     """Events of one record, with its place in the stream."""
 
     record: Record
-    predictions: list[Any]
-    labels: list[Any]
+    predictions: list[wire.Prediction]
+    labels: list[wire.Label]
 
 
 def decode(records: Sequence[Record]) -> tuple[list[Decoded], list[DeadLetter]]:
@@ -92,17 +96,13 @@ def decode(records: Sequence[Record]) -> tuple[list[Decoded], list[DeadLetter]]:
 _PLAIN = (float, int, str, bool, type(None))
 
 
-def prediction_value(prediction: Any) -> Any:
+def prediction_value(prediction: wire.Prediction) -> Any:
     """The prediction as JSON-able builtins (what the label join stores)."""
     value = prediction.prediction
     return value if type(value) in _PLAIN else msgspec.to_builtins(value)
 
 
-BOOTSTRAP_KEY = "infersight_bootstrap_event"
-"""Marks a prediction-index row whose whole event is held until its version has a reference."""
-
-
-def bootstrap_value(prediction: Any) -> dict[str, Any]:
+def bootstrap_value(prediction: wire.Prediction) -> dict[str, Any]:
     """The index value of a prediction held for the reference bootstrap: the whole event."""
     return {BOOTSTRAP_KEY: msgspec.to_builtins(prediction)}
 
@@ -148,7 +148,8 @@ class BatchAggregator:
         return WindowSpec(settings.window_s, self.lateness_fraction)
 
     def apply(self, session: Session, decoded: Sequence[Decoded], effects: BatchEffects) -> None:
-        by_partition: dict[str, tuple[list[Any], list[Any]]] = defaultdict(lambda: ([], []))
+        by_partition: dict[str, tuple[list[wire.Prediction], list[wire.Label]]] = defaultdict(
+            lambda: ([], []))
         for item in decoded:
             predictions, labels = by_partition[item.record.partition_key]
             predictions.extend(item.predictions)
@@ -176,13 +177,14 @@ class BatchAggregator:
     # -- predictions ------------------------------------------------------------------------
 
     def _predictions(
-        self, session: Session, pkey: str, predictions: list[Any], effects: BatchEffects
+        self, session: Session, pkey: str, predictions: list[wire.Prediction],
+        effects: BatchEffects,
     ) -> None:
-        unique: dict[tuple[str, str], Any] = {}
+        unique: dict[tuple[str, str], wire.Prediction] = {}
         for p in predictions:
             unique.setdefault((p.model, p.prediction_id), p)
         effects.duplicate_predictions += len(predictions) - len(unique)
-        references: dict[tuple[str, str], Any] = {}
+        references: dict[tuple[str, str], Reference | None] = {}
         specs: dict[str, WindowSpec] = {}
         starts: dict[tuple[str, datetime], datetime] = {}
         index_rows = []
@@ -206,8 +208,8 @@ class BatchAggregator:
                 effects.max_event_ts[model] = p.ts
         new = label_store.insert_predictions(session, index_rows)
         effects.duplicate_predictions += len(unique) - len(new)
-        groups: dict[StateKey, list[Any]] = defaultdict(list)
-        wanted: dict[StateKey, tuple[Any, datetime]] = {}
+        groups: dict[StateKey, list[wire.Prediction]] = defaultdict(list)
+        wanted: dict[StateKey, tuple[Reference, datetime]] = {}
         for row in index_rows:
             key_id = (row["model"], row["prediction_id"])
             if key_id not in new:
@@ -226,7 +228,7 @@ class BatchAggregator:
             if entry.stale:
                 effects.stale_reference_events += len(events)
                 continue
-            engine.add_predictions(entry.state, events)
+            statistics.add_predictions(entry.state, events)
             entry.event_count += len(events)
             entry.dirty = True
             effects.touched.add(key[:3])
@@ -251,9 +253,11 @@ class BatchAggregator:
 
     # -- labels -----------------------------------------------------------------------------
 
-    def labels(self, session: Session, pkey: str, labels: list[Any], effects: BatchEffects) -> None:
+    def labels(
+        self, session: Session, pkey: str, labels: list[wire.Label], effects: BatchEffects
+    ) -> None:
         """Join labels (from partition ``pkey``) to indexed predictions, or keep them pending."""
-        unique: dict[tuple[str, str], Any] = {}
+        unique: dict[tuple[str, str], wire.Label] = {}
         for label in labels:
             unique.setdefault((label.model, label.prediction_id), label)
         effects.labels_duplicate += len(labels) - len(unique)
@@ -302,12 +306,11 @@ class BatchAggregator:
                 wanted[key] = (reference, spec.end_of(key[2]))
             entries = self.cache.get_many(session, wanted)
         for key, pairs in joined.items():
-            settings = self.catalog.settings(session, key[0])
             entry = entries[key]
             if entry.stale:
                 effects.stale_reference_events += len(pairs)
                 continue
-            engine.add_labels(entry.state, pairs, settings)
+            statistics.add_labels(entry.state, pairs)
             entry.dirty = True
             effects.touched.add(key[:3])
             effects.labels_joined += len(pairs)

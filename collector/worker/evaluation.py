@@ -12,23 +12,14 @@ keeps the points it has.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
-from infersight.collector import engine
-from infersight.collector.catalog import ModelCatalog
+from infersight.collector.worker import statistics
+from infersight.collector.worker.catalog import ModelCatalog
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
-from infersight.storage.windows import load_window
-from sqlalchemy import text
+from infersight.storage.windows import load_window, lock_window
 from sqlalchemy.orm import Session
-
-
-def _lock_id(model: str, version: str, window_start: datetime) -> int:
-    digest = hashlib.blake2b(
-        f"{model}\0{version}\0{window_start.isoformat()}".encode(), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def evaluate_window(
@@ -44,11 +35,7 @@ def evaluate_window(
 
     ``on_stale(n)`` is called with the number of rows left out because they were built on
     a replaced reference (when there are any)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"),
-            {"key": _lock_id(model, version, window_start)},
-        )
+    lock_window(session, model, version, window_start)
     rows = load_window(session, model, version, window_start)
     if not rows:
         return 0
@@ -58,8 +45,8 @@ def evaluate_window(
     current = []
     states = []
     for row in rows:
-        state = engine.load_any_state(row.state)
-        if engine.bind_if_same_layout(reference, state):
+        state = statistics.load_any_state(row.state)
+        if statistics.bind_if_same_layout(reference, state):
             current.append(row)
             states.append(state)
     if len(current) < len(rows) and on_stale is not None:
@@ -68,8 +55,8 @@ def evaluate_window(
         return 0
     settings = catalog.settings(session, model)
     window_end = max(row.window_end for row in current)
-    merged = engine.merge_states(reference, states)
-    metric_rows = engine.evaluate(reference, merged, settings)
+    merged = statistics.merge_states(reference, states)
+    metric_rows = statistics.evaluate(reference, merged, settings)
     event_count = sum(row.event_count for row in current)
     if not any(feature is None and metric == "count" for feature, metric, _v, _n in metric_rows):
         metric_rows.append((None, "count", float(event_count), event_count))

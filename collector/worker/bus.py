@@ -1,7 +1,7 @@
 """The small consumer interface the worker runs on, whatever carries the messages.
 
-Two adapters implement it: :mod:`infersight.collector.kafka_bus` (a kafka-python consumer
-group member) and :mod:`infersight.collector.local_consumer` (the in-process bus of the
+Two adapters implement it: :mod:`infersight.collector.worker.kafka_bus` (a kafka-python consumer
+group member) and :mod:`infersight.collector.worker.local_consumer` (the in-process bus of the
 embedded mode). The worker never talks to kafka-python directly, so the embedded mode and
 the production mode run the same worker code.
 

@@ -18,16 +18,19 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from infersight.collector import engine
+from infersight.collector.worker import statistics
 from infersight.storage.windows import StateKey, find_window_states
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from infersight.drift import Reference, WindowState
 
 
 @dataclass(slots=True)
 class CachedState:
-    state: Any
+    state: WindowState
     window_end: datetime
     event_count: int
     dirty: bool = False
@@ -48,7 +51,7 @@ class StateCache:
     def get_many(
         self,
         session: Session,
-        wanted: dict[StateKey, tuple[Any, datetime]],
+        wanted: dict[StateKey, tuple[Reference, datetime]],
     ) -> dict[StateKey, CachedState]:
         """Entries for ``{key: (reference, window_end)}``, loading misses in one query; an
         entry built on another reference layout comes back ``stale``."""
@@ -59,17 +62,17 @@ class StateCache:
                 reference, window_end = wanted[key]
                 row = stored.get(key)
                 if row is None:
-                    entry = CachedState(engine.new_state(reference), window_end, 0)
+                    entry = CachedState(statistics.new_state(reference), window_end, 0)
                 else:
                     entry = CachedState(
-                        engine.load_any_state(row.state), window_end, row.event_count
+                        statistics.load_any_state(row.state), window_end, row.event_count
                     )
                 self._entries[key] = entry
         found = {}
         for key, (reference, _end) in wanted.items():
             self._entries.move_to_end(key)
             entry = found[key] = self._entries[key]
-            entry.stale = not engine.bind_if_same_layout(reference, entry.state)
+            entry.stale = not statistics.bind_if_same_layout(reference, entry.state)
         return found
 
     def dirty(self) -> list[tuple[StateKey, CachedState]]:

@@ -1,4 +1,4 @@
-"""The embedded-mode adapter of :class:`~infersight.collector.bus.ConsumerBus`.
+"""The embedded-mode adapter of :class:`~infersight.collector.worker.bus.ConsumerBus`.
 
 Reads the in-process bus of :mod:`infersight.sdk.local_bus` (one partition, 0, per topic).
 There is no group: the one worker owns every partition, so the first poll reports them
@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from infersight.collector.bus import AssignmentChange, Record, TopicPartition
+from infersight.collector.worker.bus import AssignmentChange, Record, TopicPartition
 
 
 class LocalBusLike(Protocol):
