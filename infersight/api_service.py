@@ -10,6 +10,7 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from infersight.alerting import alert_config_source
+from infersight.alerts.config import AlertConfig
 from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.publisher import KafkaPublisher, LocalPublisher, Publisher
 from infersight.settings import Settings, load_settings
@@ -52,14 +54,18 @@ def make_publisher(settings: Settings, bus: Any = None) -> Publisher:
 
 
 def build_api(
-    settings: Settings | None = None, *, engine: Engine | None = None, bus: Any = None,
+    settings: Settings | None = None, *, engine: Engine | None = None,
+    write_engine: Engine | None = None, bus: Any = None,
     registry: CollectorRegistry | None = None,
+    alert_config: Callable[[], AlertConfig] | None = None,
 ) -> FastAPI:
     """The HTTP API from the settings (read from the environment when not given).
 
     ``engine`` and ``bus`` default to the settings' database and bus; an engine made here
-    is disposed when the app shuts down. ``registry``: see
-    :func:`~infersight.collector.api.app.create_app`.
+    is disposed when the app shuts down. ``write_engine`` (default: one for ``engine``, see
+    :func:`~infersight.storage.db.write_engine_for`) takes the API's writes; ``alert_config``
+    (default: the settings' rules file, reloaded when it changes) the alert routes' rules;
+    ``registry``: see :func:`~infersight.collector.api.app.create_app`.
     """
     from infersight.collector.api.app import create_app
     from infersight.storage.db import make_engine
@@ -68,8 +74,9 @@ def build_api(
     owns_engine = engine is None
     engine = engine if engine is not None else make_engine(settings.resolved_database_url())
     app: FastAPI = create_app(
-        api_config(settings), engine=engine, publisher=make_publisher(settings, bus),
-        alert_config=alert_config_source(settings).current, registry=registry,
+        api_config(settings), engine=engine, write_engine=write_engine,
+        publisher=make_publisher(settings, bus),
+        alert_config=alert_config or alert_config_source(settings).current, registry=registry,
         dispose_engine=owns_engine,
     )
     return app

@@ -67,7 +67,7 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Run everything embedded: SQLite, in-process bus, worker, API and web page."""
     import logging
 
-    from infersight.collector.embedded import StartupError, embedded_settings, start_embedded
+    from infersight.embedded import StartupError, embedded_settings, start_embedded
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = embedded_settings(_embedded_settings())
@@ -103,8 +103,9 @@ def demo(
     import logging
     import sys
 
-    from infersight.collector.demo.run import DemoOptions, run_demo
-    from infersight.collector.embedded import StartupError
+    from infersight.collector.demo.run import DemoOptions
+    from infersight.demo import run_demo
+    from infersight.embedded import StartupError
     from infersight.settings import parse_duration
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -155,8 +156,8 @@ def worker() -> None:
     """Run a collector worker (Kafka consumer group member)."""
     import logging
 
-    from infersight.collector.service import run_kafka_worker
     from infersight.settings import load_settings
+    from infersight.worker_service import run_kafka_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -53,17 +53,20 @@ def _model_names(session: Any) -> list[str]:
 def create_app(
     config: ApiConfig, *, engine: Engine, publisher: Publisher,
     alert_config: Callable[[], AlertConfig], registry: CollectorRegistry | None = None,
-    dispose_engine: bool = False,
+    write_engine: Engine | None = None, dispose_engine: bool = False,
 ) -> FastAPI:
     """The HTTP API on ``engine``, publishing ingested events through ``publisher`` (closed
     when the app shuts down, as is ``engine`` when ``dispose_engine``). ``alert_config``
     gives the current alert configuration (rules, channels) to the alert routes. The API's
-    metrics go to ``registry`` (default: a registry of its own), which ``/metrics`` serves
-    whole: the embedded mode passes the one its worker's metrics are on, so one scrape
-    shows both."""
+    writes go through ``write_engine`` (the embedded mode's one writer; default: one made
+    here for ``engine``, see :func:`~infersight.storage.db.write_engine_for`, and disposed
+    with the app). The API's metrics go to ``registry`` (default: a registry of its own),
+    which ``/metrics`` serves whole: the embedded mode passes the one its worker's metrics
+    are on, so one scrape shows both."""
     from infersight.storage.db import session_factory, write_engine_for
 
-    write_engine = write_engine_for(engine)
+    owns_write_engine = write_engine is None
+    write_engine = write_engine if write_engine is not None else write_engine_for(engine)
     context = ApiContext(
         config=config,
         engine=engine,
@@ -92,7 +95,7 @@ def create_app(
             if maintainer is not None:
                 maintainer.stop()
             context.publisher.close()
-            if write_engine is not engine:
+            if owns_write_engine and write_engine is not engine:
                 write_engine.dispose()
             if dispose_engine:
                 engine.dispose()

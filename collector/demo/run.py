@@ -1,26 +1,21 @@
-"""``infersight demo``: the embedded stack, the simulated model's reference upload and
-traffic, and the terminal report, until ``--duration`` passes or Ctrl-C.
-
-Unless ``INFERSIGHT_DATABASE_URL`` is set, the demo keeps its own SQLite file
-(``demo.db`` in the data directory) and starts it afresh each run, so a second run shows
-the same story and never mixes with what ``infersight up`` stores.
+"""The demo's story on a running embedded stack: the simulated credit-default model's
+reference upload, its traffic (drift injected, labels arriving late) and the terminal report,
+until ``--duration`` passes or Ctrl-C. :mod:`infersight.demo` starts the stack from the
+settings and hands it in as a :class:`DemoStack`.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from infersight.collector.demo import model as credit
 from infersight.collector.demo.simulator import Scenario, SimClock, Simulator, reference_data
-
-from infersight.settings import Settings, default_data_dir
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -36,55 +31,49 @@ class DemoOptions:
     color: bool = False
 
 
-def demo_database_url(settings: Settings) -> str:
-    """The settings' database, or a fresh ``demo.db`` in the data directory (removed first)."""
-    if settings.database_url:
-        return settings.database_url
-    path = default_data_dir() / "demo.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+@dataclass(frozen=True)
+class DemoStack:
+    """What the story needs of the running stack."""
+
+    url: str
+    sessions: sessionmaker[Session]
+    """Reads (the terminal report)."""
+    write_sessions: sessionmaker[Session]
+    """The model's settings."""
+    lateness_s: float
+    """The worker's allowed lateness, in seconds of event time."""
 
 
-def run_demo(options: DemoOptions, settings: Settings, echo: Callable[[str], None],
-             stop: threading.Event | None = None) -> int:
-    """Run the demo; returns 0 when the retraining recommendation fired, else 1."""
+def introduce(options: DemoOptions, echo: Callable[[str], None]) -> None:
+    """The first line: what is simulated, how fast."""
+    scenario = Scenario()
+    echo(f"infersight demo: simulated credit-default model, {len(credit.FEATURES)} features, "
+         f"{scenario.rate_per_minute} predictions per simulated minute, speed {options.speed:g}x "
+         f"(a 1-minute window closes every {DEMO_WINDOW_S / options.speed:.2g} s)")
+
+
+def run_story(stack: DemoStack, options: DemoOptions, echo: Callable[[str], None],
+              stop: threading.Event) -> int:
+    """Upload the reference, send the traffic and report; 0 when the retraining
+    recommendation fired, else 1."""
     from infersight.collector.demo.console import ConsoleReporter
-    from infersight.collector.embedded import embedded_settings, start_embedded
-    from infersight.sdk.local_bus import get_local_bus
-    from infersight.storage.db import session_factory
     from infersight.storage.registry import configure_model
 
     import infersight
 
-    stop = stop or threading.Event()
     scenario = Scenario()
-    _check_port(options.host, options.port)  # before touching the files of a running demo
-    settings = embedded_settings(
-        settings, database_url=demo_database_url(settings), window=DEMO_WINDOW_S,
-        eval_interval=min(settings.eval_interval, 2.0),
-        api_url=f"http://127.0.0.1:{options.port}",
-    )
     started = time.monotonic()
-    echo(f"infersight demo: simulated credit-default model, {len(credit.FEATURES)} features, "
-         f"{scenario.rate_per_minute} predictions per simulated minute, speed {options.speed:g}x "
-         f"(a 1-minute window closes every {DEMO_WINDOW_S / options.speed:.2g} s)")
-    echo(f"database {settings.resolved_database_url()}")
-    echo("WARNING: authentication is off (INFERSIGHT_AUTH=off): anyone who can reach "
-         f"{options.host}:{options.port} can read and write")
-    bus = get_local_bus()
-    embedded = start_embedded(settings, options.host, options.port, bus=bus)
     simulator: Simulator | None = None
     try:
-        echo(f"open {embedded.url}/#{credit.MODEL}  (API docs at {embedded.url}/docs)")
-        with session_factory(embedded.engine).begin() as session:
+        echo(f"open {stack.url}/#{credit.MODEL}  (API docs at {stack.url}/docs)")
+        with stack.write_sessions.begin() as session:
             configure_model(session, credit.MODEL, window_seconds=int(DEMO_WINDOW_S))
         features, scores, labels = reference_data(scenario)
         # one batch holds a whole minute of labels, so no window is judged on half of them
         infersight.init(transport="local", flush_interval=0.1, queue_size=200_000, batch_size=2000)
         answer = infersight.upload_reference(
             credit.MODEL, credit.VERSION, features, scores, labels, task="binary",
-            positive_class=1, threshold=0.5, api_url=embedded.url)
+            positive_class=1, threshold=0.5, api_url=stack.url)
         reference_f1 = _reference_f1(scores, labels)
         echo(f"reference uploaded: {scenario.reference_rows} validation rows, F1 "
              f"{reference_f1:.3f} ({answer.get('task', 'binary')})")
@@ -94,9 +83,8 @@ def run_demo(options: DemoOptions, settings: Settings, echo: Callable[[str], Non
              f"(~{scenario.drift_after_min * 60 / options.speed:.0f} s); each minute's labels "
              f"arrive {scenario.label_delay_min:g} simulated minutes after it ends")
         reporter = ConsoleReporter(
-            session_factory(embedded.engine), credit.MODEL, DEMO_WINDOW_S,
-            settings.worker_lateness * DEMO_WINDOW_S,
-            scenario.label_delay_min * 60.0 + settings.worker_lateness * DEMO_WINDOW_S,
+            stack.sessions, credit.MODEL, DEMO_WINDOW_S, stack.lateness_s,
+            scenario.label_delay_min * 60.0 + stack.lateness_s,
             reference_f1, echo, color=options.color,
         )
         simulator = Simulator(infersight, clock, scenario)
@@ -114,8 +102,6 @@ def run_demo(options: DemoOptions, settings: Settings, echo: Callable[[str], Non
             simulator.stop()
         infersight.flush(timeout=5.0)
         infersight.shutdown(timeout=2.0)
-        embedded.stop()
-        echo("stopped")
 
 
 def _summary(echo: Callable[[str], None], reporter: object, simulator: Simulator,
@@ -136,17 +122,6 @@ def _reference_f1(scores: list[float], labels: list[int]) -> float:
     fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and y == 0)
     fn = sum(1 for s, y in zip(scores, labels, strict=True) if s < 0.5 and y == 1)
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
-
-def _check_port(host: str, port: int) -> None:
-    from infersight.collector.embedded import StartupError
-
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise StartupError(f"cannot listen on {host}:{port} ({exc.strerror}); "
-                               "choose another port with --port") from None
 
 
 def _minute(ts: datetime) -> datetime:

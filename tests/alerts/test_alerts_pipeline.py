@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infersight.collector.service import start_embedded_worker
 from infersight.drift import Reference
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch
@@ -19,6 +18,7 @@ from infersight.storage.registry import set_reference
 
 from infersight.alerting import alerting_from_settings
 from infersight.settings import Settings
+from infersight.worker_service import start_embedded_worker
 from tests.alerts.receivers import Receiver
 
 WINDOW_S = 60

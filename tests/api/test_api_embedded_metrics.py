@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from infersight.collector.embedded import embedded_settings, start_embedded
 from infersight.sdk.local_bus import LocalBus
 from prometheus_client.parser import text_string_to_metric_families
 
+from infersight.embedded import embedded_settings, start_embedded
 from infersight.settings import Settings
 from tests.support.tansu import free_port
 

@@ -219,10 +219,10 @@ def test_embedded_mode_gives_the_same_metrics_as_kafka_and_postgres(
     uninterrupted: Snapshot, tmp_path: Path
 ) -> None:
     """The same worker code on the in-process bus and SQLite (``infersight up``)."""
-    from infersight.collector.service import start_embedded_worker
     from infersight.sdk.local_bus import LocalBus
 
     from infersight.settings import Settings
+    from infersight.worker_service import start_embedded_worker
 
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     upgrade(url)

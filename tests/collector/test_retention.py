@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from infersight.collector.service import worker_config
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.local_consumer import LocalConsumerBus
 from infersight.collector.worker.loop import Worker
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infersight.settings import Settings
+from infersight.worker_service import worker_config
 
 
 def test_the_dead_letter_retention_setting_reaches_the_worker() -> None:

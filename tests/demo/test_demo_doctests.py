@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["infersight.collector.demo.model", "infersight.collector.demo.simulator",
-           "infersight.collector.embedded"]
+           "infersight.embedded"]
 
 
 @pytest.mark.parametrize("name", MODULES)

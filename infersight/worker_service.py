@@ -13,11 +13,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Engine
+
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.loop import Worker
 from infersight.collector.worker.self_metrics import WorkerMetrics
 from infersight.sdk import wire
-
 from infersight.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,8 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
 
 def build_alerting(settings: Settings, engine: Any) -> Any:
     """Alert evaluation for the worker (rules judged after each window evaluation)."""
-    from infersight.storage.db import session_factory
-
     from infersight.alerting import alerting_from_settings
+    from infersight.storage.db import session_factory
 
     return alerting_from_settings(settings, session_factory(engine))
 
@@ -103,12 +103,13 @@ class EmbeddedWorker:
 
 
 def start_embedded_worker(
-    settings: Settings, bus: Any = None, metrics: WorkerMetrics | None = None,
-    alerting: Any = None,
+    settings: Settings, engine: Engine | None = None, bus: Any = None,
+    metrics: WorkerMetrics | None = None, alerting: Any = None,
 ) -> EmbeddedWorker:
-    """Start the worker in a daemon thread on the in-process bus and the settings' database
-    (the schema must exist: run ``infersight.storage.db.upgrade`` first). ``alerting``
-    (:class:`infersight.alerts.service.Alerting`) judges alert rules after each window."""
+    """Start the worker in a daemon thread on the in-process bus and ``engine`` (default: one
+    on the settings' database; the schema must exist: run ``infersight.storage.db.upgrade``
+    first). ``alerting`` (:class:`infersight.alerts.service.Alerting`) judges alert rules
+    after each window."""
     from infersight.collector.worker.local_consumer import (
         LocalConsumerBus,
         LocalDeadLetterPublisher,
@@ -120,7 +121,7 @@ def start_embedded_worker(
     consumer = LocalConsumerBus(local, [wire.EVENTS_TOPIC, wire.LABELS_TOPIC])
     worker = Worker(
         consumer,
-        make_engine(settings.resolved_database_url()),
+        engine if engine is not None else make_engine(settings.resolved_database_url()),
         worker_config(settings),
         deadletters=LocalDeadLetterPublisher(local, wire.DEADLETTER_TOPIC),
         metrics=metrics,

@@ -2,6 +2,13 @@
 the in-process bus, the worker thread with alert evaluation, the alert dispatcher, and
 the API with the web page served by uvicorn from a thread.
 
+One writer path: the worker, the alert dispatcher and the API's writes share one engine
+whose SQLite transactions take the write lock when they begin (``BEGIN IMMEDIATE``), so a
+writer waits for another (up to the busy timeout) instead of failing with "database is
+locked" half-way through — which used to make a dispatch round fail after its webhook was
+sent, and the notification go out twice. The API reads through a second engine. One alert
+configuration source serves the worker, the dispatcher and the API.
+
 >>> settings = embedded_settings(Settings(database_url="sqlite://"))
 >>> settings.auth, settings.api_bus, settings.worker_metrics_port
 ('off', 'local', 0)
@@ -15,6 +22,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import Engine
 
 from infersight.settings import Settings
 
@@ -45,7 +54,10 @@ class Embedded:
 
     settings: Settings
     url: str
-    engine: Any
+    engine: Engine
+    """Reads (the API's queries, the demo's console)."""
+    write_engine: Engine
+    """Every write: the worker, the dispatcher, the API's changes."""
     bus: Any
     worker: Any
     alerting: Any
@@ -62,6 +74,7 @@ class Embedded:
         self.server_thread.join(timeout)
         self.worker.stop(timeout)
         self.alerting.close()
+        self.write_engine.dispose()
         self.engine.dispose()
 
     def __enter__(self) -> Embedded:
@@ -85,32 +98,34 @@ def start_embedded(
     The worker's and the API's metrics share one registry, served at the API's ``/metrics``
     (the embedded process has no separate worker metrics port)."""
     import uvicorn
-    from infersight.collector.service import start_embedded_worker
-    from infersight.collector.worker.self_metrics import WorkerMetrics
-    from infersight.sdk.local_bus import get_local_bus
-    from infersight.storage.db import make_engine, session_factory, upgrade
     from prometheus_client import CollectorRegistry
 
     from infersight.alerting import alerting_from_settings
     from infersight.api_service import build_api
+    from infersight.collector.worker.self_metrics import WorkerMetrics
+    from infersight.sdk.local_bus import get_local_bus
+    from infersight.storage.db import make_engine, session_factory, upgrade, write_engine_for
+    from infersight.worker_service import start_embedded_worker
 
     url = settings.resolved_database_url()
     upgrade(url)
     local_bus = bus if bus is not None else get_local_bus()
     engine = make_engine(url)
-    alerting = alerting_from_settings(settings, session_factory(engine))
+    writer = write_engine_for(engine)
+    alerting = alerting_from_settings(settings, session_factory(writer))
     alerting.start_dispatcher()
     registry = CollectorRegistry()
-    worker = start_embedded_worker(settings, local_bus, metrics=WorkerMetrics(registry),
+    worker = start_embedded_worker(settings, writer, local_bus, metrics=WorkerMetrics(registry),
                                    alerting=alerting)
-    app = build_api(settings, engine=engine, bus=local_bus, registry=registry)
+    app = build_api(settings, engine=engine, write_engine=writer, bus=local_bus,
+                    registry=registry, alert_config=alerting.source.current)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="infersight-api", daemon=True)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    embedded = Embedded(settings, f"http://{shown_host}:{port}", engine, local_bus, worker,
-                        alerting, server, thread)
+    embedded = Embedded(settings, f"http://{shown_host}:{port}", engine, writer, local_bus,
+                        worker, alerting, server, thread)
     thread.start()
     deadline = time.monotonic() + startup_timeout
     while not server.started:
