@@ -64,7 +64,8 @@ class Alerting:
 
     def close(self, timeout: float = 5.0) -> None:
         if self._dispatcher is not None:
-            self._dispatcher.close()
+            self._dispatcher.stop()  # let a round in flight finish before its client closes
             if self._thread is not None:
                 self._thread.join(timeout)
+            self._dispatcher.close()
             self._dispatcher = None
