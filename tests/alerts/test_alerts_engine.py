@@ -226,12 +226,12 @@ def test_disabled_builtin_does_not_notify(sessions) -> None:
     assert notifications(sessions) == []
 
 
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # SQLite has a single writer
 def test_concurrent_evaluations_of_one_window_notify_once(sessions, engine) -> None:
     """Two workers evaluating the same window at the same moment (real transactions)."""
     import threading
 
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has a single writer: evaluations cannot overlap")
+    assert engine.dialect.name == "postgresql"
     cfg = config(rules=[{"name": "slow", "metric": "latency_p99_ms", "op": ">", "threshold": 100}])
     seed(sessions, "latency_p99_ms", [150])
     barrier = threading.Barrier(2)
