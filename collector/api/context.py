@@ -9,7 +9,7 @@ from infersight.alerts.config import AlertConfig
 from infersight.collector.api.config import ApiConfig
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import Publisher
-from infersight.collector.api.rollups import StateCache
+from infersight.collector.api.rollups import RollupStateCache
 from infersight.storage.references import ReferenceStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,5 +32,5 @@ class ApiContext:
     """The current alert configuration (the rules file is reloaded when it changes)."""
     references: ReferenceStore = field(default_factory=ReferenceStore)
     """Decoded references (:mod:`infersight.storage.references`), forgotten after an upload."""
-    states: StateCache = field(default_factory=StateCache)
+    states: RollupStateCache = field(default_factory=RollupStateCache)
     """Decoded rollup states of the drift ranking."""

@@ -86,11 +86,11 @@ def _lower_levels(seconds: int, levels: Sequence[int]) -> tuple[int, ...]:
     return tuple(level for level in levels if level < seconds)
 
 
-StateKey = tuple[str, str, int, datetime, Signature, bytes]
+RollupKey = tuple[str, str, int, datetime, Signature, bytes]
 """``(model, version, bucket seconds, bucket start, source signature, reference fingerprint)``."""
 
 
-class StateCache:
+class RollupStateCache:
     """Decoded rollup states, least recently used out (``size`` entries).
 
     The key holds the rollup's source signature and the reference's fingerprint, so an
@@ -101,17 +101,17 @@ class StateCache:
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
-        self._items: OrderedDict[StateKey, Any] = OrderedDict()
+        self._items: OrderedDict[RollupKey, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: StateKey) -> Any | None:
+    def get(self, key: RollupKey) -> Any | None:
         with self._lock:
             state = self._items.get(key)
             if state is not None:
                 self._items.move_to_end(key)
             return state
 
-    def put(self, key: StateKey, state: Any) -> None:
+    def put(self, key: RollupKey, state: Any) -> None:
         if self._size <= 0:
             return
         with self._lock:
@@ -135,7 +135,7 @@ class MergeResult:
     """States left out: built for another reference of the version, or unreadable."""
     first_window: datetime | None = None
     last_window: datetime | None = None
-    parts: list[tuple[StateKey | None, Any]] = field(default_factory=list, repr=False)
+    parts: list[tuple[RollupKey | None, Any]] = field(default_factory=list, repr=False)
     """``(cache key or None, serialised or already decoded state)``."""
     cache_hits: int = 0
 
@@ -162,7 +162,7 @@ def collect_parts(
     pieces: Sequence[Piece],
     fine: dict[datetime, Signature],
     levels: Sequence[int] = LEVELS,
-    cache: StateCache | None = None,
+    cache: RollupStateCache | None = None,
     fingerprint: bytes = b"",
 ) -> MergeResult:
     """The states whose merge is exactly the merge of the pieces' window states.
@@ -238,7 +238,7 @@ def _extend(result: MergeResult, first: datetime, last: datetime) -> None:
         result.last_window = last
 
 
-def merge_parts(reference: Any, result: MergeResult, cache: StateCache | None = None) -> MergeResult:
+def merge_parts(reference: Any, result: MergeResult, cache: RollupStateCache | None = None) -> MergeResult:
     """Merge ``result.parts`` into ``result.state`` (parts of another reference are skipped);
     decoded rollups go into ``cache``."""
     merged = reference.new_window()

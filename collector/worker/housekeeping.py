@@ -13,7 +13,7 @@ from datetime import timedelta
 from infersight.collector.worker.bus import ConsumerBus, DeadLetterPublisher
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.errors import DATABASE_ERRORS, short
-from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects, DeadLetter
+from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects, RefusedInput
 from infersight.collector.worker.positions import Positions
 from infersight.collector.worker.scheduler import EvaluationScheduler
 from infersight.collector.worker.self_metrics import WorkerMetrics
@@ -101,7 +101,7 @@ class Housekeeping:
         with self.sessions() as session, session.begin():
             expired = label_store.expire_pending_labels(session, cutoff)
             letters = [
-                DeadLetter(
+                RefusedInput(
                     wire.LABELS_TOPIC, None, None, "unmatched_label",
                     f"no prediction {pid!r} of model {model!r} within the label TTL",
                     wire.encode_batch([wire.Label(model=model, prediction_id=pid, label=label,

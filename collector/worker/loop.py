@@ -28,7 +28,7 @@ from infersight.collector.worker.catalog import ModelCatalog
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.errors import DATABASE_ERRORS, short
 from infersight.collector.worker.housekeeping import Housekeeping
-from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects, DeadLetter, decode
+from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects, RefusedInput, decode
 from infersight.collector.worker.positions import Positions
 from infersight.collector.worker.scheduler import EvaluationScheduler, WindowObserver
 from infersight.collector.worker.self_metrics import WorkerMetrics
@@ -209,7 +209,7 @@ class Worker:
         """Dead-letter a whole message whose processing raised, and move past it."""
         log.exception("message %s@%d could not be processed; dead-lettering it",
                       record.partition_key, record.offset, exc_info=exc)
-        letter = DeadLetter(record.topic, record.partition, record.offset, "processing_error",
+        letter = RefusedInput(record.topic, record.partition, record.offset, "processing_error",
                             f"{type(exc).__name__}: {exc}", record.value)
         if self.deadletters is not None:
             self.deadletters.publish(letter.topic.encode(), letter.message())

@@ -40,8 +40,9 @@ WindowKey = tuple[str, str, datetime]
 
 
 @dataclass(slots=True)
-class DeadLetter:
-    """A refused input: the DB row (record of truth) and the topic message."""
+class RefusedInput:
+    """An event or message the worker refused: its dead-letter row (the record of truth) and
+    topic message."""
 
     topic: str
     partition: int | None
@@ -75,10 +76,10 @@ class Decoded:
     labels: list[wire.Label]
 
 
-def decode(records: Sequence[Record]) -> tuple[list[Decoded], list[DeadLetter]]:
+def decode(records: Sequence[Record]) -> tuple[list[Decoded], list[RefusedInput]]:
     """Decode every record with the shared codec (which never raises)."""
     decoded: list[Decoded] = []
-    dead: list[DeadLetter] = []
+    dead: list[RefusedInput] = []
     for record in records:
         batch = wire.decode_batch(record.value)
         decoded.append(Decoded(record, batch.predictions, batch.labels))
@@ -86,7 +87,7 @@ def decode(records: Sequence[Record]) -> tuple[list[Decoded], list[DeadLetter]]:
             detail = rejected.detail if rejected.index is None else (
                 f"event {rejected.index}: {rejected.detail}"
             )
-            dead.append(DeadLetter(
+            dead.append(RefusedInput(
                 record.topic, record.partition, record.offset, rejected.reason, detail,
                 bytes(rejected.raw),
             ))
@@ -122,7 +123,7 @@ class BatchEffects:
     labels_joined: int = 0
     labels_pending: int = 0
     labels_duplicate: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    dead_letters: list[RefusedInput] = field(default_factory=list)
     bootstrapped: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Predictions held in the index because their version has no reference yet."""
     joined: list[JoinedLabel] = field(default_factory=list)

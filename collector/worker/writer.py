@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from infersight.collector.worker import statistics
 from infersight.collector.worker.bus import TopicPartition
 from infersight.collector.worker.catalog import ModelCatalog
-from infersight.collector.worker.pipeline import BatchAggregator, BatchEffects, DeadLetter, Decoded
+from infersight.collector.worker.pipeline import (
+    BatchAggregator,
+    BatchEffects,
+    Decoded,
+    RefusedInput,
+)
 from infersight.collector.worker.positions import Positions
 from infersight.collector.worker.self_metrics import WorkerMetrics
 from infersight.collector.worker.state_cache import StateCache
@@ -53,7 +58,7 @@ class BatchWriter:
     def write(
         self,
         decoded: Sequence[Decoded],
-        dead: list[DeadLetter],
+        dead: list[RefusedInput],
         next_offsets: Mapping[TopicPartition, int],
         decoded_at: float,
     ) -> None:
@@ -78,7 +83,7 @@ class BatchWriter:
         stage.labels(stage="write").inc(committed_at - serialised_at)
         self.committed(next_offsets, effects)
 
-    def write_dead_letter(self, letter: DeadLetter, tp: TopicPartition, next_offset: int) -> None:
+    def write_dead_letter(self, letter: RefusedInput, tp: TopicPartition, next_offset: int) -> None:
         """Store a dead letter in place of a whole message and move past it."""
         with self.sessions() as session, session.begin():
             add_dead_letters(session, [letter.record()])
