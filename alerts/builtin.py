@@ -20,6 +20,11 @@ Thresholds and why:
   MAPE) at least 2 % above the reference and significantly so, for 2 windows, ≥ 200 rows.
 - ``estimated_performance_drop``: ``estimated_f1`` (label-free) at least a point below the
   reference ``f1`` and significantly so (``estimated_f1_stderr``), for 2 windows, ≥ 500 rows.
+- ``concept_drift_suspected``: the realised ``f1`` at least two points below the same
+  window's label-free estimate (``estimated_f1``, from the model's calibrated scores) and
+  significantly so over both standard errors, for 2 windows, ≥ 200 labelled rows. Input-drift
+  tests cannot see a change of P(y|x); the gap between what the scores promise and what the
+  labels show can.
 - ``label_coverage_low``: ``label_coverage < 0.05`` on windows that ended at least 24 h ago,
   ≥ 500 rows: labels usually arrive late, so fresh windows are not judged; below 5 %
   realised performance cannot be trusted.
@@ -100,6 +105,20 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "severity": "warning",
         "annotations": {"summary": "Estimated F1 (before labels) is significantly below the "
                                    "reference F1"},
+    },
+    {
+        "name": "concept_drift_suspected",
+        "metric": "f1",
+        "op": "<",
+        "baseline": "window",
+        "reference_metric": "estimated_f1",
+        "threshold": "reference - 0.02",
+        "significance": 0.01,
+        "for": 2,
+        "min_samples": 200,
+        "severity": "warning",
+        "annotations": {"summary": "Realised F1 is significantly below what the model's own "
+                                   "scores predict: P(y|x) changed (concept drift)"},
     },
     {
         "name": "label_coverage_low",

@@ -11,7 +11,7 @@ by environment variable (``*_env``) and read when sending, never stored.
 ...     "url": "http://127.0.0.1:9/hook", "secret_env": "HOOK_SECRET"}},
 ...     "default_channels": ["hook"]})
 >>> sorted(rule.name for rule in config.active_rules())[:2]
-['data_drift_share', 'error_increase']
+['concept_drift_suspected', 'data_drift_share']
 >>> config.channels["hook"].format
 'infersight'
 """

@@ -14,6 +14,10 @@ and labels), handed in by the caller, which holds the decoded reference. A metri
 ``window_start = REFERENCE_WINDOW_START`` (:mod:`infersight.storage.metrics`, the Unix epoch)
 overrides it, e.g. to pin an agreed baseline.
 
+A rule with ``baseline: window`` compares each window with another metric of the *same*
+window (``reference_metric``, e.g. the label-free ``estimated_f1``) instead of the version's
+reference.
+
 A rule with ``significance`` breaches only where the window is also worse than the reference
 beyond sampling error: the window's ``<metric>_stderr`` point and the reference's
 ``<metric>_stderr`` give the z of the difference (:meth:`AlertRule.z_score`); a window without
@@ -155,10 +159,17 @@ def judge(
     if not starts:
         return []
     points = points_in_windows(session, model, version, rule.metric, starts, ended_by=ended_by)
-    stderrs: dict[tuple[str, datetime], float | None] = {}
-    if rule.significance is not None:
-        stderrs = {(p.feature, p.window_start): p.value for p in points_in_windows(
-            session, model, version, rule.stderr_metric, starts, ended_by=ended_by)}
+
+    def by_window(metric: str) -> dict[tuple[str, datetime], float | None]:
+        return {(p.feature, p.window_start): p.value for p in points_in_windows(
+            session, model, version, metric, starts, ended_by=ended_by)}
+
+    stderrs = by_window(rule.stderr_metric) if rule.significance is not None else {}
+    baselines: dict[tuple[str, datetime], float | None] = {}
+    baseline_stderrs: dict[tuple[str, datetime], float | None] = {}
+    if rule.baseline == "window":  # another metric of the same window, e.g. estimated_f1
+        baselines = by_window(rule.reference_metric_name)
+        baseline_stderrs = by_window(f"{rule.reference_metric_name}_stderr")
     by_feature: dict[str, list[MetricPoint]] = defaultdict(list)
     for point in points:
         if rule.matches_feature(point.feature):
@@ -168,10 +179,16 @@ def judge(
         row_counts = dataset_values(session, model, version, ROW_COUNT_METRIC, starts)
     judgements = []
     for feature, feature_points in sorted(by_feature.items()):
-        reference = references.get((rule.reference_metric_name, feature))
-        reference_stderr = references.get((f"{rule.reference_metric_name}_stderr", feature))
         windows = []
+        latest_reference: float | None = None
         for point in sorted(feature_points, key=lambda p: p.window_start, reverse=True):
+            if rule.baseline == "window":
+                reference = baselines.get((feature, point.window_start))
+                reference_stderr = baseline_stderrs.get((feature, point.window_start))
+            else:
+                reference = references.get((rule.reference_metric_name, feature))
+                reference_stderr = references.get((f"{rule.reference_metric_name}_stderr",
+                                                   feature))
             size = point.sample_size
             if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
                 size = int(row_counts.get(point.window_start) or 0)
@@ -186,6 +203,8 @@ def judge(
                 verdict = None if z is None else z >= (rule.critical_z or 0.0)
             if verdict is None:
                 continue
+            if not windows:
+                latest_reference = reference
             windows.append(WindowValue(point.window_start, point.window_end, point.value, size,
                                        verdict, stderr, z))
             if not verdict or len(windows) > rule.for_windows:
@@ -197,8 +216,8 @@ def judge(
                     model=model,
                     version=version,
                     feature=feature,
-                    reference=reference,
-                    threshold=rule.threshold.resolve(reference),
+                    reference=latest_reference,
+                    threshold=rule.threshold.resolve(latest_reference),
                     windows=windows,
                 )
             )

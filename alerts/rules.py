@@ -168,6 +168,10 @@ class AlertRule(BaseModel):
     reference_metric: str | None = None
     """Reference value's metric for relative thresholds; default: ``metric`` without an
     ``estimated_`` prefix (estimated precision is compared with the reference precision)."""
+    baseline: Literal["reference", "window"] = "reference"
+    """``reference``: relative thresholds are relative to the version's reference value;
+    ``window``: to ``reference_metric`` of the same window (e.g. the realised F1 against the
+    window's label-free estimate, ``estimated_f1``)."""
     significance: float | None = Field(default=None, gt=0.0, lt=0.5)
     """One-sided test level: breach only when worse than the reference beyond sampling error
     (needs a relative threshold, the minimum effect, and an ordering ``op``)."""
@@ -198,6 +202,11 @@ class AlertRule(BaseModel):
             and self.threshold.value <= 0
         ):
             raise ValueError("a 'reference * r' threshold needs r > 0")
+        if self.baseline == "window" and (
+            not self.threshold.relative or self.reference_metric in (None, self.metric)
+        ):
+            raise ValueError("baseline: window needs a relative threshold and a "
+                             "reference_metric other than the metric")
         if self.significance is not None and (
             not self.threshold.relative or self.op in ("==", "!=")
         ):

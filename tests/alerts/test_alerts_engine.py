@@ -129,6 +129,28 @@ def test_performance_drop_fires_on_a_significant_sustained_drop_not_on_noise(ses
     assert "standard errors worse than the reference" in note.payload["summary"]
 
 
+def test_concept_drift_is_suspected_when_labels_fall_short_of_the_models_own_estimate(
+    sessions,
+) -> None:
+    """No reference needed: each window's realised F1 against its label-free estimate."""
+    cfg = config()
+    # the scores still promise 0.80, the labels show 0.70 (z ≈ 5): P(y|x) moved
+    seed(sessions, "estimated_f1", [0.80, 0.80], model="moved", sample_size=3000)
+    seed(sessions, "f1", [0.70, 0.70], model="moved", sample_size=600)
+    # realised and estimated agree within noise: nothing to suspect
+    seed(sessions, "estimated_f1", [0.80, 0.80], model="steady", sample_size=3000)
+    seed(sessions, "f1", [0.79, 0.79], model="steady", sample_size=600)
+    now = T0 + 2 * HOUR + timedelta(minutes=1)
+    with sessions.begin() as session:
+        for model in ("moved", "steady"):
+            judge_window(session, model, "3", {}, now, cfg)
+    assert state(sessions, "concept_drift_suspected/moved/3/").status == "firing"
+    steady = state(sessions, "concept_drift_suspected/steady/3/")
+    assert steady is None or steady.status != "firing"
+    [note] = [n for n in notifications(sessions) if n.payload["rule"] == "concept_drift_suspected"]
+    assert note.payload["reference"] == 0.80 and note.payload["threshold"] == pytest.approx(0.78)
+
+
 def test_cooldown_holds_a_new_firing_in_pending(sessions) -> None:
     cfg = config(
         rules=[
