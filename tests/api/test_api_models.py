@@ -102,6 +102,23 @@ def test_sdk_json_upload_stores_the_same_profile_as_from_data(api: Api) -> None:
                          "created_at": versions[0]["created_at"]}]
 
 
+def test_an_upload_takes_the_model_settings_for_what_it_leaves_out(api: Api) -> None:
+    """Precedence (docs/api.md): the upload's values, then the model's PUT settings, then
+    inference."""
+    assert api.put("/v1/models/fraud", json={"threshold": 0.8}).status_code == 200
+    frame = _frame()
+    upload_reference("fraud", "3", frame[["amount"]], predictions=frame["score"],
+                     labels=frame["label"], api_url=api.url, api_key=api.key("admin"))
+    stored = _stored(api, "fraud", "3").prediction_spec
+    assert stored is not None and stored.threshold == 0.8  # from PUT: the upload gave none
+    upload_reference("fraud", "4", frame[["amount"]], predictions=frame["score"],
+                     labels=frame["label"], threshold=0.3, api_url=api.url,
+                     api_key=api.key("admin"))
+    stored = _stored(api, "fraud", "4").prediction_spec
+    assert stored is not None and stored.threshold == 0.3  # the upload's own value wins
+    assert api.get("/v1/models/fraud").json()["threshold"] == 0.3  # and is kept
+
+
 def test_sdk_upload_with_a_read_key_is_refused(sqlite_api: Api) -> None:
     with pytest.raises(ReferenceUploadError) as error:
         upload_reference("m", "1", {"x": [1.0, 2.0]}, api_url=sqlite_api.url,

@@ -209,10 +209,18 @@ def _parse(stream: IO[bytes], content_type: str, options: upload.UploadOptions) 
 
 def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], content_type: str,
            options: upload.UploadOptions) -> ReferenceResult:
-    from infersight.storage.registry import configure_model, set_reference
+    from infersight.storage.registry import configure_model, get_model, set_reference
 
     try:
         parsed = _parse(stream, content_type, options)
+        given = {name: getattr(parsed, name) for name in ("task", "positive_class", "threshold")}
+        with context.sessions.begin() as session:  # the model's PUT settings fill the gaps
+            row = get_model(session, model)
+            if row is not None:
+                for name, setting in (("task", row.task), ("positive_class", row.positive_label),
+                                      ("threshold", row.threshold)):
+                    if given[name] is None and setting is not None:
+                        setattr(parsed, name, setting)
         reference = upload.build_reference(parsed)
     except upload.UploadProblem as exc:
         raise invalid(exc.field, exc.problem) from None
@@ -222,13 +230,13 @@ def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], con
         raise invalid("body", "no feature columns")
     with context.write_sessions.begin() as session:
         set_reference(session, model, version, reference.to_bytes(), "upload")
-        changes: dict[str, Any] = {}
-        if parsed.task is not None:
-            changes["task"] = parsed.task
-        if parsed.positive_class is not None:
-            changes["positive_label"] = parsed.positive_class
-        if parsed.threshold is not None:
-            changes["threshold"] = float(parsed.threshold)
+        changes: dict[str, Any] = {}  # what the upload gave is stored on the model
+        if given["task"] is not None:
+            changes["task"] = given["task"]
+        if given["positive_class"] is not None:
+            changes["positive_label"] = given["positive_class"]
+        if given["threshold"] is not None:
+            changes["threshold"] = float(given["threshold"])
         if changes:
             configure_model(session, model, **changes)
     context.references.forget(model, version)
