@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import Transition, judge_window
+from infersight.alerts.judge import Transition, judge_window
 from infersight.alerts.rules_file import AlertConfigSource
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 from infersight.drift import Reference, WindowState, compare
 from infersight.storage.db import make_engine, session_factory
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.types import utc_now
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 
 from tests.alerts.conftest import HOUR, T0, seed
 from tests.alerts.receivers import Receiver

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import judge_window
 from infersight.alerts.evaluation import reference_values
+from infersight.alerts.judge import judge_window
 from infersight.alerts.rules import PREDICTION_FEATURE
 from infersight.drift import Reference
 from infersight.storage.alert_tables import AlertNotification

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 from infersight.storage.alert_tables import AlertNotification
 from infersight.storage.outbox import list_notifications
 from sqlalchemy import select
@@ -214,7 +214,7 @@ def test_killed_between_state_change_and_delivery_delivers_after_restart(
         from datetime import datetime, timedelta, UTC
         from infersight.alerts.config import AlertConfig
         from infersight.alerts.dispatcher import Dispatcher
-        from infersight.alerts.engine import judge_window
+        from infersight.alerts.judge import judge_window
         from infersight.storage.db import make_engine, session_factory
         from tests.alerts.test_alerts_delivery import webhook_config
         T0 = datetime.fromisoformat({T0.isoformat()!r})

@@ -63,7 +63,7 @@ def test_alert_channels_and_other_channels_work_without_grafana_client() -> None
             import json, os
             from datetime import UTC, datetime
             import httpx
-            import infersight.alerts.dispatcher, infersight.alerts.engine, infersight.alerts.service
+            import infersight.alerts.dispatcher, infersight.alerts.judge, infersight.alerts.service
             from infersight.alerts.channels import DeliveryError, deliver
             from infersight.alerts.config import AlertConfig
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 from infersight.alerts.recommendation import wilson_interval
 from infersight.storage.alert_tables import AlertNotification
 from scipy.stats import binomtest

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 from infersight.collector.demo import model as credit
 from infersight.collector.worker.catalog import ModelCatalog
 from infersight.collector.worker.evaluation import evaluate_window

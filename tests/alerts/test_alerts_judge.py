@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from infersight.alerts.config import AlertConfig
-from infersight.alerts.engine import judge_window
+from infersight.alerts.judge import judge_window
 from infersight.alerts.silences import Matcher, SilenceSpec, create_silence
 from infersight.storage.alert_tables import AlertNotification, AlertState
 from sqlalchemy import func, select

@@ -1,4 +1,4 @@
-"""Evaluate alert rules for a window and write state changes plus outbox rows.
+"""Judge the alert rules for a window: advance the state machine and queue outbox rows.
 
 The worker calls :func:`judge_window` after it writes a window's metric points (and again
 when late labels change a window), inside its own transaction: the alert states and the
