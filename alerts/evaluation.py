@@ -158,16 +158,22 @@ def judge(
     )
     if not starts:
         return []
-    points = points_in_windows(session, model, version, rule.metric, starts, ended_by=ended_by)
+    # the metric, and what significance and a window baseline need beside it, in one read
+    companions = [rule.stderr_metric] if rule.significance is not None else []
+    if rule.baseline == "window":  # another metric of the same window, e.g. estimated_f1
+        companions += [rule.reference_metric_name, f"{rule.reference_metric_name}_stderr"]
+    read: dict[str, list[MetricPoint]] = defaultdict(list)
+    for point in points_in_windows(session, model, version, [rule.metric, *companions], starts,
+                                   ended_by=ended_by):
+        read[point.metric].append(point)
+    points = read[rule.metric]
 
     def by_window(metric: str) -> dict[tuple[str, datetime], float | None]:
-        return {(p.feature, p.window_start): p.value for p in points_in_windows(
-            session, model, version, metric, starts, ended_by=ended_by)}
+        return {(p.feature, p.window_start): p.value for p in read.get(metric, [])}
 
-    stderrs = by_window(rule.stderr_metric) if rule.significance is not None else {}
-    baselines: dict[tuple[str, datetime], float | None] = {}
-    baseline_stderrs: dict[tuple[str, datetime], float | None] = {}
-    if rule.baseline == "window":  # another metric of the same window, e.g. estimated_f1
+    stderrs = by_window(rule.stderr_metric)
+    baselines = baseline_stderrs = {}
+    if rule.baseline == "window":
         baselines = by_window(rule.reference_metric_name)
         baseline_stderrs = by_window(f"{rule.reference_metric_name}_stderr")
     by_feature: dict[str, list[MetricPoint]] = defaultdict(list)

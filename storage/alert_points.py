@@ -29,12 +29,13 @@ def reference_points(session: Session, model: str, version: str) -> dict[tuple[s
 
 
 def _live(
-    model: str, version: str, metric: str, ended_by: datetime | None
+    model: str, version: str, metrics: str | Sequence[str], ended_by: datetime | None
 ) -> list[ColumnElement[bool]]:
     conditions = [
         MetricPoint.model == model,
         MetricPoint.version == version,
-        MetricPoint.metric == metric,
+        MetricPoint.metric == metrics if isinstance(metrics, str)
+        else MetricPoint.metric.in_(metrics),
         MetricPoint.window_start > REFERENCE_WINDOW_START,
     ]
     if ended_by is not None:
@@ -68,14 +69,15 @@ def points_in_windows(
     session: Session,
     model: str,
     version: str,
-    metric: str,
+    metrics: str | Sequence[str],
     starts: Sequence[datetime],
     *,
     ended_by: datetime | None = None,
 ) -> list[MetricPoint]:
-    """Every feature's ``metric`` point in the windows starting at ``starts``."""
+    """Every feature's point of ``metrics`` (one name or several, read in one query) in the
+    windows starting at ``starts``."""
     statement = select(MetricPoint).where(
-        *_live(model, version, metric, ended_by), MetricPoint.window_start.in_(starts)
+        *_live(model, version, metrics, ended_by), MetricPoint.window_start.in_(starts)
     )
     return list(session.scalars(statement))
 

@@ -119,16 +119,13 @@ class BatchEffects:
     touched: set[WindowKey] = field(default_factory=set)
     max_event_ts: dict[str, datetime] = field(default_factory=dict)
     predictions: int = 0
-    duplicate_predictions: int = 0
     labels_joined: int = 0
-    labels_pending: int = 0
     labels_duplicate: int = 0
     dead_letters: list[RefusedInput] = field(default_factory=list)
     bootstrapped: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Predictions held in the index because their version has no reference yet."""
     joined: list[JoinedLabel] = field(default_factory=list)
     """Labels joined in this batch, for the concept-drift detectors."""
-    concept_drifts: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     stale_reference_events: int = 0
     """Predictions and labels not added to a window state built on a replaced reference."""
@@ -173,7 +170,7 @@ class BatchAggregator:
             (j.model, j.version): self.catalog.reference(session, j.model, j.version)
             for j in effects.joined
         }
-        effects.concept_drifts = update_detectors(session, references, effects.joined)
+        update_detectors(session, references, effects.joined)
 
     # -- predictions ------------------------------------------------------------------------
 
@@ -184,7 +181,6 @@ class BatchAggregator:
         unique: dict[tuple[str, str], wire.Prediction] = {}
         for p in predictions:
             unique.setdefault((p.model, p.prediction_id), p)
-        effects.duplicate_predictions += len(predictions) - len(unique)
         references: dict[tuple[str, str], Reference | None] = {}
         specs: dict[str, WindowSpec] = {}
         starts: dict[tuple[str, datetime], datetime] = {}
@@ -208,7 +204,6 @@ class BatchAggregator:
             if current is None or p.ts > current:
                 effects.max_event_ts[model] = p.ts
         new = label_store.insert_predictions(session, index_rows)
-        effects.duplicate_predictions += len(unique) - len(new)
         groups: dict[StateKey, list[wire.Prediction]] = defaultdict(list)
         wanted: dict[StateKey, tuple[Reference, datetime]] = {}
         for row in index_rows:
@@ -286,7 +281,6 @@ class BatchAggregator:
                 effects.joined.append(JoinedLabel(key_id[0], indexed.version, indexed.ts,
                                                   key_id[1], indexed.prediction, value))
         label_store.add_pending_labels(session, pending)
-        effects.labels_pending += len(pending)
         self._add_labels(session, joined, None, effects)
         label_store.mark_labelled(session, marks, now)
 
