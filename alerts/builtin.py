@@ -11,20 +11,25 @@ Thresholds and why:
   2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
   0.25 major).
 - ``performance_drop``: ``f1`` at least a point below the reference **and** significantly
-  below it at the window's size (one-sided z-test at 0.01 over the window's and the
-  reference's standard errors, ``f1_stderr``), for 2 windows, ≥ 200 labelled rows. A fixed
-  five-point line cried wolf on small windows (a 600-row window's F1 moves ±0.05 by noise)
-  and stayed silent on a sustained three-point drop over thousands of rows; the test scales
-  with the sample. Two windows at 0.01 make a false alarm about once in 10,000 windows.
+  below it, over the latest 2 or the latest 12 windows of ≥ 200 labelled rows pooled
+  (one-sided z-test at 0.001 shared by the two horizons, over the windows' ``f1_stderr`` and
+  the reference's). A fixed five-point line cried wolf on small windows (a 600-row window's
+  F1 moves ±0.05 by noise) and stayed silent on a sustained three-point drop over thousands
+  of rows; the test scales with the sample. The 2-window horizon catches a collapse at its
+  first window and a drop of about three standard errors per window at its second; the
+  12-window horizon catches a sustained drop of about one standard error per window, which
+  no single window shows. 0.001 bounds the false alarms at one per 1,000 windows.
 - ``error_increase``, ``rmse_increase``, ``mape_increase``: the regression errors (MAE, RMSE,
-  MAPE) at least 2 % above the reference and significantly so, for 2 windows, ≥ 200 rows.
+  MAPE) at least 2 % above the reference and significantly so, pooled the same way, ≥ 200
+  rows.
 - ``estimated_performance_drop``: ``estimated_f1`` (label-free) at least a point below the
-  reference ``f1`` and significantly so (``estimated_f1_stderr``), for 2 windows, ≥ 500 rows.
+  reference ``f1`` and significantly so (``estimated_f1_stderr``), pooled the same way,
+  ≥ 500 rows.
 - ``concept_drift_suspected``: the realised ``f1`` at least two points below the same
   window's label-free estimate (``estimated_f1``, from the model's calibrated scores) and
-  significantly so over both standard errors, for 2 windows, ≥ 200 labelled rows. Input-drift
-  tests cannot see a change of P(y|x); the gap between what the scores promise and what the
-  labels show can.
+  significantly so over both standard errors, pooled the same way, ≥ 200 labelled rows.
+  Input-drift tests cannot see a change of P(y|x); the gap between what the scores promise
+  and what the labels show can.
 - ``label_coverage_low``: ``label_coverage < 0.05`` on windows that ended at least 24 h ago,
   ≥ 500 rows: labels usually arrive late, so fresh windows are not judged; below 5 %
   realised performance cannot be trusted.
@@ -43,6 +48,9 @@ from __future__ import annotations
 
 from infersight.alerts.recommendation import RetrainingRule
 from infersight.alerts.rules import PREDICTION_FEATURE, AlertRule
+
+_POOLED: dict[str, object] = {"significance": 0.001, "evidence_windows": [2, 12], "for": 1}
+"""The performance rules' test: pooled over the latest 2 or 12 windows, 0.001 in all."""
 
 _BUILTIN_RULES: tuple[dict[str, object], ...] = (
     {
@@ -71,8 +79,7 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "metric": "f1",
         "op": "<",
         "threshold": "reference - 0.01",
-        "significance": 0.01,
-        "for": 2,
+        **_POOLED,
         "min_samples": 200,
         "severity": "critical",
         "annotations": {"summary": "Realised F1 on labelled traffic is significantly below the "
@@ -84,8 +91,7 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
             "metric": metric,
             "op": ">",
             "threshold": "reference * 1.02",
-            "significance": 0.01,
-            "for": 2,
+            **_POOLED,
             "min_samples": 200,
             "severity": "critical",
             "annotations": {"summary": f"Realised {metric.upper()} on labelled traffic is "
@@ -99,8 +105,7 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "metric": "estimated_f1",
         "op": "<",
         "threshold": "reference - 0.01",
-        "significance": 0.01,
-        "for": 2,
+        **_POOLED,
         "min_samples": 500,
         "severity": "warning",
         "annotations": {"summary": "Estimated F1 (before labels) is significantly below the "
@@ -113,8 +118,7 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "baseline": "window",
         "reference_metric": "estimated_f1",
         "threshold": "reference - 0.02",
-        "significance": 0.01,
-        "for": 2,
+        **_POOLED,
         "min_samples": 200,
         "severity": "warning",
         "annotations": {"summary": "Realised F1 is significantly below what the model's own "

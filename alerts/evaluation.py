@@ -19,10 +19,12 @@ window (``reference_metric``, e.g. the label-free ``estimated_f1``) instead of t
 reference.
 
 A rule with ``significance`` breaches only where the window is also worse than the reference
-beyond sampling error: the window's ``<metric>_stderr`` point and the reference's
-``<metric>_stderr`` give the z of the difference (:meth:`AlertRule.z_score`); a window without
-a standard error is not decidable by such a rule (it neither fires nor resolves) unless it is
-within the threshold.
+beyond sampling error: for each horizon ``h`` of its ``evidence_windows``, the latest ``h``
+qualifying windows ending at the judged one are pooled (:mod:`infersight.alerts.pooling`: their
+``<metric>_stderr`` points weight them, and the reference's ``<metric>_stderr`` is counted once),
+and the window breaches when a horizon's pooled value is beyond the threshold (the minimum
+effect) with a z of at least ``critical_z``. A window without a standard error is not
+decidable by such a rule (it neither fires nor resolves) unless it is within the threshold.
 
 Sample sizes: a point's ``sample_size`` (labelled rows for ``f1``, scored rows for
 ``estimated_f1``, rows for ``latency_p99_ms``), except ``drift_share``, whose sample size is
@@ -31,12 +33,16 @@ the number of tested features: its window's row ``count`` is used instead.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
 
-from infersight.alerts.rules import AlertRule
+from infersight.alerts.pooling import Observation, Pooled, pool
+from infersight.alerts.rules import COMPARISONS, AlertRule
 from infersight.storage.alert_points import (
     dataset_values,
     latest_window_starts,
@@ -64,9 +70,12 @@ class WindowValue:
     sample_size: int
     breaching: bool
     stderr: float | None = None
-    """The window's standard error of the metric (significance rules)."""
+    """Standard error of the tested gap (significance rules)."""
     z: float | None = None
-    """Standard errors worse than the reference (significance rules)."""
+    """Standard errors worse than the baseline (significance rules)."""
+    pooled: Pooled | None = None
+    """The windows' evidence behind the verdict (significance rules): the horizon that
+    breached, else the one closest to breaching."""
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -78,6 +87,8 @@ class WindowValue:
         }
         if self.z is not None:
             out.update(stderr=self.stderr, z=self.z)
+        if self.pooled is not None:
+            out["pooled_windows"] = self.pooled.windows
         return out
 
 
@@ -120,6 +131,28 @@ class Judgement:
     def dedup_key(self) -> str:
         return dedup_key(self.rule.name, self.model, self.version, self.feature)
 
+    def evidence(self) -> dict[str, Any] | None:
+        """The significance test behind the latest verdict (None for a plain threshold rule):
+        the test, how many windows and rows it pooled, the pooled value with its 95 %
+        interval, the effect against the baseline, the z and its standard error."""
+        rule, pooled = self.rule, self.latest.pooled
+        if rule.significance is None or pooled is None:
+            return None
+        horizons = " or ".join(str(h) for h in rule.evidence_windows)
+        return {
+            "test": f"one-sided z-test at {rule.significance:g} over the latest {horizons} "
+                    f"window(s) pooled (critical z {rule.critical_z:.2f})",
+            "windows": pooled.windows,
+            "sample_size": pooled.sample_size,
+            "value": pooled.value,
+            "interval": list(pooled.interval),
+            "baseline": pooled.baseline,
+            "effect": pooled.value - pooled.baseline,
+            "minimum_effect": pooled.limit - pooled.baseline,
+            "z": pooled.z,
+            "stderr": pooled.stderr,
+        }
+
 
 def dedup_key(rule: str, model: str, version: str, feature: str = "") -> str:
     """``rule/model/version/feature`` — one alert state per key.
@@ -154,7 +187,8 @@ def judge(
     ended_by = now - timedelta(seconds=rule.delay) if rule.delay else None
     starts = latest_window_starts(
         session, model, version, rule.metric,
-        limit=rule.for_windows + LOOKBACK_SLACK, ended_by=ended_by,
+        limit=rule.for_windows + max(rule.evidence_windows) - 1 + LOOKBACK_SLACK,
+        ended_by=ended_by,
     )
     if not starts:
         return []
@@ -185,9 +219,13 @@ def judge(
         row_counts = dataset_values(session, model, version, ROW_COUNT_METRIC, starts)
     judgements = []
     for feature, feature_points in sorted(by_feature.items()):
-        windows = []
-        latest_reference: float | None = None
+        rows: list[_Row] = []
         for point in sorted(feature_points, key=lambda p: p.window_start, reverse=True):
+            size = point.sample_size
+            if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
+                size = int(row_counts.get(point.window_start) or 0)
+            if size < rule.min_samples:
+                continue
             if rule.baseline == "window":
                 reference = baselines.get((feature, point.window_start))
                 reference_stderr = baseline_stderrs.get((feature, point.window_start))
@@ -195,25 +233,18 @@ def judge(
                 reference = references.get((rule.reference_metric_name, feature))
                 reference_stderr = references.get((f"{rule.reference_metric_name}_stderr",
                                                    feature))
-            size = point.sample_size
-            if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
-                size = int(row_counts.get(point.window_start) or 0)
-            if size < rule.min_samples:
-                continue
-            verdict = rule.breaches(point.value, reference)
-            stderr = z = None
-            if verdict and rule.significance is not None:
-                assert point.value is not None and reference is not None  # breaches() checked
-                stderr = stderrs.get((feature, point.window_start))
-                z = rule.z_score(point.value, reference, stderr, reference_stderr)
-                verdict = None if z is None else z >= (rule.critical_z or 0.0)
-            if verdict is None:
+            rows.append(_Row(point, size, reference, reference_stderr,
+                             stderrs.get((feature, point.window_start))))
+        windows: list[WindowValue] = []
+        latest_reference: float | None = None
+        for index, row in enumerate(rows):
+            window = _verdict(rule, rows, index)
+            if window is None:
                 continue
             if not windows:
-                latest_reference = reference
-            windows.append(WindowValue(point.window_start, point.window_end, point.value, size,
-                                       verdict, stderr, z))
-            if not verdict or len(windows) > rule.for_windows:
+                latest_reference = row.reference
+            windows.append(window)
+            if not window.breaching or len(windows) > rule.for_windows:
                 break
         if windows:
             judgements.append(
@@ -228,3 +259,68 @@ def judge(
                 )
             )
     return judgements
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A window with enough rows, and what its verdict compares it with."""
+
+    point: MetricPoint
+    size: int
+    reference: float | None
+    reference_stderr: float | None
+    stderr: float | None
+
+    def observation(self, rule: AlertRule) -> Observation | None:
+        """The window for pooling (None without a value, a baseline or a standard error)."""
+        value, reference, stderr = self.point.value, self.reference, self.stderr
+        if value is None or reference is None or stderr is None or not math.isfinite(value) \
+                or not math.isfinite(stderr):
+            return None
+        limit = rule.threshold.resolve(reference)
+        if limit is None:
+            return None
+        own_baseline_error = rule.baseline == "window" and self.reference_stderr is not None \
+            and math.isfinite(self.reference_stderr)
+        return Observation(
+            value=value, stderr=stderr, limit=limit, baseline=reference,
+            baseline_stderr=self.reference_stderr if own_baseline_error else 0.0,
+            sample_size=self.size, window_start=self.point.window_start,
+            window_end=self.point.window_end)
+
+
+def _verdict(rule: AlertRule, rows: Sequence[_Row], index: int) -> WindowValue | None:
+    """The verdict at ``rows[index]`` (rows latest first); None when it is undecidable.
+
+    Without ``significance``: the threshold alone. With it: the latest ``h`` windows from
+    this one pooled, for each horizon ``h`` of ``evidence_windows``; the window breaches when
+    one horizon is beyond the minimum effect and significantly worse than the baseline."""
+    row = rows[index]
+    point = row.point
+    plain = rule.breaches(point.value, row.reference)
+    if rule.significance is None or plain is None:
+        return None if plain is None else WindowValue(
+            point.window_start, point.window_end, point.value, row.size, plain)
+    latest = row.observation(rule)
+    if latest is None:  # no standard error: only "within the threshold" is decidable
+        return None if plain else WindowValue(
+            point.window_start, point.window_end, point.value, row.size, False)
+    older = (r.observation(rule) for r in rows[index + 1:])
+    series = [latest, *islice((o for o in older if o is not None),
+                              max(rule.evidence_windows) - 1)]
+    shared = row.reference_stderr if rule.baseline == "reference" else None
+    critical = rule.critical_z or 0.0
+    compare = COMPARISONS[rule.op]
+    best: Pooled | None = None
+    for horizon in rule.evidence_windows:
+        evidence = pool(series[:horizon], worse=rule.worse,
+                        reference_stderr=shared if shared and math.isfinite(shared) else 0.0)
+        if compare(evidence.value, evidence.limit) and evidence.z >= critical:
+            best = evidence
+            break
+        if best is None or evidence.z > best.z:
+            best = evidence
+    assert best is not None
+    breaching = compare(best.value, best.limit) and best.z >= critical
+    return WindowValue(point.window_start, point.window_end, point.value, row.size, breaching,
+                       best.stderr, best.z, best)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import NormalDist
 from typing import Any, cast
 
 from infersight.alerts.config import AlertConfig, api_rules
@@ -95,10 +94,12 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
     threshold = "n/a" if judgement.threshold is None else f"{judgement.threshold:.4g}"
     value = "n/a" if latest.value is None else f"{latest.value:.4g}"
     reference = "" if judgement.reference is None else f", reference {judgement.reference:.4g}"
-    evidence = _significance_evidence(judgement)
+    evidence = judgement.evidence()
     significance = "" if evidence is None else (
-        f"; {evidence['z']:.1f} standard errors worse than the reference, 95 % interval "
-        f"{evidence['interval'][0]:.4g} to {evidence['interval'][1]:.4g}")
+        f"; over the latest {evidence['windows']} window(s) ({evidence['sample_size']} rows) "
+        f"{evidence['value']:.4g}, 95 % interval {evidence['interval'][0]:.4g} to "
+        f"{evidence['interval'][1]:.4g}: {evidence['z']:.1f} standard errors worse than the "
+        f"{'reference' if rule.baseline == 'reference' else rule.reference_metric_name}")
     summary = (
         f"{judgement.model} v{judgement.version}: {target} = {value} {rule.op} {threshold}"
         f"{reference}{significance} ({latest.sample_size} rows, {judgement.streak} window(s) "
@@ -129,26 +130,6 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
         windows=[w.to_dict() for w in judgement.windows],
         evidence=evidence,
     )
-
-
-def _significance_evidence(judgement: Judgement) -> dict[str, Any] | None:
-    """The test behind a significance rule's verdict on its latest window: the test, the z,
-    the standard error, the window's 95 % interval, the effect and the sample size."""
-    rule, latest = judgement.rule, judgement.latest
-    if rule.significance is None or latest.z is None or latest.stderr is None \
-            or latest.value is None or judgement.reference is None:
-        return None
-    half = NormalDist().inv_cdf(0.975) * latest.stderr
-    return {
-        "test": f"one-sided z-test at {rule.significance:g} (critical z {rule.critical_z:.2f})",
-        "z": latest.z,
-        "stderr": latest.stderr,
-        "interval": [latest.value - half, latest.value + half],
-        "effect": latest.value - judgement.reference,
-        "minimum_effect": None if judgement.threshold is None
-        else judgement.threshold - judgement.reference,
-        "sample_size": latest.sample_size,
-    }
 
 
 def _retraining_candidate(

@@ -23,7 +23,14 @@ z-test of the difference, over the window's standard error of the metric (its
     metric: f1
     op: "<"
     threshold: reference - 0.01   # at least one point of F1 worse …
-    significance: 0.01            # … and below the reference beyond sampling error (z ≥ 2.33)
+    significance: 0.001           # … and below the reference beyond sampling error …
+    evidence_windows: [2, 12]     # … over the latest 2 or the latest 12 windows pooled
+
+Each horizon of ``evidence_windows`` pools that many latest qualifying windows
+(:mod:`infersight.alerts.pooling`) and is tested at ``significance / len(evidence_windows)``
+(Bonferroni), so the rule's false-alarm rate per window stays at most ``significance``: the
+short horizon reacts to a collapse within one or two windows, the long one finds a sustained
+drop of about one standard error per window, which no single window shows.
 
 >>> rule = AlertRule.model_validate(
 ...     {"name": "p", "metric": "precision", "op": "<", "threshold": "reference - 0.05"})
@@ -143,6 +150,16 @@ class Threshold:
         return f"reference {self.operation} {self.value:g}"
 
 
+def _as_horizons(raw: object) -> object:
+    """``2`` → ``[2]``; a list is sorted and each horizon checked (1 to 100 windows)."""
+    horizons = [raw] if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(horizons, list) or not horizons or not all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 100 for h in horizons):
+        raise ValueError("evidence_windows must be a number of windows (1 to 100) or a "
+                         "non-empty list of them")
+    return sorted(set(horizons))
+
+
 ThresholdField = Annotated[
     Threshold,
     BeforeValidator(Threshold.parse),
@@ -175,6 +192,10 @@ class AlertRule(BaseModel):
     significance: float | None = Field(default=None, gt=0.0, lt=0.5)
     """One-sided test level: breach only when worse than the reference beyond sampling error
     (needs a relative threshold, the minimum effect, and an ordering ``op``)."""
+    evidence_windows: Annotated[list[int], BeforeValidator(_as_horizons)] = Field(
+        default_factory=lambda: [1])
+    """Horizons of a significance test: pool the latest ``h`` qualifying windows, for each
+    ``h`` (a number or a list; each tested at ``significance / len(evidence_windows)``)."""
     for_windows: int = Field(default=1, ge=1, le=1000, alias="for")
     min_samples: int = Field(default=0, ge=0)
     delay: Duration | None = None
@@ -212,6 +233,9 @@ class AlertRule(BaseModel):
         ):
             raise ValueError("significance needs a relative threshold (reference ± d or "
                              "reference * r, the minimum effect) and op <, <=, > or >=")
+        if self.significance is None and self.evidence_windows != [1]:
+            raise ValueError("evidence_windows pools windows for a significance test: "
+                             "set significance too")
         return self
 
     @property
@@ -245,34 +269,32 @@ class AlertRule(BaseModel):
 
     @property
     def critical_z(self) -> float | None:
-        """The one-sided z quantile of ``significance`` (None without significance)."""
+        """The one-sided z quantile of ``significance`` shared among the horizons of
+        ``evidence_windows`` (None without significance).
+
+        >>> AlertRule.model_validate({"name": "f1", "metric": "f1", "op": "<",
+        ...     "threshold": "reference - 0.01", "significance": 0.001,
+        ...     "evidence_windows": [2, 12]}).critical_z  # the 1 - 0.0005 quantile
+        3.29...
+        """
         if self.significance is None:
             return None
-        return NormalDist().inv_cdf(1.0 - self.significance)
+        return NormalDist().inv_cdf(1.0 - self.significance / len(self.evidence_windows))
 
-    def z_score(self, value: float, reference: float, stderr: float | None,
-                reference_stderr: float | None = None) -> float | None:
-        """How many standard errors ``value`` is worse than ``reference`` (None without a
-        standard error): (reference - value) / √(SE² + SE_ref²) for ``<``, the opposite for
-        ``>``.
-
-        >>> rule = AlertRule.model_validate({"name": "f1", "metric": "f1", "op": "<",
-        ...     "threshold": "reference - 0.01", "significance": 0.01})
-        >>> round(rule.z_score(0.75, 0.80, 0.012, 0.009), 2), round(rule.critical_z, 2)
-        (3.33, 2.33)
-        """
-        if stderr is None or not math.isfinite(stderr):
-            return None
-        spread = math.hypot(stderr, reference_stderr or 0.0)
-        gap = reference - value if self.op in ("<", "<=") else value - reference
-        if spread <= 0.0:
-            return math.copysign(math.inf, gap) if gap else 0.0
-        return gap / spread
+    @property
+    def worse(self) -> Callable[[float, float], float]:
+        """``(value, baseline) -> gap``, positive when ``value`` is on the rule's bad side."""
+        if self.op in ("<", "<="):
+            return lambda value, baseline: baseline - value
+        return lambda value, baseline: value - baseline
 
     def describe(self) -> str:
         """``precision < reference - 0.05 for 2 windows``."""
         target = f"{self.metric}" + (f"[{self.feature}]" if self.feature else "")
-        test = (f", significantly (one-sided z-test at {self.significance:g})"
-                if self.significance is not None else "")
+        test = ""
+        if self.significance is not None:
+            pooled = " or ".join(str(h) for h in self.evidence_windows)
+            over = "" if self.evidence_windows == [1] else f" over the latest {pooled} windows"
+            test = f", significantly (one-sided z-test at {self.significance:g}{over})"
         suffix = f" for {self.for_windows} windows" if self.for_windows > 1 else ""
         return f"{target} {self.op} {self.threshold}{test}{suffix}"

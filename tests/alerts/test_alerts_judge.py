@@ -106,9 +106,10 @@ def test_performance_drop_fires_on_a_significant_sustained_drop_not_on_noise(ses
     for model in ("large", "small", "close"):
         seed_reference(sessions, "f1", 0.80, model=model)
         seed_reference(sessions, "f1_stderr", 0.005, model=model)
-    # three points down over 2,000 labelled rows a window: z ≈ 2.8 in each, fires at the 2nd
+    # three points down over 2,000 labelled rows a window: z ≈ 2.8 in each, 3.6 over the two
+    # pooled (≥ 3.29, the 0.0005 quantile of each of the two horizons): fires at the 2nd
     seed(sessions, "f1", [0.77, 0.77], model="large", sample_size=2000)
-    # six points down over 200 rows: within noise (z ≈ 1.9 < 2.33), never fires
+    # six points down over 200 rows: within noise (z ≈ 2.7 pooled < 3.29), never fires
     seed(sessions, "f1", [0.74, 0.74], model="small", sample_size=200)
     # half a point down over a million rows: significant, but below the minimum effect
     seed(sessions, "f1", [0.795, 0.795], model="close", sample_size=1_000_000)
@@ -122,11 +123,44 @@ def test_performance_drop_fires_on_a_significant_sustained_drop_not_on_noise(ses
         assert row is None or row.status != "firing", quiet
     [note] = [n for n in notifications(sessions) if n.payload["rule"] == "performance_drop"]
     evidence = note.payload["evidence"]
-    assert evidence["z"] == pytest.approx(0.03 / (0.77 * 0.23 / 2000 + 0.005**2) ** 0.5)
+    # two windows pooled: the windows' variance halves, the reference's is counted once
+    assert evidence["z"] == pytest.approx(0.03 / (0.77 * 0.23 / 2000 / 2 + 0.005**2) ** 0.5)
     low, high = evidence["interval"]
-    assert low < 0.77 < high and evidence["sample_size"] == 2000
-    assert evidence["test"].startswith("one-sided z-test at 0.01")
+    assert low < 0.77 < high and evidence["sample_size"] == 4000 and evidence["windows"] == 2
+    assert evidence["test"].startswith("one-sided z-test at 0.001 over the latest 2 or 12")
     assert "standard errors worse than the reference" in note.payload["summary"]
+
+
+def test_a_sustained_drop_of_one_standard_error_a_window_fires_over_the_long_horizon(
+    sessions,
+) -> None:
+    """1.6 points below the reference at 1,000 labelled rows (1.2 standard errors a window):
+    no window and no pair of windows shows it; nine windows pooled do (z 3.35 ≥ 3.29)."""
+    cfg = config()
+    seed_reference(sessions, "f1", 0.80)
+    seed_reference(sessions, "f1_stderr", 0.002)
+    seed(sessions, "f1", [0.784] * 8)
+    run(sessions, 7, cfg)
+    row = state(sessions, "performance_drop/fraud/3/")
+    assert row is None or row.status != "firing"  # eight windows pooled: z 3.19
+    seed(sessions, "f1", [0.784], first=8)
+    run(sessions, 8, cfg)
+    assert state(sessions, "performance_drop/fraud/3/").status == "firing"
+    [note] = [n for n in notifications(sessions) if n.payload["rule"] == "performance_drop"]
+    assert note.payload["evidence"]["windows"] == 9
+    assert note.payload["evidence"]["sample_size"] == 9000
+
+
+def test_a_collapse_fires_at_its_first_window(sessions) -> None:
+    cfg = config()
+    seed_reference(sessions, "f1", 0.80)
+    seed_reference(sessions, "f1_stderr", 0.002)
+    seed(sessions, "f1", [0.80, 0.80, 0.80], sample_size=5000)
+    run(sessions, 2, cfg)
+    assert state(sessions, "performance_drop/fraud/3/") is None
+    seed(sessions, "f1", [0.60], sample_size=5000, first=3)
+    run(sessions, 3, cfg)
+    assert state(sessions, "performance_drop/fraud/3/").status == "firing"
 
 
 def test_concept_drift_is_suspected_when_labels_fall_short_of_the_models_own_estimate(
