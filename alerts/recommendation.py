@@ -97,7 +97,11 @@ def decide(
 
 
 def performance_evidence(judgement: Judgement) -> dict[str, Any]:
-    """Metric, value, reference, delta, sample size and 95 % interval of a performance breach."""
+    """Metric, value, reference, delta, sample size and 95 % interval of a performance breach.
+
+    For a significance rule, the interval, the sample size and ``significant`` are its test's
+    (the windows it pooled, :meth:`Judgement.evidence`); for a plain threshold rule on a
+    proportion, a Wilson interval over the latest window."""
     latest = judgement.latest
     metric = judgement.rule.metric
     evidence: dict[str, Any] = {
@@ -119,7 +123,13 @@ def performance_evidence(judgement: Judgement) -> dict[str, Any]:
         "confidence_95": None,
         "significant": None,
     }
-    if metric in PROPORTION_METRICS and latest.value is not None:
+    test = judgement.evidence()
+    if test is not None:
+        evidence.update(
+            confidence_95=test["interval"], significant=latest.breaching, test=test["test"],
+            z=test["z"], pooled_windows=test["windows"], pooled_value=test["value"],
+            sample_size=test["sample_size"])
+    elif metric in PROPORTION_METRICS and latest.value is not None:
         low, high = wilson_interval(latest.value, latest.sample_size)
         evidence["confidence_95"] = [low, high]
         if judgement.reference is not None:
@@ -209,9 +219,14 @@ def summarise(
         kind = "estimated " if item["estimated"] else ""
         ci = item["confidence_95"]
         interval = f", 95% CI {_fmt(ci[0])}-{_fmt(ci[1])}" if ci else ""
+        pooled = item.get("pooled_windows")
+        over = f" over {pooled} windows" if pooled and pooled > 1 else ""
+        value = item.get("pooled_value", item["value"])
+        delta = item["delta"] if not over or item["reference"] is None \
+            else value - item["reference"]
         parts.append(
-            f"{kind}{item['metric'].removeprefix('estimated_')} {_fmt(item['value'])} vs "
-            f"reference {_fmt(item['reference'])} (delta {_fmt(item['delta'])}, "
+            f"{kind}{item['metric'].removeprefix('estimated_')} {_fmt(value)}{over} vs "
+            f"reference {_fmt(item['reference'])} (delta {_fmt(delta)}, "
             f"n={item['sample_size']}{interval})."
         )
     return " ".join(parts)

@@ -3,12 +3,14 @@ fires only on drift *and* a performance drop, and its payload carries the eviden
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.dispatcher import Dispatcher
 from infersight.alerts.judge import judge_window
 from infersight.alerts.recommendation import wilson_interval
 from infersight.storage.alert_tables import AlertNotification
+from scipy import stats
 from scipy.stats import binomtest
 from sqlalchemy import select
 
@@ -82,13 +84,18 @@ def test_drift_plus_realised_drop_recommends_retraining_with_evidence(sessions, 
     assert performance["metric"] == "f1" and performance["estimated"] is False
     assert performance["value"] == 0.70 and performance["reference"] == 0.85
     assert performance["delta"] == pytest.approx(-0.15)
-    assert performance["sample_size"] == 600
-    reference_ci = binomtest(420, 600).proportion_ci(confidence_level=0.95, method="wilson")
-    assert performance["confidence_95"] == pytest.approx([reference_ci.low, reference_ci.high])
+    # the rule's test pooled both windows, weighted by their binomial variances
+    weights = np.array([600 / (0.78 * 0.22), 600 / (0.70 * 0.30)])
+    pooled = float(weights @ [0.78, 0.70] / weights.sum())
+    half = stats.norm.ppf(0.975) / np.sqrt(weights.sum())
+    assert performance["sample_size"] == 1200 and performance["pooled_windows"] == 2
+    assert performance["pooled_value"] == pytest.approx(pooled)
+    assert performance["confidence_95"] == pytest.approx([pooled - half, pooled + half])
     assert performance["significant"] is True
     assert evidence["windows"] == [T0.isoformat(), (T0 + HOUR).isoformat()]
 
-    assert "amount" in payload["summary"] and "0.7 vs reference 0.85" in payload["summary"]
+    assert "amount" in payload["summary"]
+    assert f"{pooled:.3g} over 2 windows vs reference 0.85" in payload["summary"]
     assert payload["links"]["page"] == "http://infersight:8000/?model=fraud&version=3"
     assert payload["links"]["dashboard"].startswith("http://grafana:3000/d/infersight-model?")
 
