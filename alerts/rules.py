@@ -199,7 +199,8 @@ class AlertRule(BaseModel):
     for_windows: int = Field(default=1, ge=1, le=1000, alias="for")
     min_samples: int = Field(default=0, ge=0)
     delay: Duration | None = None
-    """Only judge windows that ended at least this long ago (e.g. label coverage)."""
+    """Only judge windows that ended, and whose points were first written, at least this long
+    ago (e.g. label coverage: a replayed history waits for its labels as live traffic does)."""
     severity: Severity = "warning"
     channels: list[str] = Field(default_factory=list)
     """Channel names; empty means the configured default channels."""

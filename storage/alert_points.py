@@ -12,7 +12,7 @@ from typing import Any
 
 from infersight.storage.metrics import REFERENCE_WINDOW_START
 from infersight.storage.models import MetricPoint
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 
@@ -38,8 +38,10 @@ def _live(
         else MetricPoint.metric.in_(metrics),
         MetricPoint.window_start > REFERENCE_WINDOW_START,
     ]
-    if ended_by is not None:
+    if ended_by is not None:  # ended, and its data first arrived, at least that long ago
         conditions.append(MetricPoint.window_end <= ended_by)
+        conditions.append(
+            func.coalesce(MetricPoint.first_evaluated_at, MetricPoint.window_end) <= ended_by)
     return conditions
 
 

@@ -65,6 +65,7 @@ def upsert_metric_points(session: Session, points: Iterable[MetricPointRecord]) 
             "value": _stored_value(p.value),
             "sample_size": p.sample_size,
             "evaluated_at": p.evaluated_at or now,
+            "first_evaluated_at": p.evaluated_at or now,  # kept on conflict (not in _UPDATE)
         }
         for p in points
     ]

@@ -134,6 +134,11 @@ class MetricPoint(Base):
     value: Mapped[float | None] = mapped_column(Float)
     sample_size: Mapped[int] = mapped_column(BigInteger, default=0)
     evaluated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    first_evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """When the point was first written, i.e. soon after its window's data first arrived;
+    re-evaluation keeps it. Rule delays count from it as well as from the window's end, so a
+    replayed history is not judged before its late data (labels) could arrive. Null on points
+    written before it existed."""
 
 
 class PredictionIndex(Base):

@@ -10,6 +10,7 @@ from infersight.alerts.config import AlertConfig
 from infersight.alerts.judge import judge_window
 from infersight.alerts.silences import Matcher, SilenceSpec, create_silence
 from infersight.storage.alert_tables import AlertNotification, AlertState
+from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -161,6 +162,34 @@ def test_a_collapse_fires_at_its_first_window(sessions) -> None:
     seed(sessions, "f1", [0.60], sample_size=5000, first=3)
     run(sessions, 3, cfg)
     assert state(sessions, "performance_drop/fraud/3/").status == "firing"
+
+
+def test_a_rule_delay_counts_from_when_the_windows_data_arrived(sessions) -> None:
+    """label_coverage_low waits 24 h: a month-old window replayed an hour ago is not judged
+    until its labels have had 24 h to arrive; the same window written live long ago is."""
+    cfg = config()
+    replayed_at = T0 + timedelta(days=30)
+    windows = [(T0 + i * HOUR, "replayed", replayed_at) for i in range(2)]
+    windows += [(T0 + i * HOUR, "live", T0 + (i + 1) * HOUR) for i in range(2)]
+    with sessions.begin() as session:
+        upsert_metric_points(session, [
+            MetricPointRecord(model, "3", start, start + HOUR, None, "label_coverage", 0.0,
+                              1000, evaluated_at=written)
+            for start, model, written in windows
+        ])
+    for model in ("replayed", "live"):
+        with sessions.begin() as session:
+            judge_window(session, model, "3", {}, replayed_at + HOUR, cfg)
+    assert state(sessions, "label_coverage_low/live/3/").status == "firing"
+    assert state(sessions, "label_coverage_low/replayed/3/") is None
+    with sessions.begin() as session:  # re-evaluated since (labels came in): still first written then
+        upsert_metric_points(session, [
+            MetricPointRecord("replayed", "3", start, start + HOUR, None, "label_coverage", 0.0,
+                              1000, evaluated_at=replayed_at + 2 * HOUR)
+            for start, _, _ in windows[:2]
+        ])
+        judge_window(session, "replayed", "3", {}, replayed_at + 25 * HOUR, cfg)
+    assert state(sessions, "label_coverage_low/replayed/3/").status == "firing"
 
 
 def test_concept_drift_is_suspected_when_labels_fall_short_of_the_models_own_estimate(
