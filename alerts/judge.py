@@ -95,16 +95,21 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
     value = "n/a" if latest.value is None else f"{latest.value:.4g}"
     reference = "" if judgement.reference is None else f", reference {judgement.reference:.4g}"
     evidence = judgement.evidence()
-    significance = "" if evidence is None else (
-        f"; over the latest {evidence['windows']} window(s) ({evidence['sample_size']} rows) "
-        f"{evidence['value']:.4g}, 95 % interval {evidence['interval'][0]:.4g} to "
-        f"{evidence['interval'][1]:.4g}: {evidence['z']:.1f} standard errors worse than the "
-        f"{'reference' if rule.baseline == 'reference' else rule.reference_metric_name}")
-    summary = (
-        f"{judgement.model} v{judgement.version}: {target} = {value} {rule.op} {threshold}"
-        f"{reference}{significance} ({latest.sample_size} rows, {judgement.streak} window(s) "
-        "in a row)"
-    )
+    if evidence is None:
+        summary = (
+            f"{judgement.model} v{judgement.version}: {target} = {value} {rule.op} {threshold}"
+            f"{reference} ({latest.sample_size} rows, {judgement.streak} window(s) in a row)"
+        )
+    else:  # the decision first: the pooled value, against what, how far beyond noise
+        low, high = evidence["interval"]
+        against = "reference" if rule.baseline == "reference" else rule.reference_metric_name
+        summary = (
+            f"{judgement.model} v{judgement.version}: {target} {evidence['value']:.4g} over the "
+            f"latest {evidence['windows']} window(s) ({evidence['sample_size']} rows, 95 % "
+            f"interval {low:.4g} to {high:.4g}) vs {against} {evidence['baseline']:.4g}: "
+            f"{evidence['effect']:+.4g}, {evidence['z']:.1f} standard errors worse (one-sided "
+            f"test at {rule.significance:g}); latest window {value} ({latest.sample_size} rows)"
+        )
     return Candidate(
         rule=rule.name,
         model=judgement.model,

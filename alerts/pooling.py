@@ -92,6 +92,8 @@ def pool(
     total = math.fsum(weights)
 
     def mean(values: Sequence[float]) -> float:
+        if all(v == values[0] for v in values):  # a version reference: exactly itself
+            return values[0]
         return math.fsum(w * v for w, v in zip(weights, values, strict=True)) / total
 
     value = mean([o.value for o in observations])

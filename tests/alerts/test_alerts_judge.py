@@ -129,7 +129,8 @@ def test_performance_drop_fires_on_a_significant_sustained_drop_not_on_noise(ses
     low, high = evidence["interval"]
     assert low < 0.77 < high and evidence["sample_size"] == 4000 and evidence["windows"] == 2
     assert evidence["test"].startswith("one-sided z-test at 0.001 over the latest 2 or 12")
-    assert "standard errors worse than the reference" in note.payload["summary"]
+    assert "over the latest 2 window(s) (4000 rows" in note.payload["summary"]
+    assert "vs reference 0.8: -0.03" in note.payload["summary"]
 
 
 def test_a_sustained_drop_of_one_standard_error_a_window_fires_over_the_long_horizon(
