@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -216,7 +217,7 @@ def _diagnose_message(data: bytes) -> DecodedBatch | tuple[str, list[msgspec.Raw
     except msgspec.ValidationError:  # (a subclass of DecodeError: test it first)
         return _reject_message(data, "not_a_batch", f"message: expected object, got {kind_of(data)}")
     except msgspec.DecodeError as error:
-        return _reject_message(data, "invalid_json", f"message: invalid JSON ({error})")
+        return _reject_message(data, "invalid_json", _invalid_json_detail(data, str(error)))
     for name in ("schema", "events"):
         if name not in envelope:
             return _reject_message(
@@ -231,6 +232,29 @@ def _diagnose_message(data: bytes) -> DecodedBatch | tuple[str, list[msgspec.Raw
         detail = f"message.{wrong}: expected {expected}, got {kind_of(envelope[wrong])}"
         return _reject_message(data, "not_a_batch", detail)
     return schema, events
+
+
+_BYTE_AT = re.compile(r"\(byte (\d+)\)")
+_NON_FINITE_LITERALS = (b"NaN", b"-Infinity", b"Infinity")
+
+
+def _invalid_json_detail(data: bytes, error: str) -> str:
+    """The decoder's message; for a ``NaN``/``Infinity`` literal (Python's ``json.dumps``
+    writes them by default, JSON has none), what it is and what to send instead.
+
+    >>> _invalid_json_detail(b'{"x": NaN}', "JSON is malformed: invalid character (byte 6)")
+    'message: invalid JSON at byte 6: NaN is not a JSON value (Python json.dumps writes it unless allow_nan=False); send a missing value as null'
+    """
+    found = _BYTE_AT.search(error)
+    if found is not None:
+        at = int(found.group(1))
+        for literal in _NON_FINITE_LITERALS:
+            start = at - 1 if literal.startswith(b"-") and data[at - 1:at] == b"-" else at
+            if data.startswith(literal, start):
+                return (f"message: invalid JSON at byte {start}: {literal.decode()} is not a "
+                        "JSON value (Python json.dumps writes it unless allow_nan=False); send "
+                        "a missing value as null")
+    return f"message: invalid JSON ({error})"
 
 
 def _finish(event: Prediction | Label) -> tuple[str, str] | None:

@@ -70,11 +70,32 @@ def test_mixed_batch_is_split_per_model_and_kind_with_reasons_for_the_rejected(a
     assert all(d.topic == "http:/v1/events" for d in letters)
 
 
+def test_the_rejected_count_is_in_a_header_even_when_every_event_is_refused(api: Api) -> None:
+    refused = api.post("/v1/events", scope="ingest",
+                       content=_batch([{"type": "prediction"}, _prediction("m", 1, ts="x")]))
+    assert refused.status_code == 202 and refused.json()["accepted"] == 0
+    assert refused.headers["X-Infersight-Rejected"] == "2"
+    clean = api.post("/v1/labels", scope="ingest", content=_batch([_label("m", 1)]))
+    assert clean.headers["X-Infersight-Rejected"] == "0"
+
+
 def test_labels_endpoint_publishes_to_the_labels_topic(api: Api) -> None:
     response = api.post("/v1/labels", scope="ingest", content=_batch([_label("m", 1)]))
     assert response.status_code == 202 and response.json()["accepted"] == 1
     assert len(_read_local(api, wire.LABELS_TOPIC)) == 1
     assert _read_local(api, wire.EVENTS_TOPIC) == []
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_literal_is_named_with_its_fix(sqlite_api: Api, literal: str) -> None:
+    """Python's json.dumps writes NaN by default; the answer says so and what to send."""
+    value = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}[literal]
+    body = json.dumps({"schema": wire.SCHEMA, "events": [{"features": {"x": value}}]})
+    response = sqlite_api.post("/v1/events", scope="ingest", content=body.encode())
+    assert response.status_code == 400 and response.json()["error"] == "invalid_json"
+    detail = response.json()["problems"][0]["problem"]
+    assert f"at byte {body.index(literal)}: {literal} is not a JSON value" in detail
+    assert "null" in detail and "allow_nan=False" in detail
 
 
 @pytest.mark.parametrize(

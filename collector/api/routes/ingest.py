@@ -5,7 +5,9 @@ accepted events are re-encoded as one batch per model (split to stay under the c
 message limit) and published keyed by model name — predictions to ``infersight.events``,
 labels to ``infersight.labels``, whichever endpoint received them — and refused events go to
 ``infersight.deadletter`` with their reason. The answer (202) counts both and gives each
-refused event's index, reason and detail. A body that is not a batch at all is a 400.
+refused event's index, reason and detail, and its ``X-Infersight-Rejected`` header the
+number refused, so a client that reads only statuses and headers still sees a batch refused
+in full. A body that is not a batch at all is a 400.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.deps import Context, IngestKey
@@ -28,6 +30,8 @@ from pydantic import BaseModel
 router = APIRouter(prefix="/v1", tags=["ingest"], responses=ERROR_RESPONSES)
 
 MAX_LISTED_REJECTIONS = 1000
+REJECTED_HEADER = "X-Infersight-Rejected"
+"""Header of a 202: how many events of the batch were refused (``0`` when none)."""
 
 
 class RejectedEvent(BaseModel):
@@ -138,15 +142,28 @@ def _ingest(context: ApiContext, body: bytes, endpoint: str) -> IngestResult:
     )
 
 
-@router.post("/events", status_code=202, openapi_extra=_BODY_DOC)
-async def post_events(request: Request, context: Context, _key: IngestKey) -> IngestResult:
+_REJECTED_DOC = {"202": {"headers": {REJECTED_HEADER: {
+    "description": "How many events of the batch were refused (listed in `errors`)",
+    "schema": {"type": "integer"}}}}}
+
+
+async def _answer(request: Request, response: Response, context: ApiContext, what: str,
+                  endpoint: str) -> IngestResult:
+    body = await read_body(request, context.config.max_body_bytes, what)
+    result = await run_in_threadpool(_ingest, context, body, endpoint)
+    response.headers[REJECTED_HEADER] = str(result.rejected)
+    return result
+
+
+@router.post("/events", status_code=202, openapi_extra=_BODY_DOC, responses=_REJECTED_DOC)
+async def post_events(request: Request, response: Response, context: Context,
+                      _key: IngestKey) -> IngestResult:
     """Ingest a batch of prediction events (labels in it go to the labels topic)."""
-    body = await read_body(request, context.config.max_body_bytes, "the event batch")
-    return await run_in_threadpool(_ingest, context, body, "/v1/events")
+    return await _answer(request, response, context, "the event batch", "/v1/events")
 
 
-@router.post("/labels", status_code=202, openapi_extra=_BODY_DOC)
-async def post_labels(request: Request, context: Context, _key: IngestKey) -> IngestResult:
+@router.post("/labels", status_code=202, openapi_extra=_BODY_DOC, responses=_REJECTED_DOC)
+async def post_labels(request: Request, response: Response, context: Context,
+                      _key: IngestKey) -> IngestResult:
     """Ingest a batch of label events (ground truth joined to predictions by id)."""
-    body = await read_body(request, context.config.max_body_bytes, "the label batch")
-    return await run_in_threadpool(_ingest, context, body, "/v1/labels")
+    return await _answer(request, response, context, "the label batch", "/v1/labels")
