@@ -7,6 +7,10 @@ Thresholds and why:
   decisions are already corrected for multiple testing (Benjamini-Hochberg), so a third of
   the features moving is a real shift, not noise; 0.3 warns earlier than the common 0.5
   "dataset drift" cut-off, and two windows filter a single odd hour.
+- ``multivariate_drift``: the window's reconstruction error (PCA over the standardised
+  inputs, see :mod:`infersight.drift.multivariate`) significantly (0.001) and at least 2 %
+  above the reference's, for 2 windows, ≥ 500 rows: correlations between inputs broke while
+  each feature's own distribution may hold, which no per-feature test sees.
 - ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "@prediction"``) for
   2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
   0.25 major).
@@ -39,7 +43,7 @@ Thresholds and why:
   estimated performance drop (see :mod:`infersight.alerts.recommendation`).
 
 >>> [r.name for r in builtin_rules()][:3]
-['data_drift_share', 'prediction_drift', 'performance_drop']
+['data_drift_share', 'multivariate_drift', 'prediction_drift']
 >>> builtin_retraining_rule().name
 'retraining_recommended'
 """
@@ -62,6 +66,17 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "min_samples": 500,
         "severity": "warning",
         "annotations": {"summary": "A large share of input features drifted from the reference"},
+    },
+    {
+        "name": "multivariate_drift",
+        "metric": "multivariate_drift",
+        "op": ">",
+        "threshold": 0.5,
+        "for": 2,
+        "min_samples": 500,
+        "severity": "warning",
+        "annotations": {"summary": "The joint distribution of the inputs moved from the "
+                                   "reference (PCA reconstruction error)"},
     },
     {
         "name": "prediction_drift",
@@ -156,7 +171,7 @@ def builtin_retraining_rule() -> RetrainingRule:
     """The built-in retraining recommendation."""
     return RetrainingRule(
         name="retraining_recommended",
-        drift_rules=["data_drift_share", "prediction_drift"],
+        drift_rules=["data_drift_share", "multivariate_drift", "prediction_drift"],
         performance_rules=["performance_drop", "error_increase", "rmse_increase",
                            "mape_increase", "estimated_performance_drop"],
     )

@@ -56,7 +56,7 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
-def _factorize(values: Any) -> tuple[npt.NDArray[np.intp], list[str]]:
+def factorize(values: Any) -> tuple[npt.NDArray[np.intp], list[str]]:
     """Codes (-1 = missing) and the normalised keys of the distinct values."""
     arr = values if isinstance(values, np.ndarray | pd.Series) else np.asarray(
         list(values) if not isinstance(values, Sequence) else values, dtype=object)
@@ -88,7 +88,7 @@ class CategoricalProfile:
     @classmethod
     def from_values(cls, values: Any, top_k: int = TOP_K) -> CategoricalProfile:
         """Profile a reference column (None/NaN are counted as missing)."""
-        codes, keys = _factorize(values)
+        codes, keys = factorize(values)
         valid = codes[codes >= 0]
         per_key: dict[str, int] = {}
         for key, c in zip(keys, np.bincount(valid, minlength=len(keys)).tolist(), strict=True):
@@ -160,7 +160,7 @@ class CategoricalState:
 
     def update(self, values: Any, profile: CategoricalProfile) -> None:
         """Add a column of category values (None/NaN = missing)."""
-        codes, keys = _factorize(values)
+        codes, keys = factorize(values)
         self.count += int(codes.size)
         valid = codes[codes >= 0]
         self.missing += int(codes.size - valid.size)

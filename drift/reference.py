@@ -25,6 +25,7 @@ from . import _codec
 from .categorical import TOP_K, CategoricalProfile
 from .columns import FeatureKind, infer_kind, to_float
 from .estimation import CBPE
+from .multivariate import ReconstructionProfile
 from .numeric import NumericProfile
 from .performance import (
     ClassificationState,
@@ -75,7 +76,8 @@ class Reference:
     def __init__(self, features: dict[str, Profile], rows: int,
                  prediction_spec: PredictionSpec | None = None,
                  prediction: Profile | None = None, labels: Profile | None = None,
-                 performance: dict[str, float] | None = None, cbpe: CBPE | None = None) -> None:
+                 performance: dict[str, float] | None = None, cbpe: CBPE | None = None,
+                 multivariate: ReconstructionProfile | None = None) -> None:
         self.features = features
         self.rows = rows
         self.prediction_spec = prediction_spec
@@ -83,6 +85,9 @@ class Reference:
         self.labels = labels
         self.performance = performance or {}
         self.cbpe = cbpe
+        self.multivariate = multivariate
+        """The reconstruction-error transform (:mod:`~infersight.drift.multivariate`), or None
+        with fewer than two features taking part."""
         self.fingerprint = self._layout_fingerprint()
 
     @property
@@ -144,15 +149,18 @@ class Reference:
                 raise ValueError(f"feature {name!r}: type must be 'numeric' or 'categorical', "
                                  f"not {kind!r}")
             profiles[name] = profile_column(col, kind, top_k)  # type: ignore[arg-type]
+        multivariate = ReconstructionProfile.fit(columns, {
+            name: p if isinstance(p, CategoricalProfile) else None for name, p in profiles.items()})
         if predictions is None and labels is None:
-            return cls(profiles, rows)
+            return cls(profiles, rows, multivariate=multivariate)
         return cls._with_outputs(profiles, rows, predictions, labels, task, positive_label,
-                                 threshold)
+                                 threshold, multivariate)
 
     @classmethod
     def _with_outputs(cls, profiles: dict[str, Profile], rows: int, predictions: Any,
                       labels: Any, task: str | None, positive_label: Any,
-                      threshold: float) -> Reference:
+                      threshold: float, multivariate: ReconstructionProfile | None = None
+                      ) -> Reference:
         label_list = _to_list(labels) if labels is not None else None
         pred_list = _to_list(predictions) if predictions is not None else None
         for what, values in (("predictions", pred_list), ("labels", label_list)):
@@ -181,7 +189,8 @@ class Reference:
                                                max(TOP_K, len(spec.classes)))
         if pred_list is not None and label_list is not None:
             performance, cbpe = _reference_performance(spec, predictions, pred_list, label_list)
-        return cls(profiles, rows, spec, prediction_profile, label_profile, performance, cbpe)
+        return cls(profiles, rows, spec, prediction_profile, label_profile, performance, cbpe,
+                   multivariate)
 
     def new_window(self) -> WindowState:
         """An empty, mergeable window state for this reference."""
@@ -209,6 +218,8 @@ class Reference:
             h.update(b"pn" + self.prediction.edges.tobytes())
         elif isinstance(self.prediction, CategoricalProfile):
             h.update(b"pc" + "\0".join(self.prediction.vocabulary).encode())
+        if self.multivariate is not None:
+            h.update(self.multivariate.fingerprint())
         return h.digest()
 
     def to_bytes(self) -> bytes:
@@ -222,6 +233,8 @@ class Reference:
             "performance": self.performance,
             "cbpe": self.cbpe.to_dict() if self.cbpe else None,
         }
+        if self.multivariate is not None:  # absent from references profiled before it existed
+            body["multivariate"] = self.multivariate.to_dict()
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -235,8 +248,10 @@ class Reference:
             labels = _profile_from_dict(body["labels"]) if body["labels"] else None
             cbpe = CBPE.from_dict(body["cbpe"]) if body["cbpe"] else None
             perf = {str(k): float(v) for k, v in body["performance"].items()}
-            return cls(features, int(body["rows"]), spec, pred, labels, perf, cbpe)
-        except (KeyError, TypeError, AttributeError) as exc:
+            multivariate = ReconstructionProfile.from_dict(body["multivariate"]) \
+                if body.get("multivariate") else None
+            return cls(features, int(body["rows"]), spec, pred, labels, perf, cbpe, multivariate)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise _codec.FormatError(f"corrupt reference payload: {exc!r}") from exc
 
 

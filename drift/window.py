@@ -25,6 +25,7 @@ from . import _codec
 from .categorical import CategoricalProfile, CategoricalState
 from .columns import Columns, to_columns, to_float
 from .loghist import LogHistogram
+from .multivariate import ReconstructionState
 from .numeric import NumericProfile, NumericState
 from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
 from .predictions import labelled_rows
@@ -104,7 +105,11 @@ class WindowState:
         self.score_counts: np.ndarray | None = None
         self.latency = LogHistogram()
         self.performance: PerformanceState | None = None
+        self.reconstruction: ReconstructionState | None = None
+        """Per-row reconstruction errors (a reference with a multivariate transform)."""
         if reference is not None:
+            if reference.multivariate is not None:
+                self.reconstruction = reference.multivariate.new_state()
             self.features = {n: _new_state(p) for n, p in reference.features.items()}
             if reference.prediction is not None:
                 self.prediction = _new_state(reference.prediction)
@@ -137,6 +142,9 @@ class WindowState:
         self._check_lengths(cols, preds, lat)
         for name, profile in ref.features.items():
             _update_state(self.features[name], profile, cols.features.get(name), cols.rows)
+        if ref.multivariate is not None and self.reconstruction is not None and cols.rows:
+            self.reconstruction.update(ref.multivariate.errors(cols.features, cols.rows),
+                                       ref.multivariate.edges)
         if preds is not None:
             self._update_predictions(ref, preds)
         if lat is not None:
@@ -234,6 +242,11 @@ class WindowState:
             else:
                 self.score_counts += other.score_counts
         self.latency.merge(other.latency)
+        if other.reconstruction is not None:
+            if self.reconstruction is None:
+                self.reconstruction = other.reconstruction
+            else:
+                self.reconstruction.merge(other.reconstruction)
         if other.performance is not None:
             if self.performance is None:
                 self.performance = type(other.performance).from_dict(other.performance.to_dict())
@@ -259,6 +272,8 @@ class WindowState:
             "latency": None if self.latency.is_empty() else self.latency.to_dict(),
             "performance": self.performance.to_dict() if self.performance else None,
         }
+        if self.reconstruction is not None:  # absent without a multivariate reference
+            body["mv"] = self.reconstruction.to_dict()
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -277,6 +292,8 @@ class WindowState:
             if body["latency"] is not None:
                 window.latency = (_latency_from_kll(bytes(body["latency"])) if version == 1
                                   else LogHistogram.from_dict(body["latency"]))
+            if body.get("mv") is not None:
+                window.reconstruction = ReconstructionState.from_dict(body["mv"])
             perf = body["performance"]
             if perf is not None:
                 window.performance = (RegressionState.from_dict(perf)

@@ -20,7 +20,8 @@ DESIGN_METRICS = {"psi", "js_distance", "hellinger", "kl_divergence", "wasserste
 EXTRA_METRICS = {"new_category_rate", "estimated_precision_stderr", "estimated_recall_stderr",
                  "estimated_f1_stderr", "estimated_roc_auc_stderr", "accuracy_stderr",
                  "precision_stderr", "recall_stderr", "f1_stderr", "roc_auc_stderr",
-                 "mae_stderr", "rmse_stderr", "mape_stderr"}
+                 "mae_stderr", "rmse_stderr", "mape_stderr",
+                 "reconstruction_error", "reconstruction_error_drift", "multivariate_drift"}
 
 
 def _frame(rng: np.random.Generator, n: int, n_numeric: int = 4, n_categorical: int = 2,

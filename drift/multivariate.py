@@ -1,0 +1,286 @@
+"""Multivariate drift by PCA reconstruction error: correlations that break while every
+feature's own distribution holds.
+
+At reference time the features are encoded (numeric as they are; a categorical feature whose
+reference categories all fit in the vocabulary by its reference frequency, as NannyML's
+count encoding), missing values imputed (numeric: the reference mean; categorical: its most
+frequent category), standardised, and a PCA keeps the fewest components explaining more than
+:data:`VARIANCE_KEPT` of the variance. A row's *reconstruction error* is the euclidean
+distance, in standardised units, between the row and its projection back from those
+components. The reference's own error distribution is measured out of fold (each fifth of the
+reference projected by a PCA fitted on the other four fifths), so a small reference does not
+make new data look worse than it is.
+
+A window keeps the count, the exact sum and sum of squares of its rows' errors and a histogram
+over reference-defined edges (nothing per row): any split of a window merges to the same
+state, bit for bit, because each row's error is computed by element-wise operations in a fixed
+order, whatever batch it arrives in.
+
+    reconstruction_error        the window's mean error
+    reconstruction_error_drift  z = (mean - μ_ref) / (sd_ref · √(1/n + 1/n_ref)), one-sided
+    multivariate_drift          1 when z ≥ 3.09 (0.001) and the mean is ≥ 2 % above μ_ref
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> s = rng.normal(size=5000)
+>>> columns = {"a": s + rng.normal(size=5000) / 8, "b": s + rng.normal(size=5000) / 8}
+>>> profile = ReconstructionProfile.fit(columns, {"a": None, "b": None})
+>>> profile.features, profile.components.shape
+(['a', 'b'], (1, 2))
+>>> t = rng.normal(size=2000)
+>>> broken = {"a": t + rng.normal(size=2000) / 8, "b": -t + rng.normal(size=2000) / 8}
+>>> state = profile.new_state()
+>>> state.update(profile.errors(broken, 2000), profile.edges)
+>>> metrics = profile.metrics(state)
+>>> metrics["multivariate_drift"], metrics["reconstruction_error"] > 5 * profile.reference_mean
+(1.0, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _codec
+from ._exact_sum import exact_int_sum, exact_to_float, exact_to_floats
+from .categorical import CategoricalProfile, factorize
+from .columns import to_float
+
+ArrayF = npt.NDArray[np.float64]
+
+VARIANCE_KEPT = 0.65
+"""Share of the standardised reference variance the kept components explain (NannyML's
+default)."""
+MIN_FEATURES = 2
+"""Fewer features than this: no multivariate statistic."""
+MIN_REFERENCE_ROWS = 50
+"""Fewer reference rows than this: no multivariate statistic (five folds of ten rows)."""
+ERROR_BINS = 30
+"""Histogram bins of the per-row error, at the reference's out-of-fold quantiles."""
+FOLDS = 5
+DRIFT_Z = 3.090232306167813
+"""The one-sided 0.001 quantile: ``multivariate_drift`` needs at least this z …"""
+MIN_RELATIVE_INCREASE = 0.02
+"""… and a mean error at least 2 % above the reference's."""
+
+
+class ReconstructionProfile:
+    """The fitted encoding, standardisation and PCA, and the reference's error distribution."""
+
+    def __init__(self, numeric: list[str], categorical: dict[str, dict[str, float]],
+                 fill: dict[str, float], center: ArrayF, scale: ArrayF, pca_mean: ArrayF,
+                 components: ArrayF, edges: ArrayF, reference_mean: float,
+                 reference_std: float, reference_rows: int) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+        """``{feature: {category: reference frequency}}``; unseen categories encode as 0."""
+        self.fill = fill
+        """Encoded value imputed for a missing value of each feature."""
+        self.center, self.scale = center, scale
+        self.pca_mean, self.components = pca_mean, components
+        self.edges = edges
+        self.reference_mean, self.reference_std = reference_mean, reference_std
+        self.reference_rows = reference_rows
+
+    @property
+    def features(self) -> list[str]:
+        """The features taking part, in the order of the transform's columns."""
+        return [*self.numeric, *self.categorical]
+
+    @classmethod
+    def fit(cls, columns: Mapping[str, Any],
+            categorical: Mapping[str, CategoricalProfile | None]) -> ReconstructionProfile | None:
+        """Fit on reference ``columns``; ``categorical[name]`` is a categorical feature's
+        profile (None for a numeric feature). None when fewer than :data:`MIN_FEATURES`
+        features or :data:`MIN_REFERENCE_ROWS` rows can take part."""
+        numeric = [n for n, p in categorical.items() if p is None]
+        encodings: dict[str, dict[str, float]] = {}
+        for name, profile in categorical.items():
+            if profile is not None and profile.vocabulary and int(profile.ref_counts[-1]) == 0:
+                total = float(profile.ref_counts.sum())
+                encodings[name] = {key: float(c) / total for key, c in
+                                   zip(profile.vocabulary, profile.ref_counts.tolist(),
+                                       strict=False)}
+        rows = len(next(iter(columns.values()))) if columns else 0
+        if len(numeric) + len(encodings) < MIN_FEATURES or rows < MIN_REFERENCE_ROWS:
+            return None
+        raw = [to_float(columns[name])[0] for name in numeric]
+        fill = {name: float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else 0.0
+                for name, v in zip(numeric, raw, strict=True)}
+        for name, frequencies in encodings.items():
+            fill[name] = max(frequencies.values())  # the most frequent category
+        profile = cls(numeric, encodings, fill, np.zeros(0), np.ones(0), np.zeros(0),
+                      np.zeros((0, 0)), np.zeros(0), 0.0, 0.0, rows)
+        data = profile.encode(columns, rows)
+        profile.center = data.mean(axis=0)
+        std = data.std(axis=0)
+        profile.scale = np.where(std > 0, std, 1.0)
+        scaled = _bounded((data - profile.center) / profile.scale)
+        try:
+            profile.pca_mean, profile.components = _pca(scaled)
+            held_out = _out_of_fold_errors(scaled)
+        except np.linalg.LinAlgError:  # degenerate data (e.g. values near the float limits)
+            return None
+        profile.reference_mean = float(held_out.mean())
+        profile.reference_std = float(held_out.std(ddof=1))
+        quantiles = np.quantile(held_out, np.linspace(0.0, 1.0, ERROR_BINS + 1)[1:-1])
+        profile.edges = np.unique(quantiles)
+        return profile
+
+    def encode(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
+        """``rows x features``: numbers as they are, categories by reference frequency,
+        missing or invalid values imputed."""
+        out = np.empty((rows, len(self.features)), dtype=np.float64)
+        for j, name in enumerate(self.numeric):
+            column = columns.get(name)
+            values = np.full(rows, np.nan) if column is None else to_float(column)[0]
+            out[:, j] = np.where(np.isfinite(values), values, self.fill[name])
+        for j, (name, frequencies) in enumerate(self.categorical.items(), len(self.numeric)):
+            column = columns.get(name)
+            if column is None:
+                out[:, j] = self.fill[name]
+                continue
+            codes, keys = factorize(column)
+            encoded = np.array([frequencies.get(key, 0.0) for key in keys] + [self.fill[name]])
+            out[:, j] = encoded[np.where(codes >= 0, codes, len(keys))]  # -1: missing
+        return out
+
+    def errors(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
+        """Each row's reconstruction error (element-wise in a fixed order: a row's value does
+        not depend on the batch it came in)."""
+        scaled = _bounded((self.encode(columns, rows) - self.center) / self.scale)
+        return _reconstruction_errors(scaled, self.pca_mean, self.components)
+
+    def new_state(self) -> ReconstructionState:
+        """An empty window state over this profile's error histogram."""
+        return ReconstructionState(self.edges.size + 1)
+
+    def metrics(self, state: ReconstructionState) -> dict[str, float]:
+        """The window's ``reconstruction_error``, its drift z and the decision."""
+        if state.count == 0:
+            return {}
+        mean = state.mean
+        spread = self.reference_std * math.sqrt(1.0 / state.count + 1.0 / self.reference_rows)
+        z = (mean - self.reference_mean) / spread if spread > 0 else 0.0
+        drifted = z >= DRIFT_Z and mean >= self.reference_mean * (1 + MIN_RELATIVE_INCREASE)
+        return {"reconstruction_error": mean, "reconstruction_error_drift": z,
+                "multivariate_drift": float(drifted)}
+
+    def fingerprint(self) -> bytes:
+        """What a window state's layout depends on."""
+        return b"mv" + self.edges.tobytes() + "\0".join(self.features).encode()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "numeric": self.numeric, "categorical": self.categorical, "fill": self.fill,
+            "center": _codec.encode_floats(self.center), "scale": _codec.encode_floats(self.scale),
+            "pca_mean": _codec.encode_floats(self.pca_mean),
+            "components": _codec.encode_floats(self.components.ravel()),
+            "k": int(self.components.shape[0]),
+            "edges": _codec.encode_floats(self.edges),
+            "mean": self.reference_mean, "std": self.reference_std, "rows": self.reference_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReconstructionProfile:
+        center = _codec.decode_array(d["center"], np.float64).copy()
+        components = _codec.decode_array(d["components"], np.float64).copy()
+        return cls(
+            [str(n) for n in d["numeric"]],
+            {str(n): {str(k): float(v) for k, v in f.items()} for n, f in d["categorical"].items()},
+            {str(k): float(v) for k, v in d["fill"].items()},
+            center, _codec.decode_array(d["scale"], np.float64).copy(),
+            _codec.decode_array(d["pca_mean"], np.float64).copy(),
+            components.reshape(int(d["k"]), center.size),
+            _codec.decode_array(d["edges"], np.float64).copy(),
+            float(d["mean"]), float(d["std"]), int(d["rows"]))
+
+
+class ReconstructionState:
+    """A window's reconstruction errors: count, exact sum and sum of squares, histogram."""
+
+    def __init__(self, bins: int) -> None:
+        self.count = 0
+        self.total = 0   # exact, in units of 2**-1126 (see _exact_sum)
+        self.squares = 0
+        self.counts = np.zeros(bins, dtype=np.int64)
+
+    @property
+    def mean(self) -> float:
+        return exact_to_float(self.total) / self.count if self.count else float("nan")
+
+    def update(self, errors: ArrayF, edges: ArrayF) -> None:
+        """Add rows' errors, binned over the reference's ``edges``."""
+        self.count += int(errors.size)
+        self.total += exact_int_sum(errors)
+        self.squares += exact_int_sum(errors * errors)
+        self.counts += np.bincount(np.searchsorted(edges, errors, side="right"),
+                                   minlength=self.counts.size)
+
+    def merge(self, other: ReconstructionState) -> None:
+        if other.counts.size != self.counts.size:
+            raise ValueError("cannot merge reconstruction states of different references")
+        self.count += other.count
+        self.total += other.total
+        self.squares += other.squares
+        self.counts += other.counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.count, "sum": exact_to_floats(self.total),
+                "sq": exact_to_floats(self.squares), "counts": _codec.encode_counts(self.counts)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReconstructionState:
+        counts = _codec.decode_array(d["counts"], np.int64).copy()
+        state = cls(counts.size)
+        state.count = int(d["n"])
+        state.total = exact_int_sum(np.array(d["sum"], dtype=np.float64))
+        state.squares = exact_int_sum(np.array(d["sq"], dtype=np.float64))
+        state.counts = counts
+        return state
+
+
+_BOUND = 1e100
+"""Standardised values are clipped to ±this: squares and sums of a few hundred stay finite."""
+
+
+def _bounded(scaled: ArrayF) -> ArrayF:
+    return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=_BOUND, neginf=-_BOUND), -_BOUND, _BOUND)
+
+
+def _pca(scaled: ArrayF) -> tuple[ArrayF, ArrayF]:
+    """Mean and the fewest principal axes explaining more than :data:`VARIANCE_KEPT`
+    (scikit-learn's rule for a fractional ``n_components``)."""
+    mean = scaled.mean(axis=0)
+    _, singular, axes = np.linalg.svd(scaled - mean, full_matrices=False)
+    variance = singular**2
+    ratio = np.cumsum(variance) / variance.sum() if variance.sum() > 0 else np.ones(1)
+    keep = int(np.searchsorted(ratio, VARIANCE_KEPT, side="right")) + 1
+    return mean, axes[:min(keep, axes.shape[0])]
+
+
+def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> ArrayF:
+    """Per-row distances to the reconstruction. ``einsum`` without ``optimize`` sums each
+    output element by itself, in a fixed order, on contiguous rows: unlike a BLAS matrix
+    product, a row's error does not depend on the rows batched with it."""
+    centred = np.ascontiguousarray(scaled - mean)
+    projected = np.einsum("nf,kf->nk", centred, components, optimize=False)
+    residual = centred - np.einsum("nk,kf->nf", projected, components, optimize=False)
+    return np.sqrt(np.einsum("nf,nf->n", residual, residual, optimize=False))
+
+
+def _out_of_fold_errors(scaled: ArrayF) -> ArrayF:
+    """Each reference row's error under a PCA fitted without its fold."""
+    folds = np.arange(scaled.shape[0]) % FOLDS
+    errors = np.empty(scaled.shape[0])
+    for fold in range(FOLDS):
+        held = folds == fold
+        mean, components = _pca(scaled[~held])
+        errors[held] = _reconstruction_errors(scaled[held], mean, components)
+    return errors
