@@ -64,6 +64,8 @@ MIN_REFERENCE_ROWS = 50
 ERROR_BINS = 30
 """Histogram bins of the per-row error, at the reference's out-of-fold quantiles."""
 FOLDS = 5
+MAX_FIT_ROWS = 50_000
+"""Rows the transform is fitted on: a larger reference is sampled by an even stride."""
 DRIFT_Z = 3.090232306167813
 """The one-sided 0.001 quantile: ``multivariate_drift`` needs at least this z …"""
 MIN_RELATIVE_INCREASE = 0.02
@@ -122,6 +124,7 @@ class ReconstructionProfile:
         std = data.std(axis=0)
         profile.scale = np.where(std > 0, std, 1.0)
         scaled = _bounded((data - profile.center) / profile.scale)
+        scaled = scaled[::-(-rows // MAX_FIT_ROWS)]  # every row, or an even stride of them
         try:
             profile.pca_mean, profile.components = _pca(scaled)
             held_out = _out_of_fold_errors(scaled)
@@ -129,6 +132,7 @@ class ReconstructionProfile:
             return None
         profile.reference_mean = float(held_out.mean())
         profile.reference_std = float(held_out.std(ddof=1))
+        profile.reference_rows = int(held_out.size)
         quantiles = np.quantile(held_out, np.linspace(0.0, 1.0, ERROR_BINS + 1)[1:-1])
         profile.edges = np.unique(quantiles)
         return profile
