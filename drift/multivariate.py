@@ -260,13 +260,17 @@ def _bounded(scaled: ArrayF) -> ArrayF:
 
 def _pca(scaled: ArrayF) -> tuple[ArrayF, ArrayF]:
     """Mean and the fewest principal axes explaining more than :data:`VARIANCE_KEPT`
-    (scikit-learn's rule for a fractional ``n_components``)."""
+    (scikit-learn's rule for a fractional ``n_components``), from the eigenvectors of the
+    features' covariance (a features x features problem, whatever the rows)."""
     mean = scaled.mean(axis=0)
-    _, singular, axes = np.linalg.svd(scaled - mean, full_matrices=False)
-    variance = singular**2
-    ratio = np.cumsum(variance) / variance.sum() if variance.sum() > 0 else np.ones(1)
+    centred = scaled - mean
+    variance, axes = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(variance)[::-1]
+    variance, axes = np.clip(variance[order], 0.0, None), axes[:, order].T
+    total = variance.sum()
+    ratio = np.cumsum(variance) / total if total > 0 else np.ones(variance.size)
     keep = int(np.searchsorted(ratio, VARIANCE_KEPT, side="right")) + 1
-    return mean, axes[:min(keep, axes.shape[0])]
+    return mean, np.ascontiguousarray(axes[:min(keep, axes.shape[0])])
 
 
 def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> ArrayF:
