@@ -274,13 +274,15 @@ def _pca(scaled: ArrayF) -> tuple[ArrayF, ArrayF]:
 
 
 def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> ArrayF:
-    """Per-row distances to the reconstruction. ``einsum`` without ``optimize`` sums each
-    output element by itself, in a fixed order, on contiguous rows: unlike a BLAS matrix
-    product, a row's error does not depend on the rows batched with it."""
+    """Per-row distances to the reconstruction: √(‖x‖² − ‖projection‖²), the components being
+    orthonormal. ``einsum`` without ``optimize`` sums each output element by itself, in a
+    fixed order, on contiguous rows: unlike a BLAS matrix product, a row's error does not
+    depend on the rows batched with it."""
     centred = np.ascontiguousarray(scaled - mean)
     projected = np.einsum("nf,kf->nk", centred, components, optimize=False)
-    residual = centred - np.einsum("nk,kf->nf", projected, components, optimize=False)
-    return np.sqrt(np.einsum("nf,nf->n", residual, residual, optimize=False))
+    squares = (np.einsum("nf,nf->n", centred, centred, optimize=False)
+               - np.einsum("nk,nk->n", projected, projected, optimize=False))
+    return np.sqrt(np.clip(squares, 0.0, None))
 
 
 def _out_of_fold_errors(scaled: ArrayF) -> ArrayF:
