@@ -274,7 +274,7 @@ def _pca(scaled: ArrayF) -> tuple[ArrayF, ArrayF]:
 
 
 def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> ArrayF:
-    """Per-row distances to the reconstruction: √(‖x‖² − ‖projection‖²), the components being
+    """Per-row distances to the reconstruction: √(‖x‖² - ‖projection‖²), the components being
     orthonormal. ``einsum`` without ``optimize`` sums each output element by itself, in a
     fixed order, on contiguous rows: unlike a BLAS matrix product, a row's error does not
     depend on the rows batched with it."""
