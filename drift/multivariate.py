@@ -126,8 +126,7 @@ class ReconstructionProfile:
         scaled = _bounded((data - profile.center) / profile.scale)
         scaled = scaled[::-(-rows // MAX_FIT_ROWS)]  # every row, or an even stride of them
         try:
-            profile.pca_mean, profile.components = _pca(scaled)
-            held_out = _out_of_fold_errors(scaled)
+            profile.pca_mean, profile.components, held_out = _fit(scaled)
         except np.linalg.LinAlgError:  # degenerate data (e.g. values near the float limits)
             return None
         profile.reference_mean = float(held_out.mean())
@@ -258,17 +257,16 @@ def _bounded(scaled: ArrayF) -> ArrayF:
     return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=_BOUND, neginf=-_BOUND), -_BOUND, _BOUND)
 
 
-def _pca(scaled: ArrayF) -> tuple[ArrayF, ArrayF]:
+def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:
     """Mean and the fewest principal axes explaining more than :data:`VARIANCE_KEPT`
-    (scikit-learn's rule for a fractional ``n_components``), from the eigenvectors of the
-    features' covariance (a features x features problem, whatever the rows)."""
-    mean = scaled.mean(axis=0)
-    centred = scaled - mean
-    variance, axes = np.linalg.eigh(centred.T @ centred)
+    (scikit-learn's rule for a fractional ``n_components``), from the rows' moments
+    ``gram = Σ x xᵀ`` and ``total = Σ x``: a features x features problem, whatever the rows."""
+    mean = total / rows
+    variance, axes = np.linalg.eigh(gram - rows * np.outer(mean, mean))
     order = np.argsort(variance)[::-1]
     variance, axes = np.clip(variance[order], 0.0, None), axes[:, order].T
-    total = variance.sum()
-    ratio = np.cumsum(variance) / total if total > 0 else np.ones(variance.size)
+    explained = variance.sum()
+    ratio = np.cumsum(variance) / explained if explained > 0 else np.ones(variance.size)
     keep = int(np.searchsorted(ratio, VARIANCE_KEPT, side="right")) + 1
     return mean, np.ascontiguousarray(axes[:min(keep, axes.shape[0])])
 
@@ -285,12 +283,15 @@ def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> 
     return np.sqrt(np.clip(squares, 0.0, None))
 
 
-def _out_of_fold_errors(scaled: ArrayF) -> ArrayF:
-    """Each reference row's error under a PCA fitted without its fold."""
-    folds = np.arange(scaled.shape[0]) % FOLDS
-    errors = np.empty(scaled.shape[0])
-    for fold in range(FOLDS):
-        held = folds == fold
-        mean, components = _pca(scaled[~held])
-        errors[held] = _reconstruction_errors(scaled[held], mean, components)
-    return errors
+def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF]:
+    """The PCA of all rows, and each row's error under a PCA fitted without its fold (every
+    fifth row): the folds' moments are computed once; each fit takes all but its own."""
+    folds = [np.ascontiguousarray(scaled[fold::FOLDS]) for fold in range(FOLDS)]
+    grams = [part.T @ part for part in folds]
+    totals = [part.sum(axis=0) for part in folds]
+    gram, total, rows = sum(grams), sum(totals), scaled.shape[0]
+    errors = np.empty(rows)
+    for fold, part in enumerate(folds):
+        mean, components = _pca(gram - grams[fold], total - totals[fold], rows - part.shape[0])
+        errors[fold::FOLDS] = _reconstruction_errors(part, mean, components)
+    return (*_pca(gram, total, rows), errors)
