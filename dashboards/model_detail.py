@@ -86,7 +86,7 @@ SELECT $__timeGroupAlias(window_start, $__interval), {series_name("'drift_share'
   max(value) AS value
 FROM metric_points
 WHERE {DATASET} AND metric = 'drift_share' AND $__timeFilter(window_start)
-  AND {drift_shown()}
+  AND {drift_shown(rows_from_count=True)}
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
@@ -95,7 +95,7 @@ LATEST_DRIFT_SHARE_SQL = f"""
 SELECT window_start AS time, max(value) AS drift_share
 FROM metric_points
 WHERE {DATASET} AND metric = 'drift_share' AND $__timeFilter(window_start)
-  AND {drift_shown()}
+  AND {drift_shown(rows_from_count=True)}
 GROUP BY 1
 ORDER BY 1
 """

@@ -33,7 +33,7 @@ WITH latest AS (
   WHERE model IN ($model) AND feature = ''
     AND metric IN ('drift_share', 'f1', 'estimated_f1', 'label_coverage')
     AND $__timeFilter(window_start)
-    AND (metric <> 'drift_share' OR {drift_shown()})
+    AND (metric <> 'drift_share' OR {drift_shown(rows_from_count=True)})
   ORDER BY model, metric, window_start DESC
 ), events AS (
   SELECT model, sum(value) AS events
@@ -78,7 +78,7 @@ SELECT $__timeGroupAlias(window_start, $__interval), {series_name("model")} AS m
 FROM metric_points
 WHERE model IN ($model) AND feature = '' AND metric = 'drift_share'
   AND $__timeFilter(window_start)
-  AND {drift_shown()}
+  AND {drift_shown(rows_from_count=True)}
 GROUP BY 1, 2
 ORDER BY 1, 2
 """

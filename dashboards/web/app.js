@@ -110,12 +110,14 @@
   // ---------- open (provisional) windows ----------
   /** The open windows of the range, from its dataset-level ``count`` points: ``rows`` per
       "version|window_start", ``starts`` (seconds), and ``hidden(p)``: whether a drift point
-      belongs to an open window with fewer rows than ``minRows``. */
+      of an open window has a sample below ``minRows``, counted as the alert rules count it
+      (the point's sample_size; for drift_share, the window's rows). */
   function openWindows(counts, minRows) {
     const rows = new Map();
     for (const p of counts) if (p.provisional) rows.set(p.version + "|" + p.window_start, p.value || 0);
     const starts = Array.from(new Set(counts.filter((p) => p.provisional).map((p) => secs(p.window_start))));
-    const hidden = (p) => Boolean(p.provisional) && (rows.get(p.version + "|" + p.window_start) || 0) < minRows;
+    const sample = (p) => (p.metric === "drift_share" ? rows.get(p.version + "|" + p.window_start) || 0 : p.sample_size);
+    const hidden = (p) => Boolean(p.provisional) && sample(p) < minRows;
     return { rows, starts, minRows, hidden };
   }
   const NO_OPEN = openWindows([], 0);
