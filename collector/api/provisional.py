@@ -26,8 +26,8 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from infersight.alerts.builtin import builtin_rules
 from infersight.alerts.rules import AlertRule
@@ -42,13 +42,12 @@ BUILTIN_DRIFT_MIN_ROWS = next(r.min_samples for r in builtin_rules() if r.name =
 """500: rows a window needs before the built-in drift rules judge it (``alerts/builtin.py``)."""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class WindowClosing:
     """A model's latest committed event time and the allowed lateness (share of a window)."""
 
     max_event_ts: datetime | None
     lateness_fraction: float
-    _cutoffs: dict[timedelta, datetime | None] = field(default_factory=dict, repr=False)
 
     def closed_until(self, window_s: float) -> datetime | None:
         """The watermark for windows of ``window_s`` seconds: those ending at or before it
@@ -58,12 +57,15 @@ class WindowClosing:
         return WindowSpec(window_s, self.lateness_fraction).watermark(_aware(self.max_event_ts))
 
     def provisional(self, window_start: datetime, window_end: datetime) -> bool:
-        """Whether the window ``[window_start, window_end)`` is still open."""
-        length = window_end - window_start
-        if length not in self._cutoffs:  # one watermark per window length
-            self._cutoffs[length] = self.closed_until(max(length.total_seconds(), 1e-6))
-        cutoff = self._cutoffs[length]
-        return cutoff is None or _aware(window_end) > cutoff
+        """Whether the window ``[window_start, window_end)`` is still open (for one window;
+        over many, compare each end with :meth:`closed_until` once, see :func:`is_open`)."""
+        length = (window_end - window_start).total_seconds()
+        return is_open(window_end, self.closed_until(max(length, 1e-6)))
+
+
+def is_open(window_end: datetime, closed_until: datetime | None) -> bool:
+    """Whether a window ending at ``window_end`` is still open under the watermark."""
+    return closed_until is None or window_end > closed_until
 
 
 def window_closing(session: Session, model: str, lateness_fraction: float) -> WindowClosing:

@@ -14,8 +14,8 @@ from infersight.collector.api.deps import (
     ModelName,
     ReadKey,
     Windows,
-    existing_model,
     name_query,
+    unknown_model,
 )
 from infersight.collector.api.errors import ERROR_RESPONSES
 from pydantic import BaseModel
@@ -74,16 +74,21 @@ def get_metrics(
     Read as plain rows and encoded with msgspec: a 30-day series of 1-minute windows is
     43,200 points, which per-object validation would make several times slower.
     """
-    from infersight.collector.api.provisional import window_closing
+    from infersight.collector.api.provisional import is_open, window_closing
     from infersight.storage.metrics import metric_point_rows
+    from infersight.storage.registry import get_model
 
-    existing_model(session, model)
-    closing = window_closing(session, model, context.config.lateness_fraction)
+    row = get_model(session, model)
+    if row is None:
+        raise unknown_model(session, model)
+    # the worker's rule: closed once the watermark passed the end (the model's window length)
+    closed_until = window_closing(session, model, context.config.lateness_fraction
+                                  ).closed_until(row.window_seconds or context.config.window_s)
     rows = metric_point_rows(session, model, version=version, metric=metric, feature=feature,
                              start=windows.start, end=windows.end, limit=limit)
     points = [
         _Point(ws, we, v, f or None, m, None if value is None or not math.isfinite(value)
-               else float(value), int(n), closing.provisional(ws, we))
+               else float(value), int(n), is_open(we, closed_until))
         for ws, we, v, f, m, value, n in rows
     ]
     return Response(_encoder.encode(points), media_type="application/json")
