@@ -10,10 +10,12 @@ defaults to it); alert links set ``var-model`` and ``var-version``.
 
 from __future__ import annotations
 
+from infersight.dashboards.open_windows import drift_shown, series_name
 from infersight.dashboards.panels import (
     Json,
     dashboard,
     grid,
+    provisional_style,
     row,
     sql_target,
     sql_variable,
@@ -22,6 +24,7 @@ from infersight.dashboards.panels import (
     timeseries,
 )
 from infersight.dashboards.thresholds import (
+    DRIFT_MIN_ROWS,
     DRIFT_SHARE_ALERT,
     JS_DRIFT,
     LABEL_COVERAGE_ALERT,
@@ -40,13 +43,15 @@ SCOPE = "model = '$model' AND version IN ($version)"
 DATASET = f"{SCOPE} AND feature = ''"
 
 
-def per_feature_sql(metric: str) -> str:
-    """One series per selected feature: the largest value of ``metric`` in each interval."""
+def per_feature_sql(metric: str, drift: bool = True) -> str:
+    """One series per selected feature: the largest value of ``metric`` in each interval
+    (a ``drift`` score leaves out open windows with too few rows)."""
+    shown = f"\n  AND {drift_shown()}" if drift else ""
     return f"""
 SELECT $__timeGroupAlias(window_start, $__interval), feature AS metric, max(value) AS value
 FROM metric_points
 WHERE {SCOPE} AND feature IN ($feature) AND metric = '{metric}'
-  AND $__timeFilter(window_start)
+  AND $__timeFilter(window_start){shown}
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
@@ -76,10 +81,21 @@ def performance_sql(metric: str) -> str:
     )
 
 
+DRIFT_SHARE_SQL = f"""
+SELECT $__timeGroupAlias(window_start, $__interval), {series_name("'drift_share'")} AS metric,
+  max(value) AS value
+FROM metric_points
+WHERE {DATASET} AND metric = 'drift_share' AND $__timeFilter(window_start)
+  AND {drift_shown(rows_from_count=True)}
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
 LATEST_DRIFT_SHARE_SQL = f"""
 SELECT window_start AS time, max(value) AS drift_share
 FROM metric_points
 WHERE {DATASET} AND metric = 'drift_share' AND $__timeFilter(window_start)
+  AND {drift_shown(rows_from_count=True)}
 GROUP BY 1
 ORDER BY 1
 """
@@ -117,6 +133,7 @@ FROM metric_points
 WHERE {SCOPE} AND feature NOT IN ('', '{PREDICTION}')
   AND metric IN ('psi', 'wasserstein_normed', 'js_distance', 'ks_pvalue', 'chi2_pvalue')
   AND $__timeFilter(window_start)
+  AND {drift_shown()}
 GROUP BY feature
 ORDER BY max_psi DESC NULLS LAST, feature
 LIMIT 25
@@ -128,6 +145,7 @@ FROM metric_points
 WHERE {SCOPE} AND feature = '{PREDICTION}'
   AND metric IN ('psi', 'js_distance', 'wasserstein_normed')
   AND $__timeFilter(window_start)
+  AND {drift_shown()}
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
@@ -199,11 +217,13 @@ def _summary() -> list[Json]:
 def _drift() -> list[Json]:
     return [
         row("Data drift", 4),
-        timeseries("Dataset drift share", [sql_target(dataset_sql(("drift_share",), weighted=False))],
+        timeseries("Dataset drift share", [sql_target(DRIFT_SHARE_SQL)],
                    grid(0, 5, 12, 8), unit="percentunit", minimum=0, maximum=1,
-                   threshold_steps=((DRIFT_SHARE_ALERT, "red"),),
+                   threshold_steps=((DRIFT_SHARE_ALERT, "red"),), overrides=[provisional_style()],
                    description="Share of drifted features (Benjamini-Hochberg controlled where "
-                               "p-values decide); the line is the built-in alert threshold."),
+                               "p-values decide); the line is the built-in alert threshold. "
+                               "Still-open windows are the dashed 'provisional' series, drawn "
+                               f"once they hold {DRIFT_MIN_ROWS} rows."),
         table("Top drifted features (selected range)", sql_target(TOP_DRIFTED_SQL, "table"),
               grid(12, 5, 12, 8), sort_by="max_psi",
               description="Per-window drift statistics aggregated over the range (largest, "
@@ -218,7 +238,8 @@ def _drift() -> list[Json]:
         timeseries("Jensen-Shannon distance per feature",
                    [sql_target(per_feature_sql("js_distance"))], grid(0, 21, 12, 8),
                    minimum=0, maximum=1, threshold_steps=((JS_DRIFT, "red"),)),
-        timeseries("Missing rate per feature", [sql_target(per_feature_sql("missing_rate"))],
+        timeseries("Missing rate per feature",
+                   [sql_target(per_feature_sql("missing_rate", drift=False))],
                    grid(12, 21, 12, 8), unit="percentunit", minimum=0, maximum=1),
     ]
 

@@ -7,26 +7,33 @@
 
 from __future__ import annotations
 
+from infersight.dashboards.open_windows import drift_shown, series_name
 from infersight.dashboards.panels import (
     Json,
     dashboard,
     grid,
+    provisional_style,
     sql_target,
     sql_variable,
     table,
     timeseries,
 )
-from infersight.dashboards.thresholds import DRIFT_SHARE_ALERT, LABEL_COVERAGE_ALERT
+from infersight.dashboards.thresholds import (
+    DRIFT_MIN_ROWS,
+    DRIFT_SHARE_ALERT,
+    LABEL_COVERAGE_ALERT,
+)
 
 UID = "infersight-overview"
 
-MODELS_SQL = """
+MODELS_SQL = f"""
 WITH latest AS (
   SELECT DISTINCT ON (model, metric) model, metric, value
   FROM metric_points
   WHERE model IN ($model) AND feature = ''
     AND metric IN ('drift_share', 'f1', 'estimated_f1', 'label_coverage')
     AND $__timeFilter(window_start)
+    AND (metric <> 'drift_share' OR {drift_shown(rows_from_count=True)})
   ORDER BY model, metric, window_start DESC
 ), events AS (
   SELECT model, sum(value) AS events
@@ -65,11 +72,13 @@ WHERE model IN ($model) AND status IN ('firing', 'pending')
 ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, since
 """
 
-DRIFT_SHARE_SQL = """
-SELECT $__timeGroupAlias(window_start, $__interval), model AS metric, max(value) AS value
+DRIFT_SHARE_SQL = f"""
+SELECT $__timeGroupAlias(window_start, $__interval), {series_name("model")} AS metric,
+  max(value) AS value
 FROM metric_points
 WHERE model IN ($model) AND feature = '' AND metric = 'drift_share'
   AND $__timeFilter(window_start)
+  AND {drift_shown(rows_from_count=True)}
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
@@ -126,9 +135,11 @@ def overview() -> Json:
               description="Alert states of the selected models that are firing or pending."),
         timeseries("Data drift share", [sql_target(DRIFT_SHARE_SQL)], grid(0, 8, 12, 8),
                    unit="percentunit", minimum=0, maximum=1,
-                   threshold_steps=((DRIFT_SHARE_ALERT, "red"),),
+                   threshold_steps=((DRIFT_SHARE_ALERT, "red"),), overrides=[provisional_style()],
                    description="Share of drifted input features per window (largest in each "
-                               "interval); the line is the built-in alert threshold."),
+                               "interval); the line is the built-in alert threshold. "
+                               "Still-open windows are the dashed 'provisional' series, drawn "
+                               f"once they hold {DRIFT_MIN_ROWS} rows."),
         timeseries("F1: realised vs estimated", [sql_target(PERFORMANCE_SQL)],
                    grid(12, 8, 12, 8), unit="percentunit", minimum=0, maximum=1,
                    description="Realised F1 from joined labels and label-free estimated F1, "

@@ -72,6 +72,7 @@ def timeseries(
     threshold_steps: tuple[tuple[float, str], ...] = (),
     minimum: float | None = None,
     maximum: float | None = None,
+    overrides: Sequence[Json] = (),
 ) -> Json:
     """A time series panel; ``threshold_steps`` are drawn as dashed lines."""
     custom: Json = {
@@ -94,7 +95,7 @@ def timeseries(
     return {
         "datasource": targets[0]["datasource"],
         "description": description,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": list(overrides)},
         "gridPos": position,
         "options": {
             "legend": {"calcs": ["lastNotNull", "max"], "displayMode": "table",
@@ -104,6 +105,23 @@ def timeseries(
         "targets": targets,
         "title": title,
         "type": "timeseries",
+    }
+
+
+PROVISIONAL_SUFFIX = " (provisional)"
+"""Appended to the name of a series of still-open windows (see ``open_windows.py``)."""
+
+
+def provisional_style() -> Json:
+    """A field override: series named ``… (provisional)`` dashed, with hollow points."""
+    return {
+        "matcher": {"id": "byRegexp", "options": r".*\(provisional\)$"},
+        "properties": [
+            {"id": "custom.lineStyle", "value": {"dash": [4, 4], "fill": "dash"}},
+            {"id": "custom.showPoints", "value": "always"},
+            {"id": "custom.pointSize", "value": 8},
+            {"id": "custom.fillOpacity", "value": 0},
+        ],
     }
 
 

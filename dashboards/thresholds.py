@@ -1,13 +1,14 @@
 """Threshold lines drawn on the dashboards, read from the code that decides (never copied).
 
->>> PSI_DRIFT, DRIFT_SHARE_ALERT
-(0.2, 0.3)
+>>> PSI_DRIFT, DRIFT_SHARE_ALERT, DRIFT_MIN_ROWS
+(0.2, 0.3, 500)
 """
 
 from __future__ import annotations
 
 from infersight.alerts.builtin import builtin_rules
 from infersight.drift.stattests import TESTS
+from infersight.drift.windowing import DEFAULT_LATENESS_FRACTION
 
 
 def _builtin_threshold(name: str) -> float:
@@ -15,6 +16,13 @@ def _builtin_threshold(name: str) -> float:
         if rule.name == name and not rule.threshold.relative:
             return float(rule.threshold.value)
     raise LookupError(f"no absolute built-in alert rule named {name!r}")
+
+
+def _builtin_min_samples(name: str) -> int:
+    for rule in builtin_rules():
+        if rule.name == name:
+            return rule.min_samples
+    raise LookupError(f"no built-in alert rule named {name!r}")
 
 
 PSI_DRIFT = TESTS["psi"].default_threshold
@@ -27,3 +35,7 @@ DRIFT_SHARE_ALERT = _builtin_threshold("data_drift_share")
 PREDICTION_PSI_ALERT = _builtin_threshold("prediction_drift")
 LABEL_COVERAGE_ALERT = _builtin_threshold("label_coverage_low")
 LATENCY_P99_ALERT_MS = _builtin_threshold("latency_p99_slo")
+DRIFT_MIN_ROWS = _builtin_min_samples("data_drift_share")
+"""Rows an open window needs before its drift scores are drawn (the built-in drift rules')."""
+LATENESS_FRACTION = DEFAULT_LATENESS_FRACTION
+"""The worker's default allowed lateness (``INFERSIGHT_WORKER_LATENESS``), which closes windows."""

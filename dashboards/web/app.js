@@ -1,7 +1,9 @@
 /* infersight built-in page: reads the public API (and /overview, /histogram) and draws
    uPlot charts. Each chart container gets data-points (non-null points drawn) and
-   data-series (series drawn) so tests and tools can check what is shown; the uPlot
-   instances are in window.infersightCharts. */
+   data-series (series drawn) so tests and tools can check what is shown; time charts also
+   get data-provisional (open windows in range) and data-hidden (open windows whose drift
+   scores are left out until they hold the drift rules' minimum rows). The uPlot instances
+   are in window.infersightCharts. */
 (function () {
   "use strict";
 
@@ -12,6 +14,7 @@
     key: localStorage.getItem("infersight.apiKey") || "", overview: null, loading: false,
   };
   const charts = (window.infersightCharts = {});
+  const bands = {};  // chart name -> {starts, win}: open windows shaded on the chart
   const $ = (id) => document.getElementById(id);
 
   // ---------- API ----------
@@ -104,12 +107,74 @@
     mark(el, data, opts.series.length - 1);
   }
 
-  function timeChart(name, el, series, pointsBySeries, axes) {
+  // ---------- open (provisional) windows ----------
+  /** The open windows of the range, from its dataset-level ``count`` points: ``rows`` per
+      "version|window_start", ``starts`` (seconds), and ``hidden(p)``: whether a drift point
+      of an open window has a sample below ``minRows``, counted as the alert rules count it
+      (the point's sample_size; for drift_share, the window's rows). */
+  function openWindows(counts, minRows) {
+    const rows = new Map();
+    for (const p of counts) if (p.provisional) rows.set(p.version + "|" + p.window_start, p.value || 0);
+    const starts = Array.from(new Set(counts.filter((p) => p.provisional).map((p) => secs(p.window_start))));
+    const sample = (p) => (p.metric === "drift_share" ? rows.get(p.version + "|" + p.window_start) || 0 : p.sample_size);
+    const hidden = (p) => Boolean(p.provisional) && sample(p) < minRows;
+    return { rows, starts, minRows, hidden };
+  }
+  const NO_OPEN = openWindows([], 0);
+
+  /** Shade the open windows (from the first open window's start to the chart's end). */
+  function drawBand(u, name) {
+    const band = bands[name];
+    if (!band || !band.starts.length) return;
+    const { ctx, bbox } = u;
+    const x0 = Math.max(bbox.left, u.valToPos(Math.min(...band.starts), "x", true));
+    const x1 = bbox.left + bbox.width;
+    ctx.save();
+    ctx.fillStyle = "rgba(227,179,65,.08)";
+    ctx.fillRect(x0, bbox.top, Math.max(0, x1 - x0), bbox.height);
+    ctx.setLineDash([4, 4]);
+    ctx.strokeStyle = "rgba(227,179,65,.7)";
+    ctx.beginPath(); ctx.moveTo(x0, bbox.top); ctx.lineTo(x0, bbox.top + bbox.height); ctx.stroke();
+    ctx.restore();
+  }
+
+  /** The x range: the data's, reaching the end of the last open window when there is one. */
+  function xRange(name, lo, hi) {
+    const band = bands[name];
+    if (lo === null || hi === null || lo === undefined || hi === undefined) return [lo, hi];
+    if (band && band.starts.length) hi = Math.max(hi, Math.max(...band.starts) + band.win);
+    return lo === hi ? [lo - 60, hi + 60] : [lo, hi];
+  }
+
+  /** The "provisional" label of a chart: the open window, its rows, and whether its drift
+      scores are drawn. */
+  function markOpen(el, open, drift) {
+    const latest = open.starts.length ? Math.max(...open.starts) : null;
+    let rows = 0;
+    for (const [key, n] of open.rows) if (secs(key.slice(key.indexOf("|") + 1)) === latest) rows = Math.max(rows, n);
+    const hidden = drift && latest !== null && rows < open.minRows;
+    el.dataset.provisional = String(open.starts.length);
+    const small = new Set([...open.rows].filter(([, n]) => n < open.minRows).map(([key]) => key.slice(key.indexOf("|") + 1)));
+    el.dataset.hidden = String(drift ? small.size : 0);
+    let note = el.querySelector(".provisional-note");
+    if (latest === null) { if (note) note.remove(); return; }
+    if (!note) { note = document.createElement("div"); note.className = "provisional-note"; el.appendChild(note); }
+    const hhmm = new Date(latest * 1000).toISOString().slice(11, 16);
+    note.textContent = `window ${hhmm} open: provisional — ${Math.round(rows).toLocaleString()}` +
+      (drift ? ` of ${open.minRows.toLocaleString()} rows${hidden ? ", drift not drawn yet" : ""}` : " rows so far");
+    note.title = "The window is still open: its values change as events arrive." +
+      (drift ? ` Drift scores are drawn once it has ${open.minRows} rows, the minimum the drift alert rules judge.` : "");
+  }
+
+  function timeChart(name, el, series, pointsBySeries, axes, open, drift) {
     const data = align(pointsBySeries);
+    open = open || NO_OPEN;
+    bands[name] = { starts: open.starts, win: (state.overview || {}).window_seconds || 60 };
     const opts = {
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: axes.y || {}, r: axes.r || {} },
+      hooks: { draw: [(u) => drawBand(u, name)] },
+      scales: { x: { time: true, range: (u, lo, hi) => xRange(name, lo, hi) }, y: axes.y || {}, r: axes.r || {} },
       axes: [
         Object.assign({}, axisStyle),
         Object.assign({}, axisStyle, { size: axes.ySize || 50, values: axes.yValues }),
@@ -118,6 +183,7 @@
       series: [{ label: "window" }, ...series],
     };
     draw(name, el, opts, data);
+    markOpen(el, open, Boolean(drift));
   }
 
   const line = (label, color, extra) => Object.assign({
@@ -200,16 +266,27 @@
       metrics(m, "drift_share", "", range),
       ...top.map((f) => metrics(m, "psi", f.feature, range)),
     ]);
-    const series = [line("drift share", "#f85149", { fill: "rgba(248,81,73,.10)", width: 2, value: (u, v) => pct(v) })];
-    const points = [share.map((p) => [secs(p.window_start), p.value])];
+    const open = state.open || NO_OPEN;
+    const shown = (arr) => arr.map((p) => [secs(p.window_start), open.hidden(p) ? null : p.value]);
+    // closed windows on the solid line; open ones with enough rows on a dashed one with
+    // hollow points, joined to the last closed window; too few rows: not drawn at all
+    const closed = share.filter((p) => !p.provisional);
+    const provisional = share.filter((p) => p.provisional && !open.hidden(p));
+    const joined = provisional.length && closed.length ? [closed[closed.length - 1], ...provisional] : provisional;
+    const series = [
+      line("drift share", "#f85149", { fill: "rgba(248,81,73,.10)", width: 2, value: (u, v) => pct(v) }),
+      line("drift share (provisional)", "#f85149", { width: 1.5, dash: [4, 4], value: (u, v) => pct(v),
+        points: { show: true, size: 7, width: 1.5, stroke: "#f85149", fill: "#151b23" } }),
+    ];
+    const points = [shown(closed), shown(joined)];
     top.forEach((f, i) => {
       series.push(line("psi " + f.feature, PALETTE[i % PALETTE.length], { scale: "r", width: 1.2 }));
-      points.push(perFeature[i].map((p) => [secs(p.window_start), p.value]));
+      points.push(shown(perFeature[i]));
     });
     timeChart("drift", $("chart-drift"), series, points, {
       y: { range: [0, 1] }, yValues: (u, vals) => vals.map((v) => Math.round(v * 100) + "%"),
       r: top.length ? { range: (u, lo, hi) => [0, Math.max(0.3, hi * 1.1)] } : undefined,
-    });
+    }, open, true);
   }
 
   const TEST_NAMES = { wasserstein_normed: "Wasserstein", js_distance: "JS dist.", ks: "KS", ks_statistic: "KS", ks_pvalue: "KS", chi2: "χ²", chi2_pvalue: "χ²", psi: "PSI" };
@@ -290,11 +367,12 @@
     const names = ["psi", "js_distance", "wasserstein_normed", "hellinger"];
     const all = await metrics(o.model, null, state.feature, range);
     const by = Object.fromEntries(names.map((n) => [n, []]));
-    for (const p of all) if (by[p.metric]) by[p.metric].push([secs(p.window_start), p.value]);
+    const open = state.open || NO_OPEN;
+    for (const p of all) if (by[p.metric]) by[p.metric].push([secs(p.window_start), open.hidden(p) ? null : p.value]);
     const present = names.filter((n) => by[n].length);
     timeChart("feature", $("chart-feature"),
       present.map((n, i) => line(n, PALETTE[i % PALETTE.length])), present.map((n) => by[n]),
-      { y: { range: (u, lo, hi) => [0, Math.max(0.2, hi * 1.1)] } });
+      { y: { range: (u, lo, hi) => [0, Math.max(0.2, hi * 1.1)] } }, open, true);
   }
 
   async function renderPerformance(o, range) {
@@ -316,7 +394,7 @@
       }
     }
     $("perf-hint").textContent = ref !== undefined ? `reference F1 ${fmt(ref)} · realised F1 needs labels; the estimate does not` : "realised (labelled) and estimated (label-free), with label coverage";
-    timeChart("performance", $("chart-perf"), series, points, { y: { range: [0, 1] } });
+    timeChart("performance", $("chart-perf"), series, points, { y: { range: [0, 1] } }, state.open);
   }
 
   async function renderLatency(o, range) {
@@ -326,7 +404,8 @@
     timeChart("latency", $("chart-latency"),
       names.map((n, i) => line(n.replace("latency_", "").replace("_ms", ""), colors[i], { value: (u, v) => fmt(v, 1) + " ms" })),
       res.map((arr) => arr.map((p) => [secs(p.window_start), p.value])),
-      { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, yValues: (u, vals) => vals.map((v) => v + " ms"), ySize: 58 });
+      { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, yValues: (u, vals) => vals.map((v) => v + " ms"), ySize: 58 },
+      state.open);
   }
 
   function evidenceHtml(details) {
@@ -404,10 +483,12 @@
       $("model-view").hidden = false;
       renderHead(o);
       const range = currentRange(o);
-      const [ranking, alerts] = await Promise.all([
+      const [ranking, alerts, counts] = await Promise.all([
         api(`/v1/models/${encodeURIComponent(o.model)}/drift`, { start: range.startIso, end: range.endIso }),
         api("/v1/alerts", { model: o.model }),
+        metrics(o.model, "count", "", range),
       ]);
+      state.open = openWindows(counts, o.drift_min_rows);
       const ranked = renderRanking(ranking);
       if (!state.feature || !o.features.some((f) => f.name === state.feature)) {
         state.feature = ranked.length ? ranked[0].feature : (o.features[0] || {}).name || null;

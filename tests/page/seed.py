@@ -26,6 +26,8 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WINDOWS = 24
 DRIFT_AT = 12
 ROWS = 900
+OPEN_ROWS = 33
+"""Rows of the last window, still open when the seed ends (below the drift rules' 500)."""
 
 
 @dataclass
@@ -54,20 +56,21 @@ def seed(engine: Engine, model: str = credit.MODEL, version: str = credit.VERSIO
     for i in range(WINDOWS):
         start = START + timedelta(minutes=i)
         intensity = 1.0 if i >= DRIFT_AT else 0.0
-        x = credit.applicants(rng, ROWS, intensity)
+        rows = OPEN_ROWS if i == WINDOWS - 1 else ROWS
+        x = credit.applicants(rng, rows, intensity)
         s = credit.default_score(x)
         y = credit.outcomes(rng, x, intensity)
         state = reference.new_window()
-        state.update(x, predictions=s, latency_ms=rng.lognormal(np.log(6 + 4 * intensity), 0.4, ROWS))
+        state.update(x, predictions=s, latency_ms=rng.lognormal(np.log(6 + 4 * intensity), 0.4, rows))
         state.add_labels(y.tolist(), s.tolist())
         seeded.windows.append({"start": start, "features": x, "scores": s, "labels": y})
         with sessions.begin() as session:
             upsert_window_states(session, [WindowStateRecord(
                 model, version, start, start + timedelta(minutes=1), "infersight.events/0",
-                state.to_bytes(), ROWS)])
+                state.to_bytes(), rows)])
             evaluate_window(session, catalog, model, version, start)
             judge_window(session, model, version, reference.performance,
                          start + timedelta(minutes=2), AlertConfig())
-    with sessions.begin() as session:  # the last window is still open
+    with sessions.begin() as session:  # the last window (OPEN_ROWS rows) is still open
         advance_watermarks(session, {model: START + timedelta(minutes=WINDOWS - 0.5)})
     return seeded

@@ -13,7 +13,7 @@ from infersight.collector.demo import model as credit
 from sklearn.metrics import f1_score
 
 from tests.page.conftest import CHROMIUM_ARGS, Served, serve
-from tests.page.seed import DRIFT_AT, START, WINDOWS
+from tests.page.seed import DRIFT_AT, OPEN_ROWS, START, WINDOWS
 
 MODEL = credit.MODEL
 CHARTS = ("drift", "histogram", "feature", "performance", "latency")
@@ -45,9 +45,9 @@ def test_page_charts_have_data_from_the_seeded_database(sqlite_page: Served, bro
             points = int(element.get_attribute("data-points") or 0)
             assert points > 0, f"chart {name} has no data"
             assert element.locator("canvas").count() == 1, f"chart {name} has no canvas"
-        # uPlot's own view of the drift chart: the drift share series holds every window
+        # uPlot's own view of the drift chart: the drift share series holds every closed window
         drift_share = page.evaluate("window.infersightCharts.drift.data[1].filter(v => v !== null).length")
-        assert drift_share == WINDOWS
+        assert drift_share == WINDOWS - 1
         # the histogram compares the reference with the range over the reference's bins
         bins = page.evaluate("window.infersightCharts.histogram.data[0].length")
         assert bins >= 3
@@ -61,6 +61,35 @@ def test_page_charts_have_data_from_the_seeded_database(sqlite_page: Served, bro
         assert {"retraining_recommended", "data_drift_share"} <= rules
         evidence = page.locator("#alerts .alert[data-rule='retraining_recommended'] .evidence")
         assert "f1" in evidence.inner_text()
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_page_marks_the_open_window_and_leaves_out_its_undersampled_drift(
+    sqlite_page: Served, browser: Any
+) -> None:
+    page = _open(browser, sqlite_page.url + "/")
+    try:
+        open_start = (START + timedelta(minutes=WINDOWS - 1)).timestamp()
+        drift = page.locator("[data-chart='drift']")
+        assert drift.get_attribute("data-provisional") == "1"
+        assert drift.get_attribute("data-hidden") == "1"
+        note = drift.locator(".provisional-note").inner_text()
+        assert f"provisional — {OPEN_ROWS} of 500 rows" in note and "drift not drawn" in note
+        data = page.evaluate("window.infersightCharts.drift.data")
+        assert data[0][-1] == open_start  # the open window is on the time axis ...
+        assert all(series[-1] is None for series in data[1:])  # ... with no drift score drawn
+        assert all(v is None for v in data[2])  # nothing on the provisional line either
+        assert all(v is not None for v in data[1][:-1])  # every closed window is drawn
+        feature = page.evaluate("window.infersightCharts.feature.data")
+        assert feature[0][-1] == open_start and all(s[-1] is None for s in feature[1:])
+        # the performance chart still draws the open window, marked provisional
+        performance = page.locator("[data-chart='performance']")
+        assert performance.get_attribute("data-provisional") == "1"
+        assert performance.get_attribute("data-hidden") == "0"
+        assert f"{OPEN_ROWS} rows so far" in performance.locator(".provisional-note").inner_text()
+        assert page.evaluate("window.infersightCharts.performance.data[1].at(-1)") is not None
         assert page.errors == []
     finally:
         page.close()
@@ -147,13 +176,44 @@ def test_overview_reports_the_span_latest_values_and_reference_f1(seeded_api: Se
     assert [f["name"] for f in body["features"]] == list(credit.FEATURES)
     expected_f1 = f1_score(seeded.reference_labels, seeded.reference_scores >= 0.5)
     assert body["reference_performance"]["f1"] == pytest.approx(expected_f1, abs=1e-9)
+    assert body["latest"]["count"] == len(seeded.windows[-2]["labels"])  # the latest closed
     latest = seeded.windows[-1]
-    assert body["latest"]["count"] == len(latest["labels"])
     assert body["latest"]["f1"] == pytest.approx(
         f1_score(latest["labels"], latest["scores"] >= 0.5), abs=1e-9)
     assert body["firing_alerts"] >= 2
+    # the seed's watermark (maximum event time) is 30 s into the last window; lateness 6 s
+    watermark = START + timedelta(minutes=WINDOWS - 0.5, seconds=-6)
+    assert body["closed_until"].replace("Z", "+00:00") == watermark.isoformat()
+    assert body["drift_min_rows"] == 500
     empty = httpx.get(f"{seeded_api.url}/v1/models/empty-model/overview").json()
     assert empty["last_window"] is None and empty["features"] == []
+    assert empty["closed_until"] is None
+
+
+def test_metric_points_of_the_open_window_are_provisional(seeded_api: Served) -> None:
+    points = httpx.get(f"{seeded_api.url}/v1/models/{MODEL}/metrics",
+                       params={"feature": ""}).json()
+    open_start = START + timedelta(minutes=WINDOWS - 1)
+    provisional = {p["window_start"].replace("Z", "+00:00") for p in points if p["provisional"]}
+    assert provisional == {open_start.isoformat()}
+    counts = [p for p in points if p["metric"] == "count" and p["provisional"]]
+    assert [p["value"] for p in counts] == [OPEN_ROWS]
+    ranking = httpx.get(f"{seeded_api.url}/v1/models/{MODEL}/drift", params=_range(0, WINDOWS))
+    closed_until = ranking.json()["closed_until"].replace("Z", "+00:00")
+    assert open_start.isoformat() < closed_until < (open_start + timedelta(minutes=1)).isoformat()
+
+
+def test_drift_minimum_is_the_smallest_of_the_drift_rules_in_force() -> None:
+    from infersight.alerts.rules import AlertRule
+    from infersight.collector.api.provisional import drift_min_rows
+
+    def rule(name: str, model: str, rows: int) -> AlertRule:
+        return AlertRule.model_validate({"name": name, "model": model, "metric": "drift_share",
+                                         "op": ">", "threshold": 0.5, "min_samples": rows})
+
+    assert drift_min_rows([], MODEL) == 500
+    assert drift_min_rows([rule("a", "credit*", 200), rule("b", "*", 800)], MODEL) == 200
+    assert drift_min_rows([rule("a", "fraud", 200)], MODEL) == 500
 
 
 def _expected_numeric_shares(reference: np.ndarray, current: np.ndarray) -> np.ndarray:

@@ -4,6 +4,10 @@ Three models over four days of hourly windows: ``fraud`` (binary, versions 1 and
 injected into ``amount`` on the last day), ``churn`` (binary, one version, with an
 apostrophe-free but mixed-case feature set) and ``price`` (regression). Values come from a
 seeded generator, so every test can recompute what a panel should show from ``SeedData``.
+
+Each model's watermark leaves its last window open; ``fraud``'s holds only ``OPEN_ROWS``
+rows, with the wild drift scores a tiny sample gives (PSI 2.76), which the drift panels
+must leave out.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from infersight.storage.alert_tables import AlertState
 from infersight.storage.db import make_engine, session_factory
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from infersight.storage.registry import ensure_model_versions
+from infersight.storage.watermarks import advance_watermarks
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 4
@@ -27,12 +32,33 @@ MODELS = {
     "churn": {"versions": ("7",), "task": "binary"},
     "price": {"versions": ("1",), "task": "regression"},
 }
+LAST_HOUR = DAYS * 24 - 1
+OPEN_ROWS = 33
+NOISY_PSI = 2.76
+MIN_ROWS = 500
+"""The rows an open window needs before its drift scores are drawn (the drift rules')."""
+LATENESS = 0.1
 
 
 @dataclass
 class SeedData:
     points: list[MetricPointRecord] = field(default_factory=list)
     alert_starts: dict[str, datetime] = field(default_factory=dict)
+    watermarks: dict[str, datetime] = field(default_factory=dict)
+    """Per model, the latest event time (``watermarks.max_event_ts``)."""
+
+    def is_open(self, point: MetricPointRecord) -> bool:
+        """Whether the point's window is still open (the watermark has not passed its end)."""
+        length = point.window_end - point.window_start
+        return self.watermarks[point.model] - LATENESS * length < point.window_end
+
+    def drift_shown(self, point: MetricPointRecord) -> bool:
+        """What a drift panel shows: closed windows, and open ones with enough rows."""
+        if not self.is_open(point):
+            return True
+        (rows,) = [p.value for p in self.values(point.model, "count", version=point.version,
+                                                start=point.window_start, end=point.window_start)]
+        return (rows or 0) >= MIN_ROWS
 
     def values(self, model: str, metric: str, feature: str = "", version: str | None = None,
                start: datetime | None = None, end: datetime | None = None) -> list[MetricPointRecord]:
@@ -43,8 +69,9 @@ class SeedData:
                 and (end is None or p.window_start <= end)]
 
 
-def _feature_points(rng: random.Random, drifted: bool, numeric: bool) -> dict[str, float]:
-    shift = 0.5 if drifted else 0.0
+def _feature_points(rng: random.Random, drifted: bool, numeric: bool,
+                    noisy: bool = False) -> dict[str, float]:
+    shift = NOISY_PSI if noisy else 0.5 if drifted else 0.0
     psi = rng.uniform(0.0, 0.08) + shift
     metrics = {"count": float(rng.randint(900, 1100)), "missing_rate": rng.uniform(0, 0.02),
                "psi": psi, "js_distance": min(1.0, psi / 2), "hellinger": psi / 2,
@@ -72,15 +99,18 @@ def build_points(seed: int = 7) -> SeedData:
                     data.points.append(MetricPointRecord(model, version, start, end, feature,
                                                          metric, value, size))
                 events = rng.randint(900, 1100)
+                noisy = model == "fraud" and hour == LAST_HOUR  # open, and a tiny sample
+                if noisy:
+                    events = OPEN_ROWS
                 for name in NUMERIC + CATEGORICAL:
                     for metric, value in _feature_points(rng, drifted and name == "amount",
-                                                         name in NUMERIC).items():
+                                                         name in NUMERIC, noisy).items():
                         add(name, metric, value, events)
-                for metric, value in _feature_points(rng, drifted, True).items():
+                for metric, value in _feature_points(rng, drifted, True, noisy).items():
                     add("@prediction", metric, value, events)
                 labelled = rng.randint(0, events // 2)
                 add(None, "count", float(events), events)
-                add(None, "drift_share", 1 / 5 if drifted else 0.0, 5)
+                add(None, "drift_share", 1.0 if noisy else 1 / 5 if drifted else 0.0, 5)
                 add(None, "label_coverage", labelled / events, events)
                 for q, base in (("p50", 4.0), ("p95", 9.0), ("p99", 15.0)):
                     add(None, f"latency_{q}_ms", base * rng.uniform(0.9, 1.2), events)
@@ -95,6 +125,8 @@ def build_points(seed: int = 7) -> SeedData:
                     add(None, "roc_auc", None, labelled)  # undefined: one class labelled
     last = START + (DAYS * 24 - 6) * WINDOW
     data.alert_starts = {"firing": last, "resolved": START + 30 * WINDOW}
+    # events half-way into the last window: it is open, the one before is closed
+    data.watermarks = {model: START + LAST_HOUR * WINDOW + WINDOW / 2 for model in MODELS}
     return data
 
 
@@ -129,5 +161,6 @@ def seed(url: str, data: SeedData) -> None:
                                             for v in s["versions"]])
             upsert_metric_points(session, data.points)
             session.add_all(alert_states(data))
+            advance_watermarks(session, data.watermarks)
     finally:
         engine.dispose()

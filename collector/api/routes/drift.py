@@ -94,6 +94,9 @@ class DriftRanking(BaseModel):
     rank_by: str
     versions: list[VersionDrift]
     versions_without_reference: list[str]
+    closed_until: datetime | None
+    """The model's watermark: windows ending after it are still open (provisional) and
+    their events so far are part of the merge (null before the first event)."""
 
 
 def _num(value: float | None) -> float | None:
@@ -123,6 +126,7 @@ def rank_features(report: Any, rank_by: str) -> list[FeatureRank]:
 def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetime,
                   version: str | None, rank_by: str, limit: int | None) -> DriftRanking:
     """Merge each version's window states over ``[start, end)`` and rank its features."""
+    from infersight.collector.api.provisional import window_closing
     from infersight.drift import compare_configured
     from infersight.storage.registry import get_model
 
@@ -131,6 +135,8 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
         if row is None:
             raise unknown_model(session, model)
         drift_config = row.drift_config
+        closed_until = window_closing(session, model, context.config.lateness_fraction
+                                      ).closed_until(row.window_seconds or context.config.window_s)
         signatures = rollups.fine_signatures(session, model, start, end, version)
         versions: list[VersionDrift] = []
         without: list[str] = []
@@ -165,7 +171,7 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
                 merge=rollups_info(result), note=note,
             ))
     return DriftRanking(model=model, start=start, end=end, rank_by=rank_by, versions=versions,
-                        versions_without_reference=without)
+                        versions_without_reference=without, closed_until=closed_until)
 
 
 def rollups_info(result: rollups.MergeResult) -> MergeInfo:

@@ -9,12 +9,13 @@ from typing import Annotated
 import msgspec
 from fastapi import APIRouter, Query, Response
 from infersight.collector.api.deps import (
+    Context,
     DbSession,
     ModelName,
     ReadKey,
     Windows,
-    existing_model,
     name_query,
+    unknown_model,
 )
 from infersight.collector.api.errors import ERROR_RESPONSES
 from pydantic import BaseModel
@@ -35,6 +36,9 @@ class MetricPointView(BaseModel):
     value: float | None
     """Null when undefined for the window (e.g. ROC AUC with one class)."""
     sample_size: int
+    provisional: bool
+    """True while the window is open: the model's watermark has not passed its end, so more
+    events may still change the value."""
 
 
 class _Point(msgspec.Struct, array_like=False):
@@ -45,6 +49,7 @@ class _Point(msgspec.Struct, array_like=False):
     metric: str
     value: float | None
     sample_size: int
+    provisional: bool
 
 
 _encoder = msgspec.json.Encoder()
@@ -54,6 +59,7 @@ _encoder = msgspec.json.Encoder()
 def get_metrics(
     model: ModelName,
     session: DbSession,
+    context: Context,
     _key: ReadKey,
     windows: Windows,
     version: Annotated[str | None, name_query()] = None,
@@ -62,20 +68,27 @@ def get_metrics(
         "A feature; empty for dataset-level metrics only; omit for all.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 10_000,
 ) -> Response:
-    """Points ``{window_start, window_end, version, feature, metric, value, sample_size}``,
-    oldest first.
+    """Points ``{window_start, window_end, version, feature, metric, value, sample_size,
+    provisional}``, oldest first; ``provisional`` marks a window still open.
 
     Read as plain rows and encoded with msgspec: a 30-day series of 1-minute windows is
     43,200 points, which per-object validation would make several times slower.
     """
+    from infersight.collector.api.provisional import is_open, window_closing
     from infersight.storage.metrics import metric_point_rows
+    from infersight.storage.registry import get_model
 
-    existing_model(session, model)
+    row = get_model(session, model)
+    if row is None:
+        raise unknown_model(session, model)
+    # the worker's rule: closed once the watermark passed the end (the model's window length)
+    closed_until = window_closing(session, model, context.config.lateness_fraction
+                                  ).closed_until(row.window_seconds or context.config.window_s)
     rows = metric_point_rows(session, model, version=version, metric=metric, feature=feature,
                              start=windows.start, end=windows.end, limit=limit)
     points = [
         _Point(ws, we, v, f or None, m, None if value is None or not math.isfinite(value)
-               else float(value), int(n))
+               else float(value), int(n), is_open(we, closed_until))
         for ws, we, v, f, m, value, n in rows
     ]
     return Response(_encoder.encode(points), media_type="application/json")

@@ -94,15 +94,21 @@ class ModelOverview(BaseModel):
     reference_performance: dict[str, float]
     """Performance of the newest reference (e.g. ``f1``, ``roc_auc``), when it had labels."""
     firing_alerts: int
+    closed_until: datetime | None
+    """The model's watermark: windows ending at or before it are closed; later ones are
+    still open, their points provisional (null before the first event)."""
+    drift_min_rows: int
+    """Rows an open window needs before the page draws its drift scores: the smallest
+    ``min_samples`` of the alert rules in force on ``drift_share`` (built-in: 500)."""
 
 
 def _overview(context: ApiContext, model: str) -> ModelOverview:
-    from infersight.drift.windowing import WindowSpec
+    from infersight.alerts.config import api_rules
+    from infersight.collector.api.provisional import drift_min_rows, window_closing
     from infersight.storage.alert_states import count_firing
     from infersight.storage.metrics import REFERENCE_WINDOW_START as AFTER
     from infersight.storage.metrics import dataset_value, latest_dataset_window, window_span
     from infersight.storage.registry import get_model, list_versions
-    from infersight.storage.watermarks import load_watermarks
 
     with context.sessions.begin() as session:
         row = get_model(session, model)
@@ -112,9 +118,8 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         with_reference = [v.version for v in versions if v.reference is not None]
         first, last = window_span(session, model, after=AFTER)
         window = float(row.window_seconds or context.config.window_s)
-        max_event_ts = load_watermarks(session, [model]).get(model)
-        spec = WindowSpec(window, context.config.lateness_fraction)
-        watermark = None if max_event_ts is None else spec.watermark(_aware(max_event_ts))
+        watermark = window_closing(session, model,
+                                   context.config.lateness_fraction).closed_until(window)
         # closed: the watermark passed the window's end (WindowSpec.is_closed, in the query)
         latest_window = latest_dataset_window(session, model, after=AFTER,
                                               ended_by=watermark) or _utc(last)
@@ -138,12 +143,15 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
                     if "[" not in k and v is not None and math.isfinite(v)
                 }
         firing = count_firing(session, model)
+        min_rows = drift_min_rows(context.alert_config().active_rules(api_rules(session)),
+                                  model)
     return ModelOverview(
         model=model, task=row.task, window_seconds=window,
         versions=[v.version for v in versions], versions_with_reference=with_reference,
         first_window=_utc(first), last_window=_utc(last), latest=latest,
         latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
         features=features, reference_performance=performance, firing_alerts=firing,
+        closed_until=watermark, drift_min_rows=min_rows,
     )
 
 
