@@ -50,6 +50,8 @@ def introduce(options: DemoOptions, echo: Callable[[str], None]) -> None:
     echo(f"infersight demo: simulated credit-default model, {len(credit.FEATURES)} features, "
          f"{scenario.rate_per_minute} predictions per simulated minute, speed {options.speed:g}x "
          f"(a 1-minute window closes every {DEMO_WINDOW_S / options.speed:.2g} s)")
+    echo("window times are simulated event time (UTC), replayed fast from the past up to "
+         "about now; alert times on the page are the wall clock")
 
 
 def run_story(stack: DemoStack, options: DemoOptions, echo: Callable[[str], None],

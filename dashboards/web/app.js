@@ -237,7 +237,10 @@
   function renderHead(o) {
     $("model-name").textContent = o.model;
     const versions = o.versions.map((v) => o.versions_with_reference.includes(v) ? `<b>v${esc(v)}</b>` : `v${esc(v)} (no reference)`).join(", ");
-    $("model-meta").innerHTML = `${esc(o.task || "task not set")} · window <b>${windowLabel(o.window_seconds)}</b> · ${versions || "no versions"} · latest window ${esc(when(o.last_window))} (${ago(o.last_window)})`;
+    const latest = o.last_window
+      ? `latest window <b>${esc(when(o.last_window))}</b> <span class="clock" title="windows are in the events' own time (ts); a replay or the demo runs it ahead of or behind the wall clock">event time</span> (${ago(o.last_window)} by the wall clock)`
+      : `<span class="none" id="no-window">no window yet: events without a reference are held until 1,000 arrive or the first window closes — upload one: <code>infersight reference upload ${esc(o.model)} reference.csv</code></span>`;
+    $("model-meta").innerHTML = `${esc(o.task || "task not set")} · window <b>${windowLabel(o.window_seconds)}</b> · ${versions || "no versions"} · ${latest}`;
     $("crumbs").textContent = "models / " + o.model;
     const l = o.latest, ref = o.reference_performance || {};
     const drift = l.drift_share;
@@ -295,7 +298,8 @@
     const tbody = $("rank").querySelector("tbody");
     const version = ranking.versions.length ? ranking.versions[ranking.versions.length - 1] : null;
     if (!version) {
-      tbody.innerHTML = `<tr><td colspan="5" class="none">no reference yet: upload one to rank features</td></tr>`;
+      const model = state.overview ? state.overview.model : "MODEL";
+      tbody.innerHTML = `<tr><td colspan="5" class="none">no reference yet: <code>infersight reference upload ${esc(model)} reference.csv</code> ranks the features</td></tr>`;
       $("rank-hint").textContent = "";
       return [];
     }
@@ -436,8 +440,10 @@
     el.innerHTML = shown.map((a) => {
       const d = a.details || {};
       const summary = d.summary || (d.annotations && d.annotations.summary) || "";
-      const since = a.status === "firing" ? "firing since " + when(a.firing_since) : a.status === "pending" ? "pending since " + when(a.pending_since) : "resolved " + when(a.resolved_at);
-      const value = a.value !== null && a.value !== undefined ? `<span>value <b>${fmt(a.value)}</b>${a.threshold !== null && a.threshold !== undefined ? " / threshold " + fmt(a.threshold) : ""}</span>` : "";
+      const since = (a.status === "firing" ? "firing since " + when(a.firing_since) : a.status === "pending" ? "pending since " + when(a.pending_since) : "resolved " + when(a.resolved_at)) + " (wall clock)";
+      // the state's value is the latest judgement's; the payload's, the value when it fired
+      const fired = a.status !== "pending" && d.value !== null && d.value !== undefined && d.value !== a.value ? ` · at firing <b>${fmt(d.value)}</b>` : "";
+      const value = a.value !== null && a.value !== undefined ? `<span class="values">now <b data-now>${fmt(a.value)}</b>${fired}${a.threshold !== null && a.threshold !== undefined ? " · threshold " + fmt(a.threshold) : ""}</span>` : "";
       return `<div class="alert ${esc(a.status)}" data-rule="${esc(a.rule)}" data-status="${esc(a.status)}">
         <div class="row"><span class="badge ${a.status === "firing" ? "bad" : a.status === "pending" ? "warn" : "ok"}">${esc(a.status)}</span>
           <span class="badge ${sevClass[a.severity] || "muted"}">${esc(a.severity || "")}</span>
@@ -494,12 +500,16 @@
         state.feature = ranked.length ? ranked[0].feature : (o.features[0] || {}).name || null;
         renderRankingSelection();
       }
+      if (!state.feature) {  // no feature known yet: say what fills the panels
+        for (const id of ["feature-name", "feature-name-2"]) $(id).textContent = "(none yet)";
+        $("hist-hint").textContent = `no reference for ${o.model}: infersight reference upload ${o.model} reference.csv`;
+      }
       await Promise.all([
         renderDrift(o, range, ranking), renderPerformance(o, range), renderLatency(o, range),
         state.feature ? refreshFeature() : Promise.resolve(),
       ]);
       renderAlerts(alerts);
-      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString([], { timeZoneName: "short" });
       document.body.dataset.ready = "1";
     } catch (err) {
       if (err instanceof AuthNeeded) {

@@ -26,8 +26,8 @@ def _range(first: int, last: int) -> dict[str, str]:
 
 # -- the page in a browser -------------------------------------------------------------------
 
-def _open(browser: Any, url: str) -> Any:
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+def _open(browser: Any, url: str, width: int = 1500) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 1100})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("requestfailed", lambda request: errors.append(f"failed {request.url}"))
@@ -91,6 +91,45 @@ def test_page_marks_the_open_window_and_leaves_out_its_undersampled_drift(
         assert f"{OPEN_ROWS} rows so far" in performance.locator(".provisional-note").inner_text()
         assert page.evaluate("window.infersightCharts.performance.data[1].at(-1)") is not None
         assert page.errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_ranked_table_stays_readable_from_1280_pixels(sqlite_page: Served, browser: Any,
+                                                          width: int) -> None:
+    """No badge, header or column cut: each fits its cell, and the table its card."""
+    page = _open(browser, sqlite_page.url + "/", width=width)
+    try:
+        clipped = page.evaluate("""() => [...document.querySelectorAll(
+            '#rank .badge, #rank thead th, #rank tbody td:not(:first-child), .table-wrap')]
+            .filter((el) => el.scrollWidth > el.clientWidth + 1)
+            .map((el) => el.className || el.tagName + ':' + el.textContent)""")
+        assert clipped == []
+        badges = page.locator("#rank tbody .badge").all_inner_texts()
+        assert badges and {b.strip().lower() for b in badges} <= {"drift", "ok"}
+    finally:
+        page.close()
+
+
+def test_the_page_names_its_clocks_and_what_an_empty_model_needs(sqlite_page: Served,
+                                                                 browser: Any) -> None:
+    page = _open(browser, sqlite_page.url + "/")
+    try:
+        assert "event time" in page.locator("#model-meta").inner_text().lower()
+        assert page.locator("#updated").inner_text().endswith(("UTC", "GMT"))  # with its zone
+        cards = page.locator("#alerts .alert[data-status='firing']")
+        assert cards.count() and all(t.endswith("(wall clock)")
+                                     for t in cards.locator(".when").all_inner_texts())
+        assert cards.locator(".values").first.inner_text().startswith("now ")
+        page.goto(sqlite_page.url + "/#empty-model")
+        page.reload()
+        page.wait_for_selector("#no-window", timeout=20_000)
+        hint = page.locator("#no-window").inner_text()
+        assert "infersight reference upload empty-model" in hint and "()" not in hint
+        assert page.locator("#feature-name").inner_text() == "(none yet)"
+        assert "infersight reference upload empty-model" in page.locator(
+            "#rank tbody").inner_text()
     finally:
         page.close()
 
