@@ -103,11 +103,12 @@ class ReconstructionProfile:
         features or :data:`MIN_REFERENCE_ROWS` rows can take part."""
         numeric = [n for n, p in categorical.items() if p is None]
         encodings: dict[str, dict[str, float]] = {}
-        for name, profile in categorical.items():
-            if profile is not None and profile.vocabulary and int(profile.ref_counts[-1]) == 0:
-                total = float(profile.ref_counts.sum())
+        for name, categories in categorical.items():
+            if categories is not None and categories.vocabulary \
+                    and int(categories.ref_counts[-1]) == 0:
+                total = float(categories.ref_counts.sum())
                 encodings[name] = {key: float(c) / total for key, c in
-                                   zip(profile.vocabulary, profile.ref_counts.tolist(),
+                                   zip(categories.vocabulary, categories.ref_counts.tolist(),
                                        strict=False)}
         rows = len(next(iter(columns.values()))) if columns else 0
         if len(numeric) + len(encodings) < MIN_FEATURES or rows < MIN_REFERENCE_ROWS:
@@ -278,8 +279,8 @@ def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> 
     depend on the rows batched with it."""
     centred = np.ascontiguousarray(scaled - mean)
     projected = np.einsum("nf,kf->nk", centred, components, optimize=False)
-    squares = (np.einsum("nf,nf->n", centred, centred, optimize=False)
-               - np.einsum("nk,nk->n", projected, projected, optimize=False))
+    squares: ArrayF = (np.einsum("nf,nf->n", centred, centred, optimize=False)
+                       - np.einsum("nk,nk->n", projected, projected, optimize=False))
     return np.sqrt(np.clip(squares, 0.0, None))
 
 
@@ -289,7 +290,9 @@ def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF]:
     folds = [np.ascontiguousarray(scaled[fold::FOLDS]) for fold in range(FOLDS)]
     grams = [part.T @ part for part in folds]
     totals = [part.sum(axis=0) for part in folds]
-    gram, total, rows = sum(grams), sum(totals), scaled.shape[0]
+    gram: ArrayF = np.sum(grams, axis=0)
+    total: ArrayF = np.sum(totals, axis=0)
+    rows = scaled.shape[0]
     errors = np.empty(rows)
     for fold, part in enumerate(folds):
         mean, components = _pca(gram - grams[fold], total - totals[fold], rows - part.shape[0])
