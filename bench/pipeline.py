@@ -442,9 +442,87 @@ def part_memory(events: int, batch: int, span_hours: float, ahead: int) -> None:
     print(f"    window evaluations {evaluations:,.0f}; worker log {worker_log}")
 
 
+# --- (eval) ----------------------------------------------------------------------------------
+
+
+def part_eval(rounds: int = 30, partitions: int = 4, per_partition: int = 2_000) -> None:
+    """One window evaluation on Postgres, by step: 25 features, ``partitions`` state rows."""
+    from infersight.collector.worker import statistics as worker_statistics
+    from infersight.collector.worker.catalog import ModelCatalog
+    from infersight.collector.worker.evaluation import evaluate_window
+    from infersight.sdk.wire import decode_batch, encode_batch
+    from infersight.storage.db import make_engine, session_factory, upgrade
+    from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
+    from infersight.storage.registry import set_reference
+    from infersight.storage.windows import WindowStateRecord, load_window, upsert_window_states
+
+    from tests.support.postgres import temporary_database
+
+    factory = EventFactory()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = start + timedelta(minutes=1)
+    with temporary_database("infersight_bench") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            set_reference(session, "bench", "1", reference_bytes())
+        catalog = ModelCatalog(60.0)
+        with sessions() as session:
+            reference = catalog.reference(session, "bench", "1")
+            settings = catalog.settings(session, "bench")
+        assert reference is not None
+        records = []
+        for p in range(partitions):
+            state = worker_statistics.new_state(reference)
+            events = decode_batch(encode_batch(factory.batch(per_partition, start))).predictions
+            worker_statistics.add_predictions(state, events)
+            worker_statistics.add_labels(state, [(e.prediction, int(e.prediction > 0.3))
+                                                 for e in events[: per_partition // 2]])
+            records.append(WindowStateRecord("bench", "1", start, end, f"infersight.events/{p}",
+                                             worker_statistics.dump_state(state), per_partition))
+        with sessions.begin() as session:
+            upsert_window_states(session, records)
+        steps: dict[str, list[float]] = {k: [] for k in
+                                         ("read", "restore", "merge", "compare", "upsert")}
+        whole = []
+        for _ in range(rounds):
+            with sessions.begin() as session:
+                t0 = time.perf_counter()
+                rows = load_window(session, "bench", "1", start)
+                t1 = time.perf_counter()
+                states = [worker_statistics.load_any_state(r.state) for r in rows]
+                for state in states:
+                    worker_statistics.bind_if_same_layout(reference, state)
+                t2 = time.perf_counter()
+                merged = worker_statistics.merge_states(reference, states)
+                t3 = time.perf_counter()
+                metric_rows = worker_statistics.evaluate(reference, merged, settings)
+                t4 = time.perf_counter()
+                upsert_metric_points(session, [
+                    MetricPointRecord("bench", "1", start, end, f, m, v, n)
+                    for f, m, v, n in metric_rows])
+                t5 = time.perf_counter()
+            for name, a, b in zip(steps, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+                steps[name].append(b - a)
+            with sessions.begin() as session:
+                t = time.perf_counter()
+                written = evaluate_window(session, catalog, "bench", "1", start)
+            whole.append(time.perf_counter() - t)
+        engine.dispose()
+    med = {k: statistics.median(v) * 1000 for k, v in steps.items()}
+    print(f"(eval) one window evaluation on Postgres, {len(NUMERIC)} numeric + "
+          f"{len(CATEGORICAL)} categorical features, {partitions} partition rows of "
+          f"{per_partition:,} events (half labelled), {written} metric points, "
+          f"median of {rounds}")
+    print(f"    evaluate_window (lock, read, merge, compare, upsert, commit excluded) "
+          f"{statistics.median(whole) * 1000:>6.1f} ms   (target well under 10 ms)")
+    print("    by step: " + ", ".join(f"{k} {v:.2f} ms" for k, v in med.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["a", "b", "all", "memory"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "all", "memory", "eval"], default="all")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=60_000.0)
     parser.add_argument("--batch", type=int, default=500)
@@ -459,6 +537,8 @@ def main() -> None:
         part_a()
     if args.part in ("b", "all"):
         part_b(args.duration, args.rate, args.batch, args.workers)
+    if args.part in ("eval", "all"):
+        part_eval()
     if args.part == "memory":
         part_memory(args.events, args.batch, args.span_hours, args.ahead)
 
