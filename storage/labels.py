@@ -236,12 +236,33 @@ def mark_labelled(
 
 
 def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Keep labels whose prediction is not indexed yet (a duplicate keeps the first)."""
-    if rows:
-        session.execute(
-            dialect_insert(session, pending_table).on_conflict_do_nothing(),
-            sorted(rows, key=lambda r: (r["model"], r["prediction_id"])),
-        )
+    """Keep labels whose prediction is not indexed yet (a duplicate keeps the first).
+
+    One statement: ``INSERT … SELECT … FROM unnest(…)`` on Postgres, an ``executemany`` on
+    SQLite."""
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda r: (r["model"], r["prediction_id"]))
+    if _dialect(session) != "postgresql":
+        session.execute(dialect_insert(session, pending_table).on_conflict_do_nothing(), ordered)
+        return
+    for r in ordered:
+        if r["ts"].utcoffset() is None or r["received_at"].utcoffset() is None:
+            raise ValueError(f"naive datetime in label {r['prediction_id']!r} refused: "
+                             "pass timezone-aware datetimes")
+    session.execute(
+        text(
+            f"INSERT INTO {pending_table.name} (model, prediction_id, label, ts, received_at) "
+            "SELECT model, prediction_id, CAST(label AS jsonb), ts, received_at "
+            "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
+            "CAST(:labels AS text[]), CAST(:ts AS timestamptz[]), "
+            "CAST(:received AS timestamptz[])) AS k(model, prediction_id, label, ts, received_at) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        {"models": [r["model"] for r in ordered], "ids": [r["prediction_id"] for r in ordered],
+         "labels": [_json(r["label"]) for r in ordered], "ts": [r["ts"] for r in ordered],
+         "received": [r["received_at"] for r in ordered]},
+    )
 
 
 def claimable_pending_labels(

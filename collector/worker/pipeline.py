@@ -167,8 +167,8 @@ class BatchAggregator:
         if not effects.joined:
             return
         references = {
-            (j.model, j.version): self.catalog.reference(session, j.model, j.version)
-            for j in effects.joined
+            version: self.catalog.reference(session, *version)
+            for version in {(j.model, j.version) for j in effects.joined}
         }
         update_detectors(session, references, effects.joined)
 

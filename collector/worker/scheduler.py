@@ -24,15 +24,21 @@ from typing import Any, Protocol
 from infersight.collector.worker.catalog import ModelCatalog
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.errors import DATABASE_ERRORS, short
-from infersight.collector.worker.evaluation import evaluate_window
+from infersight.collector.worker.evaluation import window_points
 from infersight.collector.worker.pipeline import WindowKey
 from infersight.collector.worker.self_metrics import WorkerMetrics
 from infersight.collector.worker.watermarks import Watermarks
+from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from infersight.storage.types import utc_now
 from infersight.storage.windows import stale_windows
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+
+
+BUSY_SHARE = 5
+"""A busy worker (its last poll returned records) spends at most about one part in this many
+of its time in evaluation rounds: the next round waits four times the last one's duration."""
 
 
 class WindowObserver(Protocol):
@@ -68,7 +74,9 @@ class EvaluationScheduler:
         self._last_eval = time.monotonic()
         """When the last provisional round (every dirty window) ran."""
         self._last_round = float("-inf")
-        """When the last round of any kind ran."""
+        """When the last round of any kind ended."""
+        self._last_round_s = 0.0
+        """How long it took."""
 
     def touch(self, keys: Iterable[WindowKey]) -> None:
         """Windows a commit changed."""
@@ -79,10 +87,14 @@ class EvaluationScheduler:
     def evaluate_due(self, idle: bool = True) -> int:
         """Run a round if one is due: every dirty window each ``eval_interval_s``, else the
         closed dirty ones when ``idle`` (nothing was polled) or ``eval_round_s`` after the
-        last round. Returns the number of windows evaluated."""
+        last round. While busy, rounds are also spaced so that they take at most a
+        ``1 / BUSY_SHARE`` of the time (a backlog coalesces more per round). Returns the
+        number of windows evaluated."""
         if not self.dirty:
             return 0
         now = time.monotonic()
+        if not idle and now - self._last_round < self._last_round_s * (BUSY_SHARE - 1):
+            return 0
         if now - self._last_eval >= self.config.eval_interval_s:
             self._last_eval = now
             return self._round(sorted(self.dirty), now)
@@ -92,8 +104,11 @@ class EvaluationScheduler:
         return self._round(due, now) if due else 0
 
     def _round(self, keys: list[WindowKey], now: float) -> int:
-        self._last_round = now
-        return self.evaluate(keys)
+        try:
+            return self.evaluate(keys)
+        finally:
+            self._last_round = time.monotonic()
+            self._last_round_s = self._last_round - now
 
     def sweep_stale(self) -> None:
         """Evaluate windows committed but not evaluated (e.g. a worker killed in between)."""
@@ -123,12 +138,11 @@ class EvaluationScheduler:
         judge_s = 0.0
         try:
             with self.sessions() as session, session.begin():
-                written = False
+                points: list[MetricPointRecord] = []
                 for key in keys:
                     try:
-                        written |= bool(evaluate_window(
-                            session, self.catalog, *key,
-                            on_stale=self.metrics.stale_reference_states.inc))
+                        points += window_points(session, self.catalog, *key,
+                                                on_stale=self.metrics.stale_reference_states.inc)
                     except DATABASE_ERRORS:
                         raise
                     except Exception:  # a state the engine cannot compare: report, do not loop
@@ -137,6 +151,7 @@ class EvaluationScheduler:
                         self.dirty.pop(key, None)
                         continue
                     done.append(key)
+                written = upsert_metric_points(session, points) > 0  # one upsert per version and round
                 if written:
                     judging = time.perf_counter()
                     self._judge_alerts(session, *version)
