@@ -104,23 +104,27 @@ def take_pending_labels_of_incoming(
     session: Session, keys: Sequence[PredictionKey]
 ) -> dict[PredictionKey, tuple[Any, datetime]]:
     """Delete and return the pending labels of the predictions just given to
-    :func:`insert_predictions` (``keys``: the new ones; on Postgres a join with the
-    temporary table, which also holds re-delivered ones)."""
-    if not keys:
+    :func:`insert_predictions` (``keys``: all of them, new and re-delivered: a label that
+    raced a re-delivered prediction in joins now, its prediction being indexed).
+
+    Postgres: one statement, a primary-key probe per key (as :func:`lookup_predictions`)
+    and a delete by ``ctid``, whatever the planner's statistics of ``pending_labels``."""
+    ordered = sorted(set(keys))
+    if not ordered:
         return {}
     if _dialect(session) != "postgresql":
-        return take_pending_labels(session, keys)
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {pending_table.name} p USING {_INCOMING} i "
-            "WHERE p.model = i.model AND p.prediction_id = i.prediction_id "
-            "RETURNING p.model, p.prediction_id, p.label, p.ts"
-        )
-        rows = cursor.fetchall()
-    # Also labels of re-delivered predictions (indexed before, the label raced them in):
-    # their prediction is indexed, so joining them now is right.
+        return take_pending_labels(session, ordered)
+    rows = session.execute(
+        text(
+            f"DELETE FROM {pending_table.name} d USING (SELECT p.ctid AS row_id "
+            "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
+            f"AS k(model, prediction_id) CROSS JOIN LATERAL (SELECT ctid FROM "
+            f"{pending_table.name} p WHERE p.model = k.model AND p.prediction_id = "
+            "k.prediction_id FOR UPDATE) p) s WHERE d.ctid = s.row_id "
+            "RETURNING d.model, d.prediction_id, d.label, d.ts"
+        ).columns(*(pending_table.c[name] for name in ("model", "prediction_id", "label", "ts"))),
+        {"models": [m for m, _ in ordered], "ids": [p for _, p in ordered]},
+    )
     return {(m, pid): (label, ts) for m, pid, label, ts in rows}
 
 
@@ -158,10 +162,11 @@ def lookup_predictions(
 ) -> dict[PredictionKey, IndexedPrediction]:
     """Indexed predictions among ``keys``, locked against concurrent label joins.
 
-    Postgres: one join of the primary key with ``unnest`` of the keys (a nested loop of
-    primary-key probes whatever the planner's statistics say; an ``IN`` list of 500 pairs
-    cost ~25x more, mostly in planning its ``OR`` of conditions). Rows are locked in key
-    order. SQLite: ``IN`` lists of 500 pairs, each a primary-key probe.
+    Postgres: one statement, a primary-key probe per key: ``unnest`` of the keys, each
+    joined ``LATERAL`` to a locking subquery on the key (a subquery with ``FOR UPDATE`` is
+    not flattened into a join, so stale statistics cannot turn it into a hash join over the
+    whole table; an ``IN`` list of 500 pairs cost ~25x more, mostly in planning its ``OR``).
+    Rows are locked in key order. SQLite: ``IN`` lists of 500 pairs, each a key probe.
     """
     ordered = sorted(set(keys))
     if not ordered:
@@ -169,12 +174,13 @@ def lookup_predictions(
     if _dialect(session) == "postgresql":
         rows = session.execute(
             text(
-                f"SELECT i.model, i.prediction_id, i.version, i.window_start, i.ts, "
-                f"i.prediction, i.label, i.labelled_at FROM {index_table.name} i "
-                "JOIN unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
+                "SELECT i.model, i.prediction_id, i.version, i.window_start, i.ts, "
+                "i.prediction, i.label, i.labelled_at "
+                "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
                 "WITH ORDINALITY AS k(model, prediction_id, n) "
-                "ON i.model = k.model AND i.prediction_id = k.prediction_id "
-                "ORDER BY k.n FOR UPDATE OF i"
+                "CROSS JOIN LATERAL (SELECT * FROM "
+                f"{index_table.name} p WHERE p.model = k.model AND p.prediction_id = "
+                "k.prediction_id FOR UPDATE) i ORDER BY k.n"
             ).columns(*(index_table.c[name] for name in _LOOKED_UP)),
             {"models": [m for m, _ in ordered], "ids": [p for _, p in ordered]},
         )
@@ -207,17 +213,22 @@ def mark_labelled(
     session: Session, labelled: Sequence[tuple[str, str, Any]], at: datetime
 ) -> None:
     """Set ``label`` and ``labelled_at`` of ``(model, prediction_id, label)`` rows, in one
-    statement: ``UPDATE … FROM unnest(…)`` on Postgres, one ``executemany`` on SQLite."""
+    statement: on Postgres an ``UPDATE`` of the rows found (and locked) by a primary-key
+    probe per key, as in :func:`lookup_predictions`, then written by their ``ctid`` (a TID
+    scan, whatever the statistics); one ``executemany`` on SQLite."""
     if not labelled:
         return
     ordered = sorted({(m, p): label for m, p, label in labelled}.items())
     if _dialect(session) == "postgresql":
         session.execute(
             text(
-                f"UPDATE {index_table.name} i SET label = CAST(k.label AS jsonb), "
-                "labelled_at = :at FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
+                f"UPDATE {index_table.name} i SET label = CAST(s.label AS jsonb), "
+                "labelled_at = :at FROM (SELECT p.ctid AS row_id, k.label "
+                "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
                 "CAST(:labels AS text[])) AS k(model, prediction_id, label) "
-                "WHERE i.model = k.model AND i.prediction_id = k.prediction_id"
+                f"CROSS JOIN LATERAL (SELECT ctid FROM {index_table.name} p "
+                "WHERE p.model = k.model AND p.prediction_id = k.prediction_id FOR UPDATE) p"
+                ") s WHERE i.ctid = s.row_id"
             ).bindparams(bindparam("at", type_=index_table.c.labelled_at.type)),
             {"models": [m for (m, _), _ in ordered], "ids": [p for (_, p), _ in ordered],
              "labels": [_json(label) for _, label in ordered], "at": at},
