@@ -12,8 +12,17 @@
     settings) → Postgres; the worker's RSS sampled every 2 s and printed at every million
     consumed events, with the peak. Not part of ``all`` (it takes several minutes).
 
-Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory] [--duration 60]
-[--rate 60000] [--events 10000000]``.
+(eval) one evaluation round on Postgres: 20 dirty windows of one version, 4 partition rows
+    each, 25 features; ms per window evaluation and the one alert judgement of the round.
+(labelled) one worker, producer → Tansu → worker → Postgres, unlabelled and then with labels
+    for half the predictions (each label delayed by up to 25 windows, so one label message
+    touches ~25 past windows), side by side with the stage split: ``--mode live`` (current
+    time stamps at ``--rate`` for ``--duration`` s, 2 s windows), ``--mode backlog`` (150k
+    predictions over one hour of event time, 1-minute windows, in the topics before the worker
+    starts) or ``both``. ``BENCH_PROFILE=/path`` runs the worker under cProfile.
+
+Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory|eval|labelled]
+[--mode live|backlog|both] [--duration 60] [--rate 60000] [--events 10000000]``.
 Needs Postgres on 127.0.0.1:5432 for (b) and (memory). Prints figures; asserts nothing.
 """
 
