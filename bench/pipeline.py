@@ -12,8 +12,17 @@
     settings) → Postgres; the worker's RSS sampled every 2 s and printed at every million
     consumed events, with the peak. Not part of ``all`` (it takes several minutes).
 
-Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory] [--duration 60]
-[--rate 60000] [--events 10000000]``.
+(eval) one evaluation round on Postgres: 20 dirty windows of one version, 4 partition rows
+    each, 25 features; ms per window evaluation and the one alert judgement of the round.
+(labelled) one worker, producer → Tansu → worker → Postgres, unlabelled and then with labels
+    for half the predictions (each label delayed by up to 25 windows, so one label message
+    touches ~25 past windows), side by side with the stage split: ``--mode live`` (current
+    time stamps at ``--rate`` for ``--duration`` s, 2 s windows), ``--mode backlog`` (150k
+    predictions over one hour of event time, 1-minute windows, in the topics before the worker
+    starts) or ``both``. ``BENCH_PROFILE=/path`` runs the worker under cProfile.
+
+Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory|eval|labelled]
+[--mode live|backlog|both] [--duration 60] [--rate 60000] [--events 10000000]``.
 Needs Postgres on 127.0.0.1:5432 for (b) and (memory). Prints figures; asserts nothing.
 """
 
@@ -442,13 +451,318 @@ def part_memory(events: int, batch: int, span_hours: float, ahead: int) -> None:
     print(f"    window evaluations {evaluations:,.0f}; worker log {worker_log}")
 
 
+# --- (eval) ----------------------------------------------------------------------------------
+
+
+def part_eval(windows: int = 20, partitions: int = 4, per_partition: int = 2_000,
+              repeats: int = 5) -> None:
+    """Window evaluation on Postgres as the worker runs it: a round of ``windows`` dirty
+    windows of one version, each with ``partitions`` state rows (25 features, half the
+    predictions labelled), with and without the built-in alert rules judged after it."""
+    from infersight.alerts.rules_file import AlertConfigSource
+    from infersight.alerts.service import Alerting
+    from infersight.collector.worker import statistics as worker_statistics
+    from infersight.collector.worker.catalog import ModelCatalog
+    from infersight.collector.worker.config import WorkerConfig
+    from infersight.collector.worker.scheduler import EvaluationScheduler
+    from infersight.collector.worker.self_metrics import WorkerMetrics
+    from infersight.collector.worker.watermarks import Watermarks
+    from infersight.sdk.wire import decode_batch, encode_batch
+    from infersight.storage.db import make_engine, session_factory, upgrade
+    from infersight.storage.registry import set_reference
+    from infersight.storage.windows import WindowStateRecord, upsert_window_states
+
+    from tests.support.postgres import temporary_database
+
+    factory = EventFactory()
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    starts = [first + timedelta(minutes=i) for i in range(windows)]
+    with temporary_database("infersight_bench") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            set_reference(session, "bench", "1", reference_bytes())
+        catalog = ModelCatalog(60.0)
+        with sessions() as session:
+            reference = catalog.reference(session, "bench", "1")
+        assert reference is not None
+        records = []
+        for start in starts:
+            for p in range(partitions):
+                state = worker_statistics.new_state(reference)
+                for _ in range(per_partition // 500):  # messages stay under 1 MB
+                    events = decode_batch(encode_batch(factory.batch(500, start))).predictions
+                    assert len(events) == 500
+                    worker_statistics.add_predictions(state, events)
+                    worker_statistics.add_labels(state, [
+                        (e.prediction, int(e.prediction > 0.3)) for e in events[:250]])
+                records.append(WindowStateRecord(
+                    "bench", "1", start, start + timedelta(minutes=1), f"infersight.events/{p}",
+                    worker_statistics.dump_state(state), per_partition))
+        with sessions.begin() as session:
+            upsert_window_states(session, records)
+        config = WorkerConfig(window_s=60.0)
+        results = {}
+        for name, alerting in (("without alert rules", None),
+                               ("with the built-in alert rules",
+                                Alerting(AlertConfigSource(None, {}), sessions, 1.0))):
+            metrics = WorkerMetrics()
+            scheduler = EvaluationScheduler(sessions, catalog, Watermarks(sessions, catalog, 0.1),
+                                            config, metrics, alerting)
+            took = []
+            for _ in range(repeats):
+                keys = [("bench", "1", start) for start in starts]
+                scheduler.touch(keys)
+                started = time.perf_counter()
+                assert scheduler.evaluate(keys) == windows
+                took.append(time.perf_counter() - started)
+            stage = metrics.stage_seconds
+            results[name] = (statistics.median(took),
+                             stage.labels(stage="evaluate")._value.get() / repeats,
+                             stage.labels(stage="judge")._value.get() / repeats)
+        with engine.connect() as conn:
+            points = conn.execute(text_sql("SELECT count(*) FROM metric_points")).scalar_one()
+        engine.dispose()
+    print(f"(eval) one evaluation round on Postgres: {windows} windows of one version, "
+          f"{partitions} partition rows each ({per_partition:,} events, half labelled), "
+          f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical features, "
+          f"{points // windows} metric points per window; median of {repeats} rounds")
+    for name, (total, evaluate_s, judge_s) in results.items():
+        print(f"    {name:<30} round {total * 1000:>7.1f} ms: "
+              f"{evaluate_s / windows * 1000:.1f} ms per window evaluation (target well under "
+              f"10 ms), judging once per round {judge_s * 1000:.1f} ms")
+
+
+def text_sql(sql: str) -> Any:
+    from sqlalchemy import text
+
+    return text(sql)
+
+# --- (labelled) --------------------------------------------------------------------------------
+
+LABEL_SLOT = "%" * 16  # "0000000042-017": the prediction id a label is for (ID_SLOT + "-iii")
+
+
+def _label_message(ids: list[bytes], ts: str) -> bytes:
+    """One label message for ``ids`` (``{n:010d}-{i:03d}``; the label: i's parity)."""
+    from infersight.sdk.wire import encode_batch
+
+    return encode_batch([
+        {"type": "label", "model": "benc", "prediction_id": pid.decode(),
+         "label": int(pid[-1:]) % 2, "ts": ts}
+        for pid in ids])
+
+
+def labelled_stream(
+    messages: int, batch: int, delay_messages: int, labelled: bool, seed: int = 4
+) -> list[tuple[str, int, list[bytes] | None]]:
+    """The order of messages to produce: ``("p", n, None)`` is prediction message ``n``,
+    ``("l", k, ids)`` a label message for ``ids``. Half the predictions of each message get a
+    label, each delayed by a uniform 0…``delay_messages`` prediction messages, so one label
+    message holds labels for predictions spread over that many past messages (windows)."""
+    rng = np.random.default_rng(seed)
+    due: dict[int, list[bytes]] = {}
+    out: list[tuple[str, int, list[bytes] | None]] = []
+    ready: list[bytes] = []
+    labels_sent = 0
+    for n in range(messages):
+        out.append(("p", n, None))
+        if not labelled:
+            continue
+        chosen = rng.choice(batch, batch // 2, replace=False)
+        delays = rng.integers(0, delay_messages + 1, batch // 2)
+        for i, d in zip(chosen, delays, strict=True):
+            due.setdefault(n + int(d), []).append(b"%010d-%03d" % (n, i))
+        ready.extend(due.pop(n, []))
+        while len(ready) >= batch:
+            out.append(("l", labels_sent, ready[:batch]))
+            ready = ready[batch:]
+            labels_sent += 1
+    if labelled:
+        for n in sorted(due):
+            ready.extend(due[n])
+        while len(ready) >= batch:  # the remainder (< one message) is left out
+            out.append(("l", labels_sent, ready[:batch]))
+            ready = ready[batch:]
+            labels_sent += 1
+    return out
+
+
+def part_labelled(mode: str, rate: float, duration: float, partitions: int) -> None:
+    """Labelled against unlabelled traffic, one worker, side by side (see the module doc)."""
+    modes = ["live", "backlog"] if mode == "both" else [mode]
+    results = {}
+    for m in modes:
+        for labelled in (False, True):
+            results[(m, labelled)] = _labelled_run(m, labelled, rate, duration, partitions)
+    for m in modes:
+        plain, with_labels = results[(m, False)], results[(m, True)]
+        print(f"(labelled, {m}) one worker, producer → Tansu → worker → Postgres; "
+              f"{plain['describe']}")
+        for name, r in (("unlabelled", plain), ("50 % labelled", with_labels)):
+            print(f"    {name:<14} {r['events']:>9,} events ({r['labels']:,} labels) in "
+                  f"{r['seconds']:>6.1f} s = {r['events'] / r['seconds']:>8,.0f} events/s; "
+                  f"{r['evaluations']:,.0f} window evaluations, "
+                  f"{r['judgements']:,.0f} alert judgements")
+            total = sum(r["stages"].values())
+            if total:
+                print("        stages: " + ", ".join(
+                    f"{k} {v:.1f} s ({v / total:.0%})" for k, v in r["stages"].items()))
+        ratio = (with_labels["events"] / with_labels["seconds"]) / (
+            plain["events"] / plain["seconds"])
+        print(f"    labelled / unlabelled throughput: {ratio:.2f} (target ≥ 0.5; ≥ 20,000 "
+              f"events/s each)")
+
+
+STAGES = ("decode", "aggregate", "serialise", "write", "evaluate", "judge")
+
+
+def _labelled_run(mode: str, labelled: bool, rate: float, duration: float,
+                  partitions: int) -> dict[str, Any]:
+    from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
+    from infersight.storage.db import make_engine, session_factory, upgrade
+    from infersight.storage.registry import configure_model, set_reference
+    from kafka import KafkaProducer
+    from sqlalchemy import text
+
+    from tests.collector.harness import create_topics
+    from tests.support.postgres import temporary_database
+    from tests.support.tansu import TansuBroker, free_port
+
+    batch = 500
+    if mode == "backlog":  # 150k predictions over an hour of event time, 1-minute windows
+        window_s, messages = 60, 300
+        span = timedelta(hours=1)
+        first_ts = datetime.now(UTC).replace(second=0, microsecond=0) - span
+    else:  # current time stamps at ``rate``; short windows so labels reach 25 of them
+        window_s, messages = 2, int(rate * duration / batch)
+        span = timedelta(seconds=duration)
+        first_ts = None
+    per_window = max(1, round(messages * window_s / span.total_seconds()))
+    stream = labelled_stream(messages, batch, 25 * per_window, labelled)
+    templates = memory_templates(64, batch)
+    model_slot, id_slot, ts_slot = MODEL_SLOT.encode(), ID_SLOT.encode(), TS_SLOT.encode()
+    templates = [t.replace(model_slot, b"benc") for t in templates]
+
+    def prediction_message(n: int, ts: datetime) -> bytes:
+        stamp = ts.isoformat(timespec="microseconds").encode()
+        return templates[n % len(templates)].replace(id_slot, b"%010d" % n).replace(
+            ts_slot, stamp)
+
+    broker = TansuBroker(log_path=Path("/tmp") / f"bench-tansu-{os.getpid()}.log")
+    broker.start()
+    create_topics(broker.bootstrap, {EVENTS_TOPIC: partitions, LABELS_TOPIC: partitions})
+    _fast_gzip()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5,
+                             max_request_size=16 * 1024 * 1024)
+    label_count = sum(1 for kind, _n, _ids in stream if kind == "l") * batch
+    total = messages * batch + label_count
+
+    def send(item: tuple[str, int, list[bytes] | None], now: datetime) -> None:
+        kind, n, ids = item
+        if kind == "p":
+            ts = now if first_ts is None else first_ts + span * (n / messages)
+            producer.send(EVENTS_TOPIC, prediction_message(n, ts), partition=n % partitions)
+        else:
+            assert ids is not None
+            producer.send(LABELS_TOPIC, _label_message(ids, now.isoformat()),
+                          partition=n % partitions)
+
+    with temporary_database("infersight_bench") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with session_factory(engine).begin() as session:
+            configure_model(session, "benc", window_seconds=window_s)
+            set_reference(session, "benc", "1", reference_bytes())
+        if mode == "backlog":  # everything in the topics before the worker starts
+            for item in stream:
+                send(item, datetime.now(UTC))
+            producer.flush(120)
+        port = free_port()
+        env = dict(os.environ, INFERSIGHT_DATABASE_URL=url,
+                   INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+                   INFERSIGHT_WINDOW=f"{window_s}s", INFERSIGHT_WORKER_GROUP="bench",
+                   INFERSIGHT_WORKER_SESSION_TIMEOUT="6s",
+                   INFERSIGHT_WORKER_METRICS_PORT=str(port))
+        worker_log = Path("/tmp") / f"bench-labelled-worker-{os.getpid()}.log"
+        with open(worker_log, "wb") as log:
+            profile = os.environ.get("BENCH_PROFILE")  # a path: the worker runs under cProfile
+            command = [sys.executable, "-m", "infersight", "worker"]
+            if profile:
+                command[1:1] = ["-m", "cProfile", "-o", f"{profile}.{mode}.{int(labelled)}"]
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        samples: list[tuple[float, int]] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                with engine.connect() as conn:
+                    committed = conn.execute(text(
+                        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
+                        "WHERE consumer_group = 'bench'")).scalar_one()
+                samples.append((time.time(), int(committed) * batch))
+                stop.wait(0.25)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        if mode == "live":
+            while not samples or _scrape_or_none(port) is None:
+                time.sleep(0.5)
+            time.sleep(6)  # group join
+            started = time.time()
+            for index, item in enumerate(stream):
+                wait = started + index * duration / len(stream) - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+                send(item, datetime.now(UTC))
+            producer.flush(120)
+        deadline = time.time() + 600
+        while time.time() < deadline and (not samples or samples[-1][1] < total):
+            time.sleep(0.5)
+        time.sleep(2)
+        stop.set()
+        sampler.join(5)
+        scraped = _scrape(port)
+        proc.terminate()
+        proc.wait(30)
+        engine.dispose()
+    producer.close(10)
+    broker.stop()
+    first = next(t for t, n in samples if n > 0)
+    before = max((t for t, n in samples if n == 0 and t < first), default=first)
+    done = next((t for t, n in samples if n >= total), samples[-1][0])
+    stages = {s: scraped.get(f'infersight_stage_seconds_total{{stage="{s}"}}', 0.0)
+              for s in STAGES}
+    describe = (f"{messages * batch:,} predictions of 25 features in messages of {batch}, "
+                f"{partitions} partitions per topic, {window_s} s windows, "
+                + ("one hour of event time already in the topics" if mode == "backlog"
+                   else f"produced at {rate:,.0f} predictions/s for {duration:.0f} s")
+                + "; labels for half the predictions, each label message reaching ~25 "
+                  "past windows")
+    return {"events": min(samples[-1][1], total), "labels": label_count,
+            "seconds": done - (first + before) / 2, "stages": stages, "describe": describe,
+            "evaluations": scraped.get("infersight_window_evaluations_total", 0.0),
+            "judgements": scraped.get("infersight_alert_judgements_total", 0.0)}
+
+
+def _scrape_or_none(port: int) -> dict[str, float] | None:
+    try:
+        return _scrape(port)
+    except OSError:
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["a", "b", "all", "memory"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "all", "memory", "eval", "labelled"], default="all")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=60_000.0)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mode", choices=["live", "backlog", "both"], default="both",
+                        help="(labelled) live traffic, a backlog, or both")
+    parser.add_argument("--partitions", type=int, default=4, help="(labelled) per topic")
     parser.add_argument("--events", type=int, default=10_000_000, help="(memory) stream length")
     parser.add_argument("--span-hours", type=float, default=8.0,
                         help="(memory) event time covered by the stream")
@@ -459,6 +773,10 @@ def main() -> None:
         part_a()
     if args.part in ("b", "all"):
         part_b(args.duration, args.rate, args.batch, args.workers)
+    if args.part in ("eval", "all"):
+        part_eval()
+    if args.part == "labelled":
+        part_labelled(args.mode, args.rate, args.duration, args.partitions)
     if args.part == "memory":
         part_memory(args.events, args.batch, args.span_hours, args.ahead)
 

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from infersight.storage.models import PendingLabel, PredictionIndex
 from infersight.storage.upsert import dialect_insert
-from sqlalchemy import Table, and_, delete, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 PredictionKey = tuple[str, str]
@@ -104,23 +104,27 @@ def take_pending_labels_of_incoming(
     session: Session, keys: Sequence[PredictionKey]
 ) -> dict[PredictionKey, tuple[Any, datetime]]:
     """Delete and return the pending labels of the predictions just given to
-    :func:`insert_predictions` (``keys``: the new ones; on Postgres a join with the
-    temporary table, which also holds re-delivered ones)."""
-    if not keys:
+    :func:`insert_predictions` (``keys``: all of them, new and re-delivered: a label that
+    raced a re-delivered prediction in joins now, its prediction being indexed).
+
+    Postgres: one statement, a primary-key probe per key (as :func:`lookup_predictions`)
+    and a delete by ``ctid``, whatever the planner's statistics of ``pending_labels``."""
+    ordered = sorted(set(keys))
+    if not ordered:
         return {}
     if _dialect(session) != "postgresql":
-        return take_pending_labels(session, keys)
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {pending_table.name} p USING {_INCOMING} i "
-            "WHERE p.model = i.model AND p.prediction_id = i.prediction_id "
-            "RETURNING p.model, p.prediction_id, p.label, p.ts"
-        )
-        rows = cursor.fetchall()
-    # Also labels of re-delivered predictions (indexed before, the label raced them in):
-    # their prediction is indexed, so joining them now is right.
+        return take_pending_labels(session, ordered)
+    rows = session.execute(
+        text(
+            f"DELETE FROM {pending_table.name} d USING (SELECT p.ctid AS row_id "
+            "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
+            f"AS k(model, prediction_id) CROSS JOIN LATERAL (SELECT ctid FROM "
+            f"{pending_table.name} p WHERE p.model = k.model AND p.prediction_id = "
+            "k.prediction_id FOR UPDATE) p) s WHERE d.ctid = s.row_id "
+            "RETURNING d.model, d.prediction_id, d.label, d.ts"
+        ).columns(*(pending_table.c[name] for name in ("model", "prediction_id", "label", "ts"))),
+        {"models": [m for m, _ in ordered], "ids": [p for _, p in ordered]},
+    )
     return {(m, pid): (label, ts) for m, pid, label, ts in rows}
 
 
@@ -156,43 +160,120 @@ class IndexedPrediction:
 def lookup_predictions(
     session: Session, keys: Sequence[PredictionKey]
 ) -> dict[PredictionKey, IndexedPrediction]:
-    """Indexed predictions among ``keys``, locked against concurrent label joins."""
+    """Indexed predictions among ``keys``, locked against concurrent label joins.
+
+    Postgres: one statement, a primary-key probe per key: ``unnest`` of the keys, each
+    joined ``LATERAL`` to a locking subquery on the key (a subquery with ``FOR UPDATE`` is
+    not flattened into a join, so stale statistics cannot turn it into a hash join over the
+    whole table; an ``IN`` list of 500 pairs cost ~25x more, mostly in planning its ``OR``).
+    Rows are locked in key order. SQLite: ``IN`` lists of 500 pairs, each a key probe.
+    """
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    if _dialect(session) == "postgresql":
+        rows = session.execute(
+            text(
+                "SELECT i.model, i.prediction_id, i.version, i.window_start, i.ts, "
+                "i.prediction, i.label, i.labelled_at "
+                "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
+                "WITH ORDINALITY AS k(model, prediction_id, n) "
+                "CROSS JOIN LATERAL (SELECT * FROM "
+                f"{index_table.name} p WHERE p.model = k.model AND p.prediction_id = "
+                "k.prediction_id FOR UPDATE) i ORDER BY k.n"
+            ).columns(*(index_table.c[name] for name in _LOOKED_UP)),
+            {"models": [m for m, _ in ordered], "ids": [p for _, p in ordered]},
+        )
+        return _indexed(rows)
     found: dict[PredictionKey, IndexedPrediction] = {}
     c = index_table.c
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in _chunks(ordered):
         stmt = (
-            select(c.model, c.prediction_id, c.version, c.window_start, c.ts, c.prediction,
-                   c.label, c.labelled_at)
+            select(*(c[name] for name in _LOOKED_UP))
             .where(tuple_(c.model, c.prediction_id).in_(list(chunk)))
             .with_for_update()
         )
-        for model, pid, version, start, ts, prediction, label, labelled_at in session.execute(stmt):
-            found[(model, pid)] = IndexedPrediction(
-                version, start, ts, prediction, label, labelled_at is not None
-            )
+        found.update(_indexed(session.execute(stmt)))
     return found
+
+
+_LOOKED_UP = ("model", "prediction_id", "version", "window_start", "ts", "prediction", "label",
+              "labelled_at")
+
+
+def _indexed(rows: Iterable[Any]) -> dict[PredictionKey, IndexedPrediction]:
+    return {
+        (model, pid): IndexedPrediction(version, start, ts, prediction, label,
+                                        labelled_at is not None)
+        for model, pid, version, start, ts, prediction, label, labelled_at in rows
+    }
 
 
 def mark_labelled(
     session: Session, labelled: Sequence[tuple[str, str, Any]], at: datetime
 ) -> None:
-    """Set ``label`` and ``labelled_at`` of ``(model, prediction_id, label)`` rows."""
-    c = index_table.c
-    for model, pid, label in sorted(labelled, key=lambda r: (r[0], r[1])):
+    """Set ``label`` and ``labelled_at`` of ``(model, prediction_id, label)`` rows, in one
+    statement: on Postgres an ``UPDATE`` of the rows found (and locked) by a primary-key
+    probe per key, as in :func:`lookup_predictions`, then written by their ``ctid`` (a TID
+    scan, whatever the statistics); one ``executemany`` on SQLite."""
+    if not labelled:
+        return
+    ordered = sorted({(m, p): label for m, p, label in labelled}.items())
+    if _dialect(session) == "postgresql":
         session.execute(
-            update(index_table)
-            .where(c.model == model, c.prediction_id == pid)
-            .values(label=label, labelled_at=at)
+            text(
+                f"UPDATE {index_table.name} i SET label = CAST(s.label AS jsonb), "
+                "labelled_at = :at FROM (SELECT p.ctid AS row_id, k.label "
+                "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
+                "CAST(:labels AS text[])) AS k(model, prediction_id, label) "
+                f"CROSS JOIN LATERAL (SELECT ctid FROM {index_table.name} p "
+                "WHERE p.model = k.model AND p.prediction_id = k.prediction_id FOR UPDATE) p"
+                ") s WHERE i.ctid = s.row_id"
+            ).bindparams(bindparam("at", type_=index_table.c.labelled_at.type)),
+            {"models": [m for (m, _), _ in ordered], "ids": [p for (_, p), _ in ordered],
+             "labels": [_json(label) for _, label in ordered], "at": at},
         )
+        return
+    c = index_table.c
+    stmt = (
+        update(index_table)
+        .where(c.model == bindparam("key_model"), c.prediction_id == bindparam("key_id"))
+        .values(label=bindparam("new_label"), labelled_at=bindparam("new_at"))
+    )
+    session.execute(stmt, [
+        {"key_model": m, "key_id": p, "new_label": label, "new_at": at}
+        for (m, p), label in ordered
+    ])
 
 
 def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Keep labels whose prediction is not indexed yet (a duplicate keeps the first)."""
-    if rows:
-        session.execute(
-            dialect_insert(session, pending_table).on_conflict_do_nothing(),
-            sorted(rows, key=lambda r: (r["model"], r["prediction_id"])),
-        )
+    """Keep labels whose prediction is not indexed yet (a duplicate keeps the first).
+
+    One statement: ``INSERT … SELECT … FROM unnest(…)`` on Postgres, an ``executemany`` on
+    SQLite."""
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda r: (r["model"], r["prediction_id"]))
+    if _dialect(session) != "postgresql":
+        session.execute(dialect_insert(session, pending_table).on_conflict_do_nothing(), ordered)
+        return
+    for r in ordered:
+        if r["ts"].utcoffset() is None or r["received_at"].utcoffset() is None:
+            raise ValueError(f"naive datetime in label {r['prediction_id']!r} refused: "
+                             "pass timezone-aware datetimes")
+    session.execute(
+        text(
+            f"INSERT INTO {pending_table.name} (model, prediction_id, label, ts, received_at) "
+            "SELECT model, prediction_id, CAST(label AS jsonb), ts, received_at "
+            "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
+            "CAST(:labels AS text[]), CAST(:ts AS timestamptz[]), "
+            "CAST(:received AS timestamptz[])) AS k(model, prediction_id, label, ts, received_at) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        {"models": [r["model"] for r in ordered], "ids": [r["prediction_id"] for r in ordered],
+         "labels": [_json(r["label"]) for r in ordered], "ts": [r["ts"] for r in ordered],
+         "received": [r["received_at"] for r in ordered]},
+    )
 
 
 def claimable_pending_labels(

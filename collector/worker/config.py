@@ -15,6 +15,9 @@ class WorkerConfig:
 
     window_s: float = 3600.0
     eval_interval_s: float = 10.0
+    eval_round_s: float = 1.0
+    """Closed dirty windows wait at most this long for their evaluation round while the worker
+    is busy (an idle worker evaluates them at once); touches in between are coalesced."""
     group: str = "infersight-workers"
     lateness_fraction: float = 0.1
     label_ttl_s: float = 7 * 86400.0

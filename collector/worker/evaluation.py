@@ -35,13 +35,28 @@ def evaluate_window(
 
     ``on_stale(n)`` is called with the number of rows left out because they were built on
     a replaced reference (when there are any)."""
+    points = window_points(session, catalog, model, version, window_start, on_stale=on_stale)
+    return int(upsert_metric_points(session, points))
+
+
+def window_points(
+    session: Session,
+    catalog: ModelCatalog,
+    model: str,
+    version: str,
+    window_start: datetime,
+    *,
+    on_stale: Callable[[int], object] | None = None,
+) -> list[MetricPointRecord]:
+    """Lock one window and compute its metric points (the caller upserts them, e.g. with
+    those of other windows in one statement, before the transaction ends)."""
     lock_window(session, model, version, window_start)
     rows = load_window(session, model, version, window_start)
     if not rows:
-        return 0
+        return []
     reference = catalog.reference(session, model, version)
     if reference is None:
-        return 0
+        return []
     current = []
     states = []
     for row in rows:
@@ -52,7 +67,7 @@ def evaluate_window(
     if len(current) < len(rows) and on_stale is not None:
         on_stale(len(rows) - len(current))
     if not current:
-        return 0
+        return []
     settings = catalog.settings(session, model)
     window_end = max(row.window_end for row in current)
     merged = statistics.merge_states(reference, states)
@@ -60,8 +75,7 @@ def evaluate_window(
     event_count = sum(row.event_count for row in current)
     if not any(feature is None and metric == "count" for feature, metric, _v, _n in metric_rows):
         metric_rows.append((None, "count", float(event_count), event_count))
-    points = [
+    return [
         MetricPointRecord(model, version, window_start, window_end, feature, metric, value, size)
         for feature, metric, value, size in metric_rows
     ]
-    return int(upsert_metric_points(session, points))

@@ -123,7 +123,7 @@ class Worker:
         committed = 0
         if records:
             committed = self._process(records)
-        self.evaluations.evaluate_due()
+        self.evaluations.evaluate_due(idle=not records)
         self.bootstrap.due()
         self.housekeeping.due()
         return committed

@@ -167,8 +167,8 @@ class BatchAggregator:
         if not effects.joined:
             return
         references = {
-            (j.model, j.version): self.catalog.reference(session, j.model, j.version)
-            for j in effects.joined
+            version: self.catalog.reference(session, *version)
+            for version in {(j.model, j.version) for j in effects.joined}
         }
         update_detectors(session, references, effects.joined)
 
@@ -230,7 +230,7 @@ class BatchAggregator:
             effects.touched.add(key[:3])
             effects.predictions += len(events)
         # Labels that were waiting for these predictions join now, into the same rows.
-        taken = label_store.take_pending_labels_of_incoming(session, sorted(new))
+        taken = label_store.take_pending_labels_of_incoming(session, sorted(unique))
         if taken:
             joined: dict[StateKey, list[tuple[Any, Any]]] = defaultdict(list)
             marks = []

@@ -35,6 +35,12 @@ class WorkerMetrics:
         self.window_evaluations = Counter(
             "infersight_window_evaluations", "Window evaluations written.", registry=r
         )
+        self.alert_judgements = Counter(
+            "infersight_alert_judgements",
+            "Alert-rule judgements of a (model, version), one per evaluation round that wrote "
+            "its points.",
+            registry=r,
+        )
         self.labels_joined = Counter(
             "infersight_labels_joined", "Labels joined to their prediction.", registry=r
         )
@@ -76,7 +82,8 @@ class WorkerMetrics:
         self.stage_seconds = Counter(
             "infersight_stage_seconds",
             "Time spent per processing stage: decode, aggregate (window states, prediction "
-            "index, label join), serialise (window states), write (upserts, offsets, commit).",
+            "index, label join), serialise (window states), write (upserts, offsets, commit), "
+            "evaluate (window evaluations), judge (alert rules).",
             ["stage"],
             registry=r,
         )
