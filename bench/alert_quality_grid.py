@@ -10,7 +10,7 @@ before the change is counted apart (``false alarms before the change`` line).
 >>> len(quiet_scenarios(quick=True)) < len(quiet_scenarios(quick=False))
 True
 >>> delay_cell([[12], [11], []], at=10)
-'+2 (2/3)'
+'+3 (2/3)'
 """
 
 from __future__ import annotations
