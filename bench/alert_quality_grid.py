@@ -4,8 +4,10 @@
 ``change_scenarios`` change at window ``AT`` (detection delay: the number of changed windows
 seen when a rule first fires, so ``+2`` is the second changed window). A cell of a change
 scenario is the median over the seeds, with how many seeds caught it:
-``+2 (5/5)``; ``never`` when the median seed did not catch it within the stream; a firing
-before the change is counted apart (``false alarms before the change`` line).
+``+2 (5/5)``; ``never`` when the median seed did not catch it within the stream. A column
+whose watched aspect did not change in the scenario (a drift rule on a label-only change)
+says ``quiet`` or ``false 1/3`` (fired after the change in 1 of 3 runs); a firing before the
+change is counted apart (``false alarms before the change`` line).
 
 >>> len(quiet_scenarios(quick=True)) < len(quiet_scenarios(quick=False))
 True
@@ -19,7 +21,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from alert_quality_streams import Change, Profile, Scenario
+from alert_quality_streams import Aspect, Change, Profile, Scenario
 
 AT = 4
 AFTER = 20
@@ -145,14 +147,27 @@ def delay_cell(runs: Sequence[Sequence[int]], at: int) -> str:
     return f"{text} ({caught}/{len(found)})"
 
 
-def cells(row: Row, columns: Sequence[str]) -> list[str]:
+def unchanged_cell(runs: Sequence[Sequence[int]], at: int) -> str:
+    """A column whose target did not change: how many runs fired after the change anyway.
+
+    >>> unchanged_cell([[12], [], []], at=10)
+    'false 1/3'
+    """
+    fired = sum(any(i >= at for i in run) for run in runs)
+    return f"false {fired}/{len(runs)}" if fired else "quiet"
+
+
+def cells(row: Row, columns: Mapping[str, Aspect]) -> list[str]:
+    """The row's cell per column; ``columns`` maps a column to what it watches."""
     scenario, out = row.scenario, []
-    for column in columns:
+    for column, aspect in columns.items():
         runs = row.firings.get(column)
         if runs is None:
             out.append("—")
         elif scenario.change is None:
             out.append(false_alarm_cell(runs, scenario.windows))
+        elif aspect not in scenario.change.changed:
+            out.append(unchanged_cell(runs, scenario.change.at))
         else:
             out.append(delay_cell(runs, scenario.change.at))
     return out
@@ -171,9 +186,11 @@ def false_before_change(rows: Iterable[Row]) -> list[str]:
     return notes
 
 
-def print_table(title: str, rows: Sequence[Row], columns: Sequence[str],
+def print_table(title: str, rows: Sequence[Row], columns: Mapping[str, Aspect],
                 extra: Sequence[str] = ()) -> None:
-    """One markdown table: scenario by column, then the extra columns."""
+    """One markdown table: scenario by column, then the extra columns. A column watches one
+    aspect of the stream (``columns[name]``); where that aspect did not change, its cell says
+    whether it fired anyway (``false 1/3``: in 1 of 3 runs) instead of a delay."""
     print(f"\n### {title}\n")
     print("| scenario | " + " | ".join([*columns, *extra]) + " |")
     print("|---" * (1 + len(columns) + len(extra)) + "|")

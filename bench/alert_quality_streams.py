@@ -37,6 +37,7 @@ import numpy as np
 
 Profile = Literal["weak", "strong", "regression"]
 Kind = Literal["labels", "errors", "drift"]
+Aspect = Literal["inputs", "outputs", "performance", "concept", "retrain"]
 
 REFERENCE_ROWS = 20_000
 #: logit = slope · z + intercept, z ~ N(0, 1) before any drift.
@@ -59,6 +60,26 @@ class Change:
     """Drift: whether the drifting features are signal features (else nuisance ones)."""
     drop: float = 0.0
     """Drift: a performance drop as well (F1 points, or the relative MAE increase)."""
+
+    @property
+    def changed(self) -> frozenset[Aspect]:
+        """What moved: the inputs, the model's outputs (scores, predicted values), the
+        realised performance, P(y|x) (``concept``), and both inputs and performance
+        (``retrain``: what a retraining recommendation is for).
+
+        >>> sorted(Change("drift", 0.5, drifting=4, signal=False).changed)
+        ['inputs']
+        """
+        out: set[Aspect] = set()
+        if self.kind in ("labels", "errors") or self.drop:
+            out |= {"performance", "concept"}
+        if self.kind == "drift":
+            out.add("inputs")
+            if self.signal:
+                out |= {"outputs", "performance"}
+        if {"inputs", "performance"} <= out:
+            out.add("retrain")
+        return frozenset(out)
 
     def fraction(self, index: int) -> float:
         """How much of the change is in force at window ``index`` (0 to 1)."""
