@@ -54,6 +54,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")  # NannyML's
@@ -252,12 +253,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller grid, one seed")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per change scenario (default 3, quick 1)")
+    parser.add_argument("--quiet-windows", type=int, default=None,
+                        help="windows per unchanged stream (default: the grid's)")
     parser.add_argument("--check-report", action="store_true",
                         help="also run Evidently's full Report on a few windows")
     args = parser.parse_args()
     seeds = list(range(1, 1 + (args.seeds or (1 if args.quick else 3))))
     started = time.perf_counter()
-    quiet = [measure(s, [1]) for s in quiet_scenarios(args.quick)]
+    quiet = [measure(replace(s, windows=min(s.windows, args.quiet_windows or s.windows)), [1])
+             for s in quiet_scenarios(args.quick)]
     changed = [measure(s, seeds) for s in change_scenarios(args.quick)]
     if args.check_report:
         for scenario in (quiet[0].scenario, changed[-1].scenario):
