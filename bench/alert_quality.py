@@ -19,8 +19,11 @@ Printed, one markdown table (scenario grid in ``bench/alert_quality_grid.py``):
   reference's, over the fully changed windows) and that change in standard errors;
 - the targets of issue 12 met or missed.
 
-    python bench/alert_quality.py            # full grid, 3 seeds (about 10 minutes here)
-    python bench/alert_quality.py --quick    # smaller grid, 1 seed (about a minute)
+    python bench/alert_quality.py            # full grid, 3 seeds: ~7 CPU minutes
+    python bench/alert_quality.py --quick    # smaller grid, 1 seed: ~1 CPU minute
+    python bench/alert_quality.py --jobs 2   # scenarios in 2 processes
+
+(On the shared 2-core machine at load 6 the full grid took 18 minutes wall, 404 s CPU.)
 """
 
 from __future__ import annotations
