@@ -10,7 +10,8 @@ Printed, one markdown table (scenario grid in ``bench/alert_quality_grid.py``):
 
 - streams with no change at all (60 to 50,000 rows a window, 5 to 100 features, each
   model profile): firing events per 1,000 windows, per rule;
-- changes of stated size starting at window 10, abrupt or a linear ramp over 10 windows
+- changes of stated size starting at window 4 (20 changed windows follow), abrupt or a linear
+  ramp over 10 windows
   (F1 drops of 1 to 5 points by label noise at 1,000 and 5,000 labelled rows, MAE increases
   of 5 to 25 %, 2 or 4 of 10 features drifting by 0.5 sd at 500 rows with and without a
   drop): the detection delay in windows (``+2``: fired at the second changed window), median
