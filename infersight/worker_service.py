@@ -59,7 +59,7 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
 
 
 def build_alerting(settings: Settings, engine: Any) -> Any:
-    """Alert evaluation for the worker (rules judged after each window evaluation)."""
+    """Alert evaluation for the worker (rules judged once per (model, version) and evaluation round)."""
     from infersight.alerting import alerting_from_settings
     from infersight.storage.db import session_factory
 
@@ -109,7 +109,7 @@ def start_embedded_worker(
     """Start the worker in a daemon thread on the in-process bus and ``engine`` (default: one
     on the settings' database; the schema must exist: run ``infersight.storage.db.upgrade``
     first). ``alerting`` (:class:`infersight.alerts.service.Alerting`) judges alert rules
-    after each window."""
+    once per (model, version) and evaluation round."""
     from infersight.collector.worker.local_consumer import (
         LocalConsumerBus,
         LocalDeadLetterPublisher,
