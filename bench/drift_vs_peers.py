@@ -27,11 +27,13 @@ side by side where the definitions match (Wasserstein normed by the reference st
 categorical PSI; categorical Jensen-Shannon distance, Evidently's natural-log value converted to
 base 2; KS statistic and chi-squared p-value against scipy), and the targets met or missed.
 
-The peers pin other pandas/numpy versions than the project, so they live in their own venv::
+The peers pin other pandas/numpy versions than the project, so they live in their own venv
+(the pins of ``bench/requirements-peers.txt``, shared with ``bench/alert_quality_peers.py``)::
 
-    python3.11 -m venv .venv-bench
-    .venv-bench/bin/pip install -e '.[drift]' evidently nannyml 'pandas<3'
-    .venv-bench/bin/python bench/drift_vs_peers.py            # --rows 100000 --repeat 3
+    python3.11 -m venv bench/.venv-peers
+    bench/.venv-peers/bin/pip install -e '.[drift]' -r bench/requirements-peers.txt
+    bench/.venv-peers/bin/python bench/drift_vs_peers.py      # --rows 100000 --repeat 3
+    bench/.venv-peers/bin/python bench/drift_vs_peers.py --part multivariate
 
 (Evidently 0.7 does not import under pandas 3, hence the pin.) The peers' usage telemetry is
 switched off through their environment variables before they are imported. Run with the project's own venv,
