@@ -2,7 +2,8 @@
 
 :class:`KafkaPublisher` produces to the Kafka topics (``acks=all``; the request is answered
 only once the broker has the batch); :class:`LocalPublisher` appends to the in-process bus
-of the embedded mode. Both take whole wire-format batches, keyed by model name.
+of the embedded mode. Both take whole wire-format batches with their keys
+(:func:`infersight.sdk.keys.message_key`).
 
 >>> from infersight.sdk.local_bus import LocalBus
 >>> bus = LocalBus()
