@@ -44,6 +44,7 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
     from infersight.storage.db import make_engine
 
     session_ms = int(settings.worker_session_timeout * 1000)
+    security = settings.kafka_security().client_options()
     bus = KafkaConsumerBus(
         settings.kafka_bootstrap_servers,
         settings.worker_group,
@@ -51,8 +52,10 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(100, session_ms // 5),
         max_poll_interval_ms=max(300_000, session_ms),
+        **security,
     )
-    deadletters = KafkaDeadLetterPublisher(settings.kafka_bootstrap_servers, wire.DEADLETTER_TOPIC)
+    deadletters = KafkaDeadLetterPublisher(settings.kafka_bootstrap_servers, wire.DEADLETTER_TOPIC,
+                                           **security)
     engine = make_engine(settings.resolved_database_url())
     return Worker(bus, engine, worker_config(settings), deadletters=deadletters, metrics=metrics,
                   alerting=build_alerting(settings, engine))
