@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     """Kafka messages (each a batch of events) per polled batch and database transaction."""
     worker_lateness: float = 0.1
     """Allowed lateness as a share of the window length (the watermark lags by it)."""
+    worker_housekeeping_interval: Duration = 60.0
+    """How often a worker joins labels that raced their prediction on another worker, expires
+    pending labels, applies retention and re-reads the watermarks."""
 
     alert_rules: Path | None = None
     """YAML file of alert rules and channels (``docs/alerts.md``); reloaded when it changes."""

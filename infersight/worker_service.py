@@ -35,6 +35,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         prediction_retention_s=settings.prediction_retention,
         dead_letter_retention_s=settings.dead_letter_retention,
         max_records=settings.worker_max_records,
+        housekeeping_interval_s=settings.worker_housekeeping_interval,
     )
 
 
