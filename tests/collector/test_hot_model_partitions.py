@@ -49,7 +49,8 @@ PARTITIONS = 8
 MODEL = "hot"
 UNKNOWN_LABELS = 5
 """Labels for predictions that never come: they stay pending (until the label TTL)."""
-STREAM = make_stream(seed=23, models=(MODEL,), windows=3, events_per_window=120,
+# (seed 21: the keys of its 36 prediction and 20 label messages reach all 8 partitions)
+STREAM = make_stream(seed=21, models=(MODEL,), windows=3, events_per_window=120,
                      batch_size=10, event_partitions=PARTITIONS, label_partitions=PARTITIONS,
                      unknown_labels=UNKNOWN_LABELS)
 Offsets = dict[tuple[str, int], int]
