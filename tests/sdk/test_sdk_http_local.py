@@ -162,7 +162,8 @@ def test_local_transport_publishes_to_the_process_bus() -> None:
     [(offset, key, value)] = bus.read(EVENTS_TOPIC, start)
     assert (offset, key) == (start, message_key("local-model", value))
     assert decode_batch(value).predictions[0].prediction == 2
-    assert bus.read(LABELS_TOPIC, bus.end_offset(LABELS_TOPIC) - 1)[0][1] == b"local-model"
+    [(_offset, label_key, label_value)] = bus.read(LABELS_TOPIC, bus.end_offset(LABELS_TOPIC) - 1)
+    assert label_key == message_key("local-model", label_value)
 
 
 def test_local_bus_is_bounded_offset_addressed_and_wakes_waiting_readers() -> None:
