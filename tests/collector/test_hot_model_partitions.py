@@ -137,8 +137,9 @@ def _wait_for(runs: Sequence[Run], expected: Mapping[str, Offsets], logs: Path) 
             if share >= (run.kill_one_at or 0.0):
                 run.running[0].kill()
                 to_kill.remove(run)
-        assert time.monotonic() < deadline, last_lines(logs / f"{to_kill[0].name}-0.log")
-        time.sleep(0.02)
+        if to_kill:
+            assert time.monotonic() < deadline, last_lines(logs / f"{to_kill[0].name}-0.log")
+            time.sleep(0.02)
     for run in runs:
         try:
             wait_until_done(run.url, run.name, expected[run.name],
