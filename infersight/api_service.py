@@ -50,7 +50,8 @@ def make_publisher(settings: Settings, bus: Any = None) -> Publisher:
         from infersight.sdk.local_bus import get_local_bus
 
         return LocalPublisher(get_local_bus())
-    return KafkaPublisher(settings.kafka_bootstrap_servers)
+    return KafkaPublisher(settings.kafka_bootstrap_servers,
+                          security=settings.kafka_security())
 
 
 def build_api(

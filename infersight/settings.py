@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infersight.alerts.durations import Duration
 from infersight.sdk.durations import parse_duration
+from infersight.sdk.kafka_security import KafkaSecurity
 
 __all__ = ["Duration", "Settings", "load_settings", "parse_duration"]
 
@@ -33,7 +35,8 @@ def default_database_url() -> str:
 class Settings(BaseSettings):
     """All ``INFERSIGHT_*`` settings; the README lists them."""
 
-    model_config = SettingsConfigDict(env_prefix="INFERSIGHT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="INFERSIGHT_", extra="ignore",
+                                      hide_input_in_errors=True)  # no secrets in errors
 
     transport: str | None = None
     """SDK transport (``kafka://host:9092``, ``http://host:8000``, ``local``, ``memory``); the SDK
@@ -42,6 +45,20 @@ class Settings(BaseSettings):
     api_key: str | None = None
     database_url: str = ""
     kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    """``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL`` (every Kafka client: SDK, API,
+    worker; see :class:`~infersight.sdk.kafka_security.KafkaSecurity`)."""
+    kafka_sasl_mechanism: str | None = None
+    """``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512`` (with a ``SASL_*`` protocol)."""
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    """CA bundle of the brokers' certificates (default: the system's trust store)."""
+    kafka_ssl_certfile: str | None = None
+    """Client certificate (mutual TLS)."""
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
     window: Duration = 3600.0
     eval_interval: Duration = 10.0
     auth: Literal["on", "off"] = "on"
@@ -64,6 +81,9 @@ class Settings(BaseSettings):
     """Kafka messages (each a batch of events) per polled batch and database transaction."""
     worker_lateness: float = 0.1
     """Allowed lateness as a share of the window length (the watermark lags by it)."""
+    worker_housekeeping_interval: Duration = 60.0
+    """How often a worker joins labels that raced their prediction on another worker, expires
+    pending labels, applies retention and re-reads the watermarks."""
 
     alert_rules: Path | None = None
     """YAML file of alert rules and channels (``docs/alerts.md``); reloaded when it changes."""
@@ -110,9 +130,32 @@ class Settings(BaseSettings):
     api_rollups: bool = True
     """Whether the API process maintains rollups (one API process per deployment is enough)."""
 
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Settings:
+        self.kafka_security()  # a bad combination fails when the settings are read
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """The TLS/SASL settings of every Kafka client of the services."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=_secret(self.kafka_sasl_password),
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_key_password=_secret(self.kafka_ssl_key_password),
+            ssl_check_hostname=self.kafka_ssl_check_hostname,
+        )
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or default_database_url()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def load_settings() -> Settings:

@@ -35,6 +35,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         prediction_retention_s=settings.prediction_retention,
         dead_letter_retention_s=settings.dead_letter_retention,
         max_records=settings.worker_max_records,
+        housekeeping_interval_s=settings.worker_housekeeping_interval,
     )
 
 
@@ -44,6 +45,7 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
     from infersight.storage.db import make_engine
 
     session_ms = int(settings.worker_session_timeout * 1000)
+    security = settings.kafka_security().client_options()
     bus = KafkaConsumerBus(
         settings.kafka_bootstrap_servers,
         settings.worker_group,
@@ -51,8 +53,10 @@ def build_kafka_worker(settings: Settings, metrics: WorkerMetrics | None = None)
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(100, session_ms // 5),
         max_poll_interval_ms=max(300_000, session_ms),
+        **security,
     )
-    deadletters = KafkaDeadLetterPublisher(settings.kafka_bootstrap_servers, wire.DEADLETTER_TOPIC)
+    deadletters = KafkaDeadLetterPublisher(settings.kafka_bootstrap_servers, wire.DEADLETTER_TOPIC,
+                                           **security)
     engine = make_engine(settings.resolved_database_url())
     return Worker(bus, engine, worker_config(settings), deadletters=deadletters, metrics=metrics,
                   alerting=build_alerting(settings, engine))

@@ -17,6 +17,7 @@ from .batcher import Batch, Batcher, encode_within_limit
 from .config import SdkConfig
 from .counters import Counters
 from .events import EventBuilder, ExtractError, InvalidEvent
+from .keys import message_key
 from .records import FLUSH, QueueItem
 from .sender import OutgoingBatch, Sender
 from .transport import Transport
@@ -125,7 +126,8 @@ class BackgroundThread:
                 self._counters.dropped("encode_error", 1, reason)
             for value, count in result.messages:
                 self._batcher.observe_encoded(count, len(value))
-                self._sender.submit(OutgoingBatch(batch.topic, batch.key, value, count))
+                key = message_key(batch.model, value)
+                self._sender.submit(OutgoingBatch(batch.topic, key, value, count))
 
     def _flush(self, done: threading.Event, deadline: float) -> None:
         self._send(self._batcher.take_all())

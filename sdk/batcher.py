@@ -1,7 +1,7 @@
 """Batching by count, bytes or age, whichever comes first; encoding with size limits.
 
-Events are grouped per (topic, model): one batch is one Kafka message keyed by its
-model. A batch is ready when it holds ``max_events`` events, when its estimated size
+Events are grouped per (topic, model): one batch is one Kafka message (keyed by its model
+and a hash of its content, :func:`infersight.sdk.keys.message_key`). A batch is ready when it holds ``max_events`` events, when its estimated size
 reaches ``max_bytes``, or when its oldest event is ``max_age`` seconds old. Encoding
 splits a batch that still comes out too large, and isolates events that cannot be
 encoded (dropped as ``encode_error``) from the rest.
@@ -9,8 +9,8 @@ encoded (dropped as ``encode_error``) from the rest.
 >>> batcher = Batcher(max_events=2, max_bytes=10_000, max_age=0.2)
 >>> batcher.add("infersight.events", {"model": "fraud", "n": 1}, now=0.0)
 []
->>> [(b.topic, b.key, len(b.events)) for b in batcher.add("infersight.events", {"model": "fraud", "n": 2}, now=0.1)]
-[('infersight.events', b'fraud', 2)]
+>>> [(b.topic, b.model, len(b.events)) for b in batcher.add("infersight.events", {"model": "fraud", "n": 2}, now=0.1)]
+[('infersight.events', 'fraud', 2)]
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ _INITIAL_EVENT_BYTES = 600.0
 
 @dataclass
 class Batch:
-    """Events bound for one topic with one key (the model)."""
+    """Events of one model bound for one topic."""
 
     topic: str
-    key: bytes
+    model: str
     events: list[dict[str, Any]] = field(default_factory=list)
     started: float = 0.0
 
@@ -59,7 +59,7 @@ class Batcher:
         slot = (topic, model)
         batch = self._open.get(slot)
         if batch is None:
-            batch = self._open[slot] = Batch(topic, model.encode(), started=now)
+            batch = self._open[slot] = Batch(topic, model, started=now)
         batch.events.append(event)
         if self._full(batch):
             del self._open[slot]

@@ -1,13 +1,16 @@
 """The Kafka transport (kafka-python, imported lazily on the background thread).
 
-One batch per Kafka message, key = the model name. The producer never blocks the
+One batch per Kafka message, key = the model and a hash of the message
+(:func:`infersight.sdk.keys.message_key`, so one model's batches spread over every
+partition). TLS and SASL come from the ``INFERSIGHT_KAFKA_*`` variables
+(:class:`~infersight.sdk.kafka_security.KafkaSecurity`). The producer never blocks the
 call path (only the background thread talks to it), and its own waits are bounded:
 ``max_block_ms`` for metadata, ``delivery_timeout_ms`` for a send, after which the
 SDK retries the batch itself with backoff.
 
 URL options: ``acks`` (``0``, ``1`` (default) or ``all``), ``compression`` (``gzip``,
 ``snappy``, ``lz4``, ``zstd``; the last three need their Python packages), ``linger_ms``,
-``client_id``.
+``client_id``. ``kafka://`` without hosts takes them from ``INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS``.
 
 >>> transport = KafkaTransport.from_url("kafka://broker-1:9092,broker-2:9092?acks=all&compression=gzip")
 >>> transport.bootstrap_servers, transport.producer_options["acks"], transport.producer_options["compression_type"]
@@ -17,9 +20,12 @@ URL options: ``acks`` (``0``, ``1`` (default) or ``all``), ``compression`` (``gz
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .kafka_security import KafkaSecurity
 from .transport import Delivery, PermanentSendError, Transport
 
 __all__ = ["KafkaTransport"]
@@ -67,21 +73,33 @@ class _KafkaDelivery(Delivery):
 
 
 class KafkaTransport(Transport):
-    """Produces each batch as one Kafka message keyed by model."""
+    """Produces each batch as one Kafka message (keyed by the sender)."""
 
-    def __init__(self, bootstrap_servers: list[str], **producer_options: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: list[str], security: KafkaSecurity | None = None,
+        **producer_options: Any,
+    ) -> None:
         if not bootstrap_servers:
             raise ValueError("kafka transport needs at least one host:port")
         self.bootstrap_servers = bootstrap_servers
-        self.producer_options = {**_BASE_OPTIONS, **producer_options}
+        self.security = security or KafkaSecurity()
+        self._options = producer_options
+        self.producer_options = {**_BASE_OPTIONS, **producer_options,
+                                 **self.security.client_options()}
         self.description = "kafka://" + ",".join(bootstrap_servers)
         self._producer: Any = None
 
     @classmethod
-    def from_url(cls, url: str) -> KafkaTransport:
-        """Parse ``kafka://host:port[,host:port][?option=value&...]``."""
+    def from_url(cls, url: str, environ: Mapping[str, str] | None = None) -> KafkaTransport:
+        """Parse ``kafka://host:port[,host:port][?option=value&...]``; TLS/SASL settings and
+        (for ``kafka://`` alone) the hosts come from ``environ`` (default: the process's)."""
+        env = os.environ if environ is None else environ
         parts = urlsplit(url)
-        servers = [server.strip() for server in parts.netloc.split(",") if server.strip()]
+        hosts = parts.netloc or env.get("INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS", "")
+        servers = [server.strip() for server in hosts.split(",") if server.strip()]
+        if not servers:
+            raise ValueError(f"kafka transport {url!r}: give host:port, or set "
+                             "INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS")
         for server in servers:
             host, _, port = server.rpartition(":")
             if not host or not port.isdigit():
@@ -109,7 +127,7 @@ class KafkaTransport(Transport):
                     f"kafka transport {url!r}: unknown option {name!r} (acks, compression, linger_ms, client_id)"
                 )
         options.setdefault("compression_type", None)
-        return cls(servers, **options)
+        return cls(servers, KafkaSecurity.from_environ(env), **options)
 
     def _ensure_producer(self) -> Any:
         if self._producer is None:
@@ -156,4 +174,4 @@ class KafkaTransport(Transport):
             if callable(unregister):
                 unregister()
             _abandoned.append(self._producer)
-        return KafkaTransport(list(self.bootstrap_servers), **self.producer_options)
+        return KafkaTransport(list(self.bootstrap_servers), self.security, **self._options)

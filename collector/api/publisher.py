@@ -2,7 +2,8 @@
 
 :class:`KafkaPublisher` produces to the Kafka topics (``acks=all``; the request is answered
 only once the broker has the batch); :class:`LocalPublisher` appends to the in-process bus
-of the embedded mode. Both take whole wire-format batches, keyed by model name.
+of the embedded mode. Both take whole wire-format batches with their keys
+(:func:`infersight.sdk.keys.message_key`).
 
 >>> from infersight.sdk.local_bus import LocalBus
 >>> bus = LocalBus()
@@ -16,6 +17,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+from infersight.sdk.kafka_security import KafkaSecurity
 
 Message = tuple[str, bytes | None, bytes]
 """``(topic, key, value)``."""
@@ -59,10 +62,17 @@ class KafkaPublisher:
     """Publishes to Kafka; the producer is created on first use so the API starts (and
     reports "not ready") while the broker is down."""
 
-    def __init__(self, bootstrap_servers: str, max_request_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self, bootstrap_servers: str, max_request_bytes: int = 8 * 1024 * 1024,
+        security: KafkaSecurity | None = None, **producer_options: Any,
+    ) -> None:
+        """``security``: TLS/SASL; ``producer_options``: further :class:`kafka.KafkaProducer`
+        options."""
         self.description = f"kafka {bootstrap_servers}"
+        self._options = producer_options
         self._bootstrap = bootstrap_servers
         self._max_request_bytes = max_request_bytes
+        self._security = security or KafkaSecurity()
         self._producer: Any = None
         self._lock = threading.Lock()
 
@@ -80,6 +90,8 @@ class KafkaPublisher:
                         bootstrap_timeout_ms=3000,
                         max_request_size=self._max_request_bytes,
                         client_id="infersight-api",
+                        **self._security.client_options(),
+                        **self._options,
                     )
                 except Exception as exc:
                     raise PublishError(f"cannot reach {self.description}: {exc}") from exc

@@ -74,7 +74,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-pytho
 class KafkaConsumerBus:
     """A kafka-python consumer group member on the given topics.
 
-    ``options`` are passed to :class:`kafka.KafkaConsumer` (e.g. ``session_timeout_ms``).
+    ``options`` are passed to :class:`kafka.KafkaConsumer` (e.g. ``session_timeout_ms``, or
+    :meth:`~infersight.sdk.kafka_security.KafkaSecurity.client_options` for TLS/SASL).
     """
 
     def __init__(
@@ -158,10 +159,12 @@ class KafkaDeadLetterPublisher:
     The database row written in the worker's transaction is the record of truth.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, **options: Any) -> None:
+        """``options`` are passed to :class:`kafka.KafkaProducer` (e.g. TLS/SASL settings)."""
         self._topic = topic
         self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers, acks=1, linger_ms=5, max_block_ms=2000
+            bootstrap_servers=bootstrap_servers, acks=1, linger_ms=5, max_block_ms=2000,
+            **options,
         )
 
     def publish(self, key: bytes | None, value: bytes) -> None:

@@ -1,5 +1,11 @@
 """Event time as the worker sees it: each model's latest committed event time (its
 watermark's source) and its window layout, to tell which windows are closed.
+
+The latest event time is the model's over every partition (its messages are spread over
+all of them): this worker's own commits, and every worker's as stored, re-read on assignment
+and at housekeeping. A partition that lags finds windows closed already; closing only
+decides when a window is evaluated, evicted or shown as the latest, and late events are
+still counted (docs/pipeline.md §3).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from infersight.sdk import wire
+from infersight.sdk.keys import message_key
 
 from infersight.api_service import build_api
 from infersight.settings import Settings
@@ -55,7 +56,9 @@ def test_mixed_batch_is_split_per_model_and_kind_with_reasons_for_the_rejected(a
     assert "events[3].ts" in body["errors"][0]["detail"]
 
     published = _read_local(api, wire.EVENTS_TOPIC)
-    by_key = {key: wire.decode_batch(value) for key, value in published}
+    assert all(key == message_key(wire.decode_batch(value).predictions[0].model, value)
+               for key, value in published)
+    by_key = {key.split(b"/")[0]: wire.decode_batch(value) for key, value in published}
     assert set(by_key) == {b"fraud", b"churn"}
     assert [p.prediction_id for p in by_key[b"fraud"].predictions] == ["fraud-0", "fraud-3"]
     assert all(not b.rejected and not b.labels for b in by_key.values())
@@ -64,7 +67,7 @@ def test_mixed_batch_is_split_per_model_and_kind_with_reasons_for_the_rejected(a
 
     labels = _read_local(api, wire.LABELS_TOPIC)
     assert [(k, [x.prediction_id for x in wire.decode_batch(v).labels]) for k, v in labels] == [
-        (b"fraud", ["fraud-0"])]
+        (message_key("fraud", labels[0][1]), ["fraud-0"])]
     letters = [wire.decode_deadletter(v) for _k, v in _read_local(api, wire.DEADLETTER_TOPIC)]
     assert sorted(d.reason for d in letters) == ["invalid_timestamp", "missing_field"]
     assert all(d.topic == "http:/v1/events" for d in letters)
@@ -178,7 +181,7 @@ def test_ingest_publishes_to_the_real_kafka_broker(sqlite_url: str, kafka_broker
         assert httpx.get(f"{base}/readyz", timeout=30).json()["checks"]["bus"] == "ok"
     messages = read_topic(kafka_broker.bootstrap, wire.EVENTS_TOPIC,
                           stop_when=lambda evs: sum(e.model == model for e in evs) >= 5)
-    mine = [m for m in messages if m.key == model.encode()]
+    mine = [m for m in messages if m.key == message_key(model, m.value)]
     assert [e.prediction_id for m in mine for e in m.events] == [f"{model}-{i}" for i in range(5)]
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from infersight.sdk import ReferenceUploadError
 from infersight.sdk.events import hash_value
+from infersight.sdk.keys import message_key
 from infersight.sdk.local_bus import LocalBus, get_local_bus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, decode_batch
 
@@ -159,9 +160,10 @@ def test_local_transport_publishes_to_the_process_bus() -> None:
     infersight.log_label(model="local-model", prediction_id="p", label=1)
     assert infersight.flush(timeout=5)
     [(offset, key, value)] = bus.read(EVENTS_TOPIC, start)
-    assert (offset, key) == (start, b"local-model")
+    assert (offset, key) == (start, message_key("local-model", value))
     assert decode_batch(value).predictions[0].prediction == 2
-    assert bus.read(LABELS_TOPIC, bus.end_offset(LABELS_TOPIC) - 1)[0][1] == b"local-model"
+    [(_offset, label_key, label_value)] = bus.read(LABELS_TOPIC, bus.end_offset(LABELS_TOPIC) - 1)
+    assert label_key == message_key("local-model", label_value)
 
 
 def test_local_bus_is_bounded_offset_addressed_and_wakes_waiting_readers() -> None:

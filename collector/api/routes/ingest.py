@@ -2,7 +2,8 @@
 
 The body is decoded with the shared codec (:func:`infersight.sdk.wire.decode_batch`); the
 accepted events are re-encoded as one batch per model (split to stay under the codec's
-message limit) and published keyed by model name — predictions to ``infersight.events``,
+message limit) and published keyed by model and content (:func:`infersight.sdk.keys.message_key`:
+one model's messages spread over every partition) — predictions to ``infersight.events``,
 labels to ``infersight.labels``, whichever endpoint received them — and refused events go to
 ``infersight.deadletter`` with their reason. The answer (202) counts both and gives each
 refused event's index, reason and detail, and its ``X-Infersight-Rejected`` header the
@@ -25,6 +26,7 @@ from infersight.collector.api.limits import read_body
 from infersight.collector.api.publisher import Message, PublishError
 from infersight.sdk import wire
 from infersight.sdk.batcher import encode_within_limit
+from infersight.sdk.keys import message_key
 from pydantic import BaseModel
 
 router = APIRouter(prefix="/v1", tags=["ingest"], responses=ERROR_RESPONSES)
@@ -102,8 +104,7 @@ def _messages(decoded: wire.DecodedBatch, endpoint: str) -> list[Message]:
         by_model[(wire.LABELS_TOPIC, label.model)].append(label)
     messages: list[Message] = []
     for (topic, model), events in by_model.items():
-        key = model.encode()
-        messages.extend((topic, key, value) for value in split_encode(events))
+        messages.extend((topic, message_key(model, value), value) for value in split_encode(events))
     for rejected in decoded.rejected:
         letter = wire.encode_deadletter(rejected.raw, rejected.reason, rejected.detail,
                                         topic=f"http:{endpoint}", partition=None, offset=None)
