@@ -177,8 +177,10 @@ class ReconstructionProfile:
                 "multivariate_drift": float(drifted)}
 
     def fingerprint(self) -> bytes:
-        """What a window state's layout depends on."""
-        return b"mv" + self.edges.tobytes() + "\0".join(self.features).encode()
+        """What a window state's layout depends on: the features and the number of bins (not
+        the edges' values, which follow the reference's rows to the last bit of a sum, so that
+        the same data profiled twice, in another order, still merges)."""
+        return b"mv" + str(self.edges.size).encode() + b"\0" + "\0".join(sorted(self.features)).encode()
 
     def to_dict(self) -> dict[str, Any]:
         return {
