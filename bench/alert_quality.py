@@ -62,7 +62,7 @@ CLASSIFICATION_RULES = ("performance_drop", "estimated_performance_drop",
 REGRESSION_RULES = ("error_increase", "rmse_increase", "mape_increase")
 #: Each rule and what it watches (where that did not change, a firing is a false alarm).
 COLUMNS: dict[str, Aspect] = {
-    "data_drift_share": "inputs", "prediction_drift": "outputs",
+    "data_drift_share": "inputs", "multivariate_drift": "inputs", "prediction_drift": "outputs",
     "performance_drop": "performance", "estimated_performance_drop": "outputs",
     "concept_drift_suspected": "concept",
     **dict.fromkeys(REGRESSION_RULES, "performance"),
