@@ -1,7 +1,7 @@
 """How every Kafka client of infersight authenticates and encrypts: TLS and SASL settings.
 
 One model for the SDK's producer, the API's publisher and the worker's consumer and
-dead-letter producer. The SDK reads it from ``INFERSIGHT_KAFKA_*`` variables itself
+dead-letter producer. The SDK reads it from ``INFERSIGHT_KAFKA_SECURITY_PROTOCOL`` and its siblings itself
 (:meth:`KafkaSecurity.from_environ`); the services read the same variables through their
 settings. :meth:`KafkaSecurity.client_options` gives kafka-python's names. Invalid
 combinations raise ``ValueError`` naming the variable and the fix.
@@ -118,7 +118,7 @@ class KafkaSecurity:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> KafkaSecurity:
-        """The settings the ``INFERSIGHT_KAFKA_*`` variables give (empty ones are unset)."""
+        """The settings the Kafka security variables give (empty ones are unset)."""
         given: dict[str, Any] = {}
         for name, variable in ENV.items():
             value = environ.get(variable)

@@ -2,7 +2,7 @@
 
 One batch per Kafka message, key = the model and a hash of the message
 (:func:`infersight.sdk.keys.message_key`, so one model's batches spread over every
-partition). TLS and SASL come from the ``INFERSIGHT_KAFKA_*`` variables
+partition). TLS and SASL come from ``INFERSIGHT_KAFKA_SECURITY_PROTOCOL`` and the other Kafka security variables
 (:class:`~infersight.sdk.kafka_security.KafkaSecurity`). The producer never blocks the
 call path (only the background thread talks to it), and its own waits are bounded:
 ``max_block_ms`` for metadata, ``delivery_timeout_ms`` for a send, after which the
