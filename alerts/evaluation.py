@@ -237,8 +237,10 @@ def judge(
                              stderrs.get((feature, point.window_start))))
         windows: list[WindowValue] = []
         latest_reference: float | None = None
+        observations = [row.observation(rule) for row in rows] \
+            if rule.significance is not None else []
         for index, row in enumerate(rows):
-            window = _verdict(rule, rows, index)
+            window = _verdict(rule, rows, observations, index)
             if window is None:
                 continue
             if not windows:
@@ -289,8 +291,10 @@ class _Row:
             window_end=self.point.window_end)
 
 
-def _verdict(rule: AlertRule, rows: Sequence[_Row], index: int) -> WindowValue | None:
-    """The verdict at ``rows[index]`` (rows latest first); None when it is undecidable.
+def _verdict(rule: AlertRule, rows: Sequence[_Row], observations: Sequence[Observation | None],
+             index: int) -> WindowValue | None:
+    """The verdict at ``rows[index]`` (rows latest first, ``observations`` theirs for
+    pooling); None when it is undecidable.
 
     Without ``significance``: the threshold alone. With it: the latest ``h`` windows from
     this one pooled, for each horizon ``h`` of ``evidence_windows``; the window breaches when
@@ -301,13 +305,12 @@ def _verdict(rule: AlertRule, rows: Sequence[_Row], index: int) -> WindowValue |
     if rule.significance is None or plain is None:
         return None if plain is None else WindowValue(
             point.window_start, point.window_end, point.value, row.size, plain)
-    latest = row.observation(rule)
+    latest = observations[index]
     if latest is None:  # no standard error: only "within the threshold" is decidable
         return None if plain else WindowValue(
             point.window_start, point.window_end, point.value, row.size, False)
-    older = (r.observation(rule) for r in rows[index + 1:])
-    series = [latest, *islice((o for o in older if o is not None),
-                              max(rule.evidence_windows) - 1)]
+    older = (o for o in observations[index + 1:] if o is not None)
+    series = [latest, *islice(older, max(rule.evidence_windows) - 1)]
     shared = row.reference_stderr if rule.baseline == "reference" else None
     critical = rule.critical_z or 0.0
     compare = COMPARISONS[rule.op]

@@ -113,47 +113,29 @@ class ReconstructionProfile:
         rows = len(next(iter(columns.values()))) if columns else 0
         if len(numeric) + len(encodings) < MIN_FEATURES or rows < MIN_REFERENCE_ROWS:
             return None
-        raw = [to_float(columns[name])[0] for name in numeric]
-        fill = {name: float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else 0.0
-                for name, v in zip(numeric, raw, strict=True)}
-        for name, frequencies in encodings.items():
-            fill[name] = max(frequencies.values())  # the most frequent category
-        profile = cls(numeric, encodings, fill, np.zeros(0), np.ones(0), np.zeros(0),
-                      np.zeros((0, 0)), np.zeros(0), 0.0, 0.0, rows)
-        data = profile.encode(columns, rows)
-        profile.center = data.mean(axis=0)
+        fill = {name: max(frequencies.values()) for name, frequencies in encodings.items()}
+        data = _encode(columns, rows, numeric, encodings, fill)  # numeric gaps still NaN
+        for j, name in enumerate(numeric):  # impute them with the reference mean
+            present = np.isfinite(data[:, j])
+            fill[name] = float(data[present, j].mean()) if present.any() else 0.0
+            data[~present, j] = fill[name]
+        center = data.mean(axis=0)
         std = data.std(axis=0)
-        profile.scale = np.where(std > 0, std, 1.0)
-        scaled = _bounded((data - profile.center) / profile.scale)
+        scale = np.where(std > 0, std, 1.0)
+        scaled = _bounded((data - center) / scale)
         scaled = scaled[::-(-rows // MAX_FIT_ROWS)]  # every row, or an even stride of them
         try:
-            profile.pca_mean, profile.components, held_out = _fit(scaled)
+            pca_mean, components, held_out = _fit(scaled)
         except np.linalg.LinAlgError:  # degenerate data (e.g. values near the float limits)
             return None
-        profile.reference_mean = float(held_out.mean())
-        profile.reference_std = float(held_out.std(ddof=1))
-        profile.reference_rows = int(held_out.size)
-        quantiles = np.quantile(held_out, np.linspace(0.0, 1.0, ERROR_BINS + 1)[1:-1])
-        profile.edges = np.unique(quantiles)
-        return profile
+        edges = np.unique(np.quantile(held_out, np.linspace(0.0, 1.0, ERROR_BINS + 1)[1:-1]))
+        return cls(numeric, encodings, fill, center, scale, pca_mean, components, edges,
+                   float(held_out.mean()), float(held_out.std(ddof=1)), int(held_out.size))
 
     def encode(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
         """``rows x features``: numbers as they are, categories by reference frequency,
         missing or invalid values imputed."""
-        out = np.empty((rows, len(self.features)), dtype=np.float64)
-        for j, name in enumerate(self.numeric):
-            column = columns.get(name)
-            values = np.full(rows, np.nan) if column is None else to_float(column)[0]
-            out[:, j] = np.where(np.isfinite(values), values, self.fill[name])
-        for j, (name, frequencies) in enumerate(self.categorical.items(), len(self.numeric)):
-            column = columns.get(name)
-            if column is None:
-                out[:, j] = self.fill[name]
-                continue
-            codes, keys = factorize(column)
-            encoded = np.array([frequencies.get(key, 0.0) for key in keys] + [self.fill[name]])
-            out[:, j] = encoded[np.where(codes >= 0, codes, len(keys))]  # -1: missing
-        return out
+        return _encode(columns, rows, self.numeric, self.categorical, self.fill)
 
     def errors(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
         """Each row's reconstruction error (element-wise in a fixed order: a row's value does
@@ -250,6 +232,26 @@ class ReconstructionState:
         state.squares = exact_int_sum(np.array(d["sq"], dtype=np.float64))
         state.counts = counts
         return state
+
+
+def _encode(columns: Mapping[str, Any], rows: int, numeric: list[str],
+            categorical: dict[str, dict[str, float]], fill: dict[str, float]) -> ArrayF:
+    """The encoded matrix; a missing value takes ``fill[name]`` (NaN for a numeric feature
+    without one)."""
+    out = np.empty((rows, len(numeric) + len(categorical)), dtype=np.float64)
+    for j, name in enumerate(numeric):
+        column = columns.get(name)
+        values = np.full(rows, np.nan) if column is None else to_float(column)[0]
+        out[:, j] = np.where(np.isfinite(values), values, fill.get(name, np.nan))
+    for j, (name, frequencies) in enumerate(categorical.items(), len(numeric)):
+        column = columns.get(name)
+        if column is None:
+            out[:, j] = fill[name]
+            continue
+        codes, keys = factorize(column)
+        encoded = np.array([frequencies.get(key, 0.0) for key in keys] + [fill[name]])
+        out[:, j] = encoded[np.where(codes >= 0, codes, len(keys))]  # -1: missing
+    return out
 
 
 _BOUND = 1e100
