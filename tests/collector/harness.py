@@ -242,10 +242,10 @@ def last_lines(path: Path, n: int = 60) -> str:
 
 
 
-def wait_for_log(path: Path, text: str, timeout: float) -> None:
-    """Wait until a worker's log contains ``text``."""
+def wait_for_log(path: Path, text: str, timeout: float, times: int = 1) -> None:
+    """Wait until a worker's log contains ``text`` (at least ``times`` times)."""
     deadline = time.monotonic() + timeout
-    while text not in last_lines(path, 100000):
+    while last_lines(path, 100000).count(text) < times:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path.name} never logged {text!r}:\n{last_lines(path)}")
         time.sleep(0.1)

@@ -179,13 +179,14 @@ def test_worker_joining_and_leaving_mid_stream_gives_the_same_metrics(
         wait_for_log(first_log, "partitions revoked", timeout=60)
         at_leave = progress(database, "rebalance", produced)
         assert first.stop() == 0  # leaves cleanly: its partitions move back
+        # Wait for the move itself: the stream may end before the group rebalances.
+        wait_for_log(second_log, "partitions assigned", timeout=60, times=2)
         wait_until_done(database, "rebalance", produced)
     finally:
         first.stop()
         if second is not None:
             assert second.stop() == 0, last_lines(second_log)
     assert at_leave < 1.0, "the stream ended before the first worker left"
-    assert last_lines(second_log, 100000).count("partitions assigned") >= 2  # took them over
     assert_same_metrics(uninterrupted, metric_snapshot(database), db_url=database)
 
 
