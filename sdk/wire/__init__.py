@@ -33,7 +33,9 @@ from infersight.sdk.wire.events import (
     MAX_NAME_CHARS,
     MAX_STRING_CHARS,
     MAX_TAGS,
+    MAX_USAGE_KEYS,
     REASONS,
+    USAGE_KEYS,
     SCHEMA,
     DecodedBatch,
     FeatureValue,
@@ -48,7 +50,7 @@ from infersight.sdk.wire.events import (
 __all__ = [
     "DEADLETTER_MAX_RAW_BYTES", "DEADLETTER_SCHEMA", "DEADLETTER_TOPIC", "EVENTS_TOPIC",
     "LABELS_TOPIC", "MAX_CLASSES", "MAX_FEATURES", "MAX_MESSAGE_BYTES", "MAX_NAME_CHARS",
-    "MAX_STRING_CHARS", "MAX_TAGS", "REASONS", "SCHEMA", "DeadLetterMessage", "DecodedBatch",
+    "MAX_STRING_CHARS", "MAX_TAGS", "MAX_USAGE_KEYS", "REASONS", "SCHEMA", "USAGE_KEYS", "DeadLetterMessage", "DecodedBatch",
     "FeatureValue", "Label", "LabelValue", "Prediction", "PredictionValue", "Rejected",
     "ScoredLabel", "decode_batch", "decode_deadletter", "encode_batch", "encode_deadletter",
 ]

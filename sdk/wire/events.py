@@ -25,6 +25,10 @@ MAX_NAME_CHARS: Final = 256
 """Model, version, prediction id, error type, and feature, tag and class names."""
 MAX_STRING_CHARS: Final = 4_096
 """String feature values, tag values and string labels."""
+MAX_USAGE_KEYS: Final = 16
+"""Entries of a prediction's ``usage`` (token counts)."""
+USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
+"""The ``usage`` counts the service reads (others are accepted and ignored)."""
 
 REASONS: Final = (
     "invalid_json",  # not JSON, or not UTF-8
@@ -79,7 +83,8 @@ PredictionValue = (
 
 
 class Prediction(msgspec.Struct, tag_field="type", tag="prediction", gc=False, omit_defaults=True):
-    """One monitored model call; ``error`` names the exception type of a call that raised.
+    """One monitored model call; ``error`` names the exception type of a call that raised,
+    ``usage`` holds its token counts and ``ttft_ms`` its time to first token.
 
     Examples
     --------
@@ -101,6 +106,12 @@ class Prediction(msgspec.Struct, tag_field="type", tag="prediction", gc=False, o
     latency_ms: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
     tags: Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_TAGS)] = {}
     error: Name | None = None
+    usage: Annotated[
+        dict[Name, Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_length=MAX_USAGE_KEYS)
+    ] = {}
+    """Token counts of a generative call (:data:`USAGE_KEYS`); empty when not reported."""
+    ttft_ms: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
+    """Time to the first streamed token or chunk, in milliseconds."""
 
 
 class Label(msgspec.Struct, tag_field="type", tag="label", gc=False, omit_defaults=True):
