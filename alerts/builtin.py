@@ -39,6 +39,13 @@ Thresholds and why:
   realised performance cannot be trusted.
 - ``latency_p99_slo``: ``latency_p99_ms > 500`` for 3 windows, ≥ 100 rows: a generous
   online-serving SLO meant to be overridden per model.
+- ``error_rate_high``: ``error_rate > 0.02`` for 3 windows, ≥ 200 calls: more than one call
+  in fifty raising, three windows running. At a true rate of 1 % a 200-call window exceeds 2 %
+  about 5 % of the time by chance, three in a row about once in 8,000 windows. No reference is
+  needed: it judges from the first windows of a new model.
+- ``cost_budget`` (opt-in, disabled): the running UTC-day total of ``cost`` over all the
+  model's versions above a budget. Enable it per model with your own budget in the currency
+  of the model's price (a rule of that name in the rules file or the API replaces this one).
 - ``retraining_recommended``: sustained data or prediction drift plus a realised or
   estimated performance drop (see :mod:`infersight.alerts.recommendation`).
 
@@ -158,6 +165,26 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "min_samples": 100,
         "severity": "warning",
         "annotations": {"summary": "p99 latency of monitored calls is above the SLO"},
+    },
+    {
+        "name": "error_rate_high",
+        "metric": "error_rate",
+        "op": ">",
+        "threshold": 0.02,
+        "for": 3,
+        "min_samples": 200,
+        "severity": "critical",
+        "annotations": {"summary": "More than 2 % of the model's calls raise"},
+    },
+    {
+        "name": "cost_budget",
+        "metric": "cost",
+        "total": "day",
+        "op": ">",
+        "threshold": 100,
+        "enabled": False,
+        "severity": "warning",
+        "annotations": {"summary": "The model's cost today is above its daily budget"},
     },
 )
 

@@ -44,6 +44,7 @@ from typing import Any
 from infersight.alerts.pooling import Observation, Pooled, pool
 from infersight.alerts.rules import COMPARISONS, AlertRule
 from infersight.storage.alert_points import (
+    daily_totals,
     dataset_values,
     latest_window_starts,
     points_in_windows,
@@ -184,6 +185,8 @@ def judge(
 ) -> list[Judgement]:
     """Judge ``rule`` for every watched feature of (model, version); features without a
     qualifying window get no judgement (their state is left as it is)."""
+    if rule.total == "day":
+        return judge_daily_total(session, rule, model)
     ended_by = now - timedelta(seconds=rule.delay) if rule.delay else None
     starts = latest_window_starts(
         session, model, version, rule.metric,
@@ -261,6 +264,23 @@ def judge(
                 )
             )
     return judgements
+
+
+def judge_daily_total(session: Session, rule: AlertRule, model: str) -> list[Judgement]:
+    """A ``total: day`` rule: the running UTC-day total of the metric over all the model's
+    versions, judged per day (``for`` counts days); one judgement per model, whose
+    ``version`` is ``""`` (all versions)."""
+    days = daily_totals(session, model, rule.metric, days=rule.for_windows + 1)
+    windows = []
+    for day, total, size, last_end in days:
+        breaching = bool(rule.breaches(total))
+        windows.append(WindowValue(day, max(last_end, day), total, size, breaching))
+        if not breaching:
+            break
+    if not windows:
+        return []
+    return [Judgement(rule=rule, model=model, version="", feature="", reference=None,
+                      threshold=rule.threshold.resolve(None), windows=windows)]
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,12 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
     value = "n/a" if latest.value is None else f"{latest.value:.4g}"
     reference = "" if judgement.reference is None else f", reference {judgement.reference:.4g}"
     evidence = judgement.evidence()
-    if evidence is None:
+    if rule.total == "day":
+        summary = (
+            f"{judgement.model} (all versions): {target} on {latest.window_start:%Y-%m-%d} "
+            f"(UTC) so far = {value} {rule.op} {threshold} ({latest.sample_size} calls)"
+        )
+    elif evidence is None:
         summary = (
             f"{judgement.model} v{judgement.version}: {target} = {value} {rule.op} {threshold}"
             f"{reference} ({latest.sample_size} rows, {judgement.streak} window(s) in a row)"

@@ -26,6 +26,17 @@ z-test of the difference, over the window's standard error of the metric (its
     significance: 0.001           # … and below the reference beyond sampling error …
     evidence_windows: [2, 12]     # … over the latest 2 or the latest 12 windows pooled
 
+With ``total: day`` the judged value is the running total of the metric over the UTC day,
+summed over every window of the model (all its versions) that started that day, e.g. a daily
+cost budget (one alert per model, whatever version is serving)::
+
+    name: cost_budget
+    model: chat
+    metric: cost
+    total: day
+    op: ">"
+    threshold: 250          # in the currency of the model's price
+
 Each horizon of ``evidence_windows`` pools that many latest qualifying windows
 (:mod:`infersight.alerts.pooling`) and is tested at ``significance / len(evidence_windows)``
 (Bonferroni), so the rule's false-alarm rate per window stays at most ``significance``: the
@@ -196,6 +207,9 @@ class AlertRule(BaseModel):
         default_factory=lambda: [1])
     """Horizons of a significance test: pool the latest ``h`` qualifying windows, for each
     ``h`` (a number or a list; each tested at ``significance / len(evidence_windows)``)."""
+    total: Literal["window", "day"] = "window"
+    """``window``: judge each window's value; ``day``: the running UTC-day total of the
+    metric over all the model's versions (budgets)."""
     for_windows: int = Field(default=1, ge=1, le=1000, alias="for")
     min_samples: int = Field(default=0, ge=0)
     delay: Duration | None = None
@@ -234,6 +248,11 @@ class AlertRule(BaseModel):
         ):
             raise ValueError("significance needs a relative threshold (reference ± d or "
                              "reference * r, the minimum effect) and op <, <=, > or >=")
+        if self.total == "day" and (self.significance is not None or self.feature is not None
+                                    or self.threshold.relative or self.baseline != "reference"):
+            raise ValueError("total: day sums a dataset-level metric over the day and compares "
+                             "it with an absolute threshold (no significance, feature or "
+                             "reference)")
         if self.significance is None and self.evidence_windows != [1]:
             raise ValueError("evidence_windows pools windows for a significance test: "
                              "set significance too")
@@ -298,4 +317,6 @@ class AlertRule(BaseModel):
             over = "" if self.evidence_windows == [1] else f" over the latest {pooled} windows"
             test = f", significantly (one-sided z-test at {self.significance:g}{over})"
         suffix = f" for {self.for_windows} windows" if self.for_windows > 1 else ""
+        if self.total == "day":
+            target = f"daily total of {target} (UTC, all versions)"
         return f"{target} {self.op} {self.threshold}{test}{suffix}"

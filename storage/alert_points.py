@@ -6,8 +6,9 @@ points stored at it are the version's reference metrics.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infersight.storage.metrics import REFERENCE_WINDOW_START
@@ -189,3 +190,37 @@ def feature_score_history(
         .limit(limit)
     )
     return [(feature, start, value) for feature, start, value in rows]
+
+
+def daily_totals(
+    session: Session, model: str, metric: str, *, days: int
+) -> list[tuple[datetime, float, int, datetime]]:
+    """``(day_start, total, sample_size, last_window_end)`` of the dataset-level ``metric``
+    summed over every version's windows of ``model`` per UTC day (by window start), for the
+    latest ``days`` days that hold it, latest first."""
+    latest = session.scalar(
+        select(func.max(MetricPoint.window_start)).where(
+            MetricPoint.model == model, MetricPoint.metric == metric, MetricPoint.feature == "",
+            MetricPoint.window_start > REFERENCE_WINDOW_START))
+    if latest is None:
+        return []
+    latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+    last_day = latest.replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = session.execute(
+        select(MetricPoint.window_start, MetricPoint.window_end, MetricPoint.value,
+               MetricPoint.sample_size).where(
+            MetricPoint.model == model, MetricPoint.metric == metric, MetricPoint.feature == "",
+            MetricPoint.window_start >= last_day - timedelta(days=days - 1),
+            MetricPoint.value.is_not(None)))
+    values: dict[datetime, list[float]] = {}
+    sizes: dict[datetime, int] = {}
+    ends: dict[datetime, datetime] = {}
+    for start, end, value, size in rows:
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        values.setdefault(day, []).append(value)
+        sizes[day] = sizes.get(day, 0) + size
+        ends[day] = max(ends.get(day, end), end)
+    return [(day, math.fsum(values[day]), sizes[day], ends[day])
+            for day in sorted(values, reverse=True)]
