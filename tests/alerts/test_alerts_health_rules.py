@@ -5,6 +5,7 @@ of a model's versions, one alert per model)."""
 from __future__ import annotations
 
 import math
+
 import pytest
 from infersight.alerts.config import AlertConfig
 from infersight.alerts.judge import judge_window
