@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
-from infersight.storage.db import make_engine
+from infersight.storage.db import make_engine, session_factory
+from infersight.storage.labels import claimable_pending_labels
 from infersight.storage.models import ConsumerOffset, MetricPoint, WindowState
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -75,6 +76,16 @@ def progress(db_url: str, group: str, expected: Mapping[tuple[str, int], int]) -
     return sum(min(stored.get(tp, 0), n) for tp, n in expected.items()) / total
 
 
+def raced_labels(db_url: str) -> int:
+    """Pending labels whose prediction is indexed (housekeeping has yet to join them)."""
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            return len(claimable_pending_labels(session))
+    finally:
+        engine.dispose()
+
+
 def evaluated_after_updates(db_url: str) -> bool:
     """Every window's dataset-level count point is newer than its latest state update."""
     engine = make_engine(db_url)
@@ -104,10 +115,12 @@ def evaluated_after_updates(db_url: str) -> bool:
 def wait_until_done(
     db_url: str, group: str, expected: Mapping[tuple[str, int], int], timeout: float = 90.0
 ) -> None:
-    """Wait until every expected offset is committed and every window evaluated after it."""
+    """Wait until every expected offset is committed, every label that raced its prediction
+    joined, and every window evaluated after it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if progress(db_url, group, expected) >= 1.0 and evaluated_after_updates(db_url):
+        if progress(db_url, group, expected) >= 1.0 and not raced_labels(db_url) \
+                and evaluated_after_updates(db_url):
             return
         time.sleep(0.3)
     raise TimeoutError(
@@ -194,6 +207,8 @@ def worker_env(db_url: str, bootstrap: str, group: str, **extra: str) -> dict[st
         "INFERSIGHT_WORKER_SESSION_TIMEOUT": "6s",
         "INFERSIGHT_WORKER_MAX_RECORDS": "5",
         "INFERSIGHT_WORKER_METRICS_PORT": "0",
+        # a label that raced its prediction (two workers) is joined by housekeeping
+        "INFERSIGHT_WORKER_HOUSEKEEPING_INTERVAL": "2s",
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra)

@@ -16,14 +16,17 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from infersight.sdk import wire
 from infersight.sdk.keys import message_key
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import make_engine, upgrade
 from infersight.storage.models import PendingLabel
 from kafka import KafkaProducer
+from kafka.partitioner.default import murmur2
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -49,10 +52,10 @@ PARTITIONS = 8
 MODEL = "hot"
 UNKNOWN_LABELS = 5
 """Labels for predictions that never come: they stay pending (until the label TTL)."""
-# (seed 21: the keys of its 36 prediction and 20 label messages reach all 8 partitions)
 STREAM = make_stream(seed=21, models=(MODEL,), windows=3, events_per_window=120,
                      batch_size=10, event_partitions=PARTITIONS, label_partitions=PARTITIONS,
                      unknown_labels=UNKNOWN_LABELS)
+STREAM_TS = datetime(2026, 1, 1, tzinfo=UTC)
 Offsets = dict[tuple[str, int], int]
 Snapshot = dict[MetricKey, tuple[float | None, int]]
 
@@ -187,10 +190,28 @@ def finished(
         yield {run.name: metric_snapshot(run.url) for run in RUNS}
 
 
-def test_the_sdk_key_spreads_one_model_over_every_partition(spread: Offsets) -> None:
-    for topic in (EVENTS_TOPIC, LABELS_TOPIC):
-        used = {p for (t, p), n in spread.items() if t == topic and n > 0}
-        assert used == set(range(PARTITIONS)), (topic, spread)
+def _partition(key: bytes) -> int:
+    """Where the Java client and kafka-python's default partitioner put a keyed message."""
+    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+def test_the_sdk_key_spreads_one_models_batches_evenly_over_every_partition() -> None:
+    batches = [wire.encode_batch([wire.Label(model=MODEL, prediction_id=f"p-{n}", label=1,
+                                             ts=STREAM_TS)]) for n in range(4000)]
+    used = Counter(_partition(message_key(MODEL, batch)) for batch in batches)
+    assert set(used) == set(range(PARTITIONS))
+    assert max(used.values()) < 1.2 * min(used.values()), used  # 500 ± 4 sd each
+
+
+def test_the_broker_placed_the_stream_by_the_sdk_key(spread: Offsets) -> None:
+    # The stream's timestamps are relative to today, so which partitions its few dozen
+    # messages reach varies by day; that they go where their keys say does not.
+    for topic, values in ((EVENTS_TOPIC, [v for _p, _k, v in STREAM.events]),
+                          (LABELS_TOPIC, [v for _p, _k, v in STREAM.labels])):
+        keyed = Counter(_partition(message_key(MODEL, value)) for value in values)
+        placed = {p: n for (t, p), n in spread.items() if t == topic and n > 0}
+        assert placed == dict(keyed), topic
+        assert len(placed) > 1, topic
 
 
 @pytest.mark.parametrize("run", [run.name for run in RUNS[1:]])
