@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-FeatureKind = Literal["numeric", "categorical"]
+FeatureKind = Literal["numeric", "categorical", "embedding"]
 ArrayF = npt.NDArray[np.float64]
 
 
@@ -159,14 +159,39 @@ def to_float(column: Any) -> tuple[ArrayF, int]:
     return out, invalid
 
 
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
 def infer_kind(column: Any) -> FeatureKind:
-    """Numeric for numbers; categorical for text, booleans and two-valued integer flags (0/1).
+    """Numeric for numbers; categorical for text, booleans and two-valued integer flags (0/1);
+    embedding for vectors (lists or arrays of numbers, all of one length, None allowed).
 
     Examples
     --------
     >>> infer_kind([1.5, 2.0, 3.25]), infer_kind(["a", "b"]), infer_kind([0, 1, 1, 0])
     ('numeric', 'categorical', 'categorical')
+    >>> infer_kind([[0.1, 0.2], None, [0.3, 0.4]])
+    'embedding'
+    >>> infer_kind([[0.1, 0.2], [0.3]])
+    Traceback (most recent call last):
+    ValueError: a column of vectors must hold vectors of one length (numbers only): found lengths 1, 2
     """
+    if isinstance(column, np.ndarray) and column.ndim == 2:
+        return "embedding"
+    if any(_is_sequence(v) for v in column):
+        from .embedding import as_vector
+
+        vectors = [as_vector(v) for v in column if v is not None]
+        if any(v is None for v in vectors) or not all(_is_sequence(v) for v in column
+                                                      if v is not None):
+            raise ValueError("a column of vectors must hold vectors of numbers only (or None "
+                             "for a missing one)")
+        lengths = sorted({v.size for v in vectors if v is not None})
+        if len(lengths) != 1:
+            raise ValueError("a column of vectors must hold vectors of one length (numbers "
+                             f"only): found lengths {', '.join(map(str, lengths[:5]))}")
+        return "embedding"
     series = column if isinstance(column, pd.Series) else pd.Series(
         list(column) if not isinstance(column, np.ndarray) else column)
     if pd.api.types.is_bool_dtype(series.dtype):

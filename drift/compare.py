@@ -22,6 +22,7 @@ import numpy as np
 from .categorical import CategoricalProfile, CategoricalState
 from .config import DriftConfig
 from .distances import all_distances
+from .embedding import DECISION_SIGNIFICANCE, EmbeddingProfile, EmbeddingState
 from .estimation import CBPE
 from .numeric import NumericProfile, NumericState, wasserstein_binned
 from .performance import (
@@ -85,11 +86,14 @@ def _metrics(profile: Profile, state: State) -> tuple[str, dict[str, float], int
         return "numeric", numeric_metrics(profile, state, with_pvalue=False), state.n
     if isinstance(profile, CategoricalProfile) and isinstance(state, CategoricalState):
         return "categorical", categorical_metrics(profile, state), state.n
+    if isinstance(profile, EmbeddingProfile) and isinstance(state, EmbeddingState):
+        return "embedding", profile.metrics(state), state.n
     raise ValueError("window state and reference profile kinds differ")
 
 
 def _fill_ks_pvalues(items: list[tuple[FeatureDrift, Profile]]) -> None:
-    todo = [(d, p) for d, p in items if "ks_statistic" in d.metrics]
+    todo = [(d, p) for d, p in items
+            if "ks_statistic" in d.metrics and not isinstance(p, EmbeddingProfile)]
     pvalues = ks_pvalues([d.metrics["ks_statistic"] for d, _ in todo],
                          [d.sample_size for d, _ in todo],
                          [int(p.ref_counts.sum()) for _, p in todo])
@@ -98,9 +102,17 @@ def _fill_ks_pvalues(items: list[tuple[FeatureDrift, Profile]]) -> None:
 
 
 def _decide(details: dict[str, FeatureDrift], config: DriftConfig) -> None:
-    """Apply each feature's rules; p-value rules are Benjamini-Hochberg adjusted together."""
+    """Apply each feature's rules; p-value rules are Benjamini-Hochberg adjusted together.
+    An embedding decides by its own global test over its components (``embedding_drift``)."""
     pending: list[tuple[str, str, float, float]] = []
     for name, detail in details.items():
+        if detail.kind == "embedding":
+            if "embedding_drift" in detail.metrics:
+                detail.tests.append(TestResult(
+                    "embedding", DECISION_SIGNIFICANCE,
+                    detail.metrics["embedding_drifted_components"],
+                    detail.metrics["embedding_drift"] == 1.0))
+            continue
         for rule in config.rules_for(name, detail.kind, detail.sample_size):
             test = TESTS[rule.test]
             value = detail.metrics.get(test.metric, float("nan"))

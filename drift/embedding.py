@@ -128,15 +128,21 @@ class EmbeddingProfile:
         return (vectors - self.mean) @ self.components.T
 
     def metrics(self, state: EmbeddingState) -> dict[str, float]:
-        """The window's embedding metrics (empty without a row)."""
+        """The window's embedding metrics: ``count`` and ``missing_rate`` (None, and invalid
+        values) with every row, the drift metrics once a vector is valid."""
         if state.count == 0:
             return {}
+        rates = {"count": float(state.count),
+                 "missing_rate": (state.missing + state.invalid) / state.count}
+        if state.n == 0:
+            return rates
         window_mean = state.mean()
         gap = float(np.linalg.norm(window_mean - self.mean))
         norms = float(np.linalg.norm(window_mean)) * float(np.linalg.norm(self.mean))
         cosine = float(window_mean @ self.mean) / norms if norms > 0 else 1.0
         adjusted = self.component_pvalues(state)
         return {
+            **rates,
             "embedding_mean_distance": gap / self.scale if self.scale > 0 else gap,
             "embedding_mean_cosine_distance": 1.0 - cosine,
             "embedding_drifted_components": float(np.mean(adjusted < SIGNIFICANCE))
@@ -147,11 +153,11 @@ class EmbeddingProfile:
 
     def component_pvalues(self, state: EmbeddingState) -> ArrayF:
         """Each component's binned KS p-value, Benjamini-Hochberg adjusted."""
-        if not self.projections or state.count == 0:
+        if not self.projections or state.n == 0:
             return np.zeros(0)
         statistics = [ks_statistic_binned(counts, profile.ref_counts)
                       for counts, profile in zip(state.counts, self.projections, strict=True)]
-        raw = ks_pvalues(statistics, [state.count] * len(statistics),
+        raw = ks_pvalues(statistics, [state.n] * len(statistics),
                          [int(p.ref_counts.sum()) for p in self.projections])
         return benjamini_hochberg(raw)
 
@@ -168,23 +174,100 @@ class EmbeddingProfile:
                    [NumericProfile.from_dict(p) for p in d["projections"]], int(d["count"]))
 
 
+def as_vector(value: Any) -> ArrayF | None:
+    """A feature value as a 1-D float vector (a list, tuple or array of numbers), else None.
+
+    >>> as_vector([0.5, 1]).tolist(), as_vector("0.5"), as_vector([[1.0]])
+    ([0.5, 1.0], None, None)
+    """
+    if isinstance(value, str | bytes | dict) or not hasattr(value, "__len__"):
+        return None
+    try:
+        vector = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return vector if vector.ndim == 1 and vector.size else None
+
+
+def vectors_of(column: Any) -> ArrayF | None:
+    """A reference column of vectors (None allowed) as a matrix of its non-missing rows, or
+    None when it is not such a column (a scalar, text, vectors of different lengths).
+
+    >>> vectors_of([[1.0, 2.0], None, (3, 4)]).tolist(), vectors_of([1.0, 2.0])
+    ([[1.0, 2.0], [3.0, 4.0]], None)
+    """
+    if isinstance(column, np.ndarray) and column.ndim == 2:
+        return column.astype(np.float64)
+    rows = [value for value in column if value is not None]
+    if not rows:
+        return None
+    vectors = [as_vector(value) for value in rows]
+    if any(v is None for v in vectors) or len({v.size for v in vectors if v is not None}) != 1:
+        return None
+    return np.vstack(vectors)  # type: ignore[arg-type]
+
+
 class EmbeddingState:
     """Window side of one embedding feature; merges exactly by addition."""
 
     def __init__(self, dimension: int, bins: list[int]) -> None:
         self.count = 0
+        """Rows seen, valid or not."""
+        self.missing = 0
+        """Rows without a vector (None)."""
+        self.invalid = 0
+        """Rows whose value is not a finite vector of the reference's dimension."""
         self.sums = [0] * dimension
         self.counts = [np.zeros(n, dtype=np.int64) for n in bins]
 
+    @property
+    def n(self) -> int:
+        """Valid vectors: what the statistics use."""
+        return self.count - self.missing - self.invalid
+
+    def update_column(self, column: Any, profile: EmbeddingProfile) -> None:
+        """Add one batch's column: a vector (list, tuple or array of numbers) or None per row;
+        anything else, or a vector of another dimension or with a non-finite number, counts as
+        invalid."""
+        values = list(column)
+        dimension = profile.dimension
+        try:
+            matrix = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            matrix = np.zeros((0,))
+        if matrix.ndim == 2 and matrix.shape == (len(values), dimension) \
+                and np.isfinite(matrix).all():
+            self.count += len(values)
+            self._add(matrix, profile)
+            return
+        valid, missing, invalid = [], 0, 0
+        for value in values:
+            if value is None:
+                missing += 1
+                continue
+            vector = as_vector(value)
+            if vector is None or vector.size != dimension or not np.isfinite(vector).all():
+                invalid += 1
+            else:
+                valid.append(vector)
+        self.count += len(values)
+        self.missing += missing
+        self.invalid += invalid
+        if valid:
+            self._add(np.vstack(valid), profile)
+
     def update(self, vectors: npt.ArrayLike, profile: EmbeddingProfile) -> None:
-        """Add rows (``rows by dimension``, finite, of the profile's dimension)."""
+        """Add valid rows (``rows by dimension``, finite, of the profile's dimension)."""
         matrix = np.asarray(vectors, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != profile.dimension:
             raise ValueError(f"expected vectors of {profile.dimension} components, got shape "
                              f"{matrix.shape}")
+        self.count += int(matrix.shape[0])
+        self._add(matrix, profile)
+
+    def _add(self, matrix: ArrayF, profile: EmbeddingProfile) -> None:
         if matrix.shape[0] == 0:
             return
-        self.count += int(matrix.shape[0])
         self.sums = [a + b for a, b in zip(self.sums, exact_column_sums(matrix), strict=True)]
         projected = profile.project(matrix)
         for k, component in enumerate(profile.projections):
@@ -193,26 +276,30 @@ class EmbeddingState:
 
     def merge(self, other: EmbeddingState) -> None:
         self.count += other.count
+        self.missing += other.missing
+        self.invalid += other.invalid
         self.sums = [a + b for a, b in zip(self.sums, other.sums, strict=True)]
         for mine, theirs in zip(self.counts, other.counts, strict=True):
             mine += theirs
 
     def mean(self) -> ArrayF:
-        return np.array([exact_to_float(total) for total in self.sums]) / self.count
+        return np.array([exact_to_float(total) for total in self.sums]) / self.n
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.count, "sums": [pack_exact(total) for total in self.sums],
+        return {"n": self.count, "missing": self.missing, "invalid": self.invalid, "sums": [pack_exact(total) for total in self.sums],
                 "counts": [_codec.encode_counts(c) for c in self.counts]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Self:
         state = cls(0, [])
         state.count = int(d["n"])
+        state.missing, state.invalid = int(d.get("missing", 0)), int(d.get("invalid", 0))
         state.sums = [unpack_exact(int(zeros), bytes(data)) for zeros, data in d["sums"]]
         state.counts = [_codec.decode_array(c, np.int64) for c in d["counts"]]
         return state
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, EmbeddingState) and self.count == other.count \
+            and (self.missing, self.invalid) == (other.missing, other.invalid) \
             and self.sums == other.sums \
             and all(np.array_equal(a, b) for a, b in zip(self.counts, other.counts, strict=True))

@@ -24,6 +24,7 @@ import pandas as pd
 from . import _codec
 from .categorical import TOP_K, CategoricalProfile
 from .columns import FeatureKind, infer_kind, to_float
+from .embedding import EmbeddingProfile, vectors_of
 from .estimation import CBPE
 from .multivariate import ReconstructionProfile
 from .numeric import NumericProfile
@@ -39,7 +40,7 @@ from .sampling_error import classification_stderrs, regression_stderrs
 if TYPE_CHECKING:
     from .window import WindowState
 
-Profile = NumericProfile | CategoricalProfile
+Profile = NumericProfile | CategoricalProfile | EmbeddingProfile
 
 _MAGIC = b"ISRF"
 _VERSION = 1
@@ -47,15 +48,25 @@ _VERSION = 1
 
 def profile_column(column: Any, kind: FeatureKind, top_k: int = TOP_K) -> Profile:
     """Profile one reference column as ``kind``."""
+    if kind == "embedding":
+        vectors = vectors_of(column)
+        if vectors is None:
+            raise ValueError("an embedding feature needs vectors of numbers of one length")
+        return EmbeddingProfile.fit(vectors)
     if kind == "numeric":
         values, _ = to_float(column)
         return NumericProfile.from_values(values)
     return CategoricalProfile.from_values(column, top_k=top_k)
 
 
+def _kind(profile: Profile) -> FeatureKind:
+    if isinstance(profile, NumericProfile):
+        return "numeric"
+    return "embedding" if isinstance(profile, EmbeddingProfile) else "categorical"
+
+
 def _profile_to_dict(profile: Profile) -> dict[str, Any]:
-    kind = "numeric" if isinstance(profile, NumericProfile) else "categorical"
-    return {"kind": kind, **profile.to_dict()}
+    return {"kind": _kind(profile), **profile.to_dict()}
 
 
 def _profile_from_dict(d: dict[str, Any]) -> Profile:
@@ -63,6 +74,8 @@ def _profile_from_dict(d: dict[str, Any]) -> Profile:
         return NumericProfile.from_dict(d)
     if d.get("kind") == "categorical":
         return CategoricalProfile.from_dict(d)
+    if d.get("kind") == "embedding":
+        return EmbeddingProfile.from_dict(d)
     raise _codec.FormatError(f"unknown profile kind {d.get('kind')!r}")
 
 
@@ -92,9 +105,8 @@ class Reference:
 
     @property
     def feature_kinds(self) -> dict[str, FeatureKind]:
-        """``{name: "numeric" | "categorical"}``."""
-        return {name: "numeric" if isinstance(p, NumericProfile) else "categorical"
-                for name, p in self.features.items()}
+        """``{name: "numeric" | "categorical" | "embedding"}``."""
+        return {name: _kind(p) for name, p in self.features.items()}
 
     @property
     def task(self) -> str | None:
@@ -120,7 +132,9 @@ class Reference:
         positive_label
             Positive class of a binary model (default ``1``/``True`` when present).
         feature_types
-            Overrides of the inferred kind: ``{name: "numeric" | "categorical"}``.
+            Overrides of the inferred kind: ``{name: "numeric" | "categorical" |
+            "embedding"}`` (an embedding is a vector of numbers of one length per row,
+            see :mod:`~infersight.drift.embedding`).
         threshold
             Decision threshold of a binary model's score.
         top_k
@@ -144,13 +158,20 @@ class Reference:
             raise ValueError(f"feature_types names unknown features: {sorted(unknown)}")
         profiles: dict[str, Profile] = {}
         for name, col in columns.items():
-            kind = overrides.get(name) or infer_kind(col)
-            if kind not in ("numeric", "categorical"):
-                raise ValueError(f"feature {name!r}: type must be 'numeric' or 'categorical', "
-                                 f"not {kind!r}")
-            profiles[name] = profile_column(col, kind, top_k)  # type: ignore[arg-type]
-        multivariate = ReconstructionProfile.fit(columns, {
-            name: p if isinstance(p, CategoricalProfile) else None for name, p in profiles.items()})
+            try:
+                kind = overrides.get(name) or infer_kind(col)
+            except ValueError as exc:
+                raise ValueError(f"feature {name!r}: {exc}") from exc
+            if kind not in ("numeric", "categorical", "embedding"):
+                raise ValueError(f"feature {name!r}: type must be 'numeric', 'categorical' or "
+                                 f"'embedding', not {kind!r}")
+            try:
+                profiles[name] = profile_column(col, kind, top_k)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"feature {name!r}: {exc}") from exc
+        tabular = {name: p for name, p in profiles.items() if not isinstance(p, EmbeddingProfile)}
+        multivariate = ReconstructionProfile.fit({n: columns[n] for n in tabular}, {
+            name: p if isinstance(p, CategoricalProfile) else None for name, p in tabular.items()})
         if predictions is None and labels is None:
             return cls(profiles, rows, multivariate=multivariate)
         return cls._with_outputs(profiles, rows, predictions, labels, task, positive_label,
@@ -210,6 +231,9 @@ class Reference:
             h.update(name.encode() + b"\0")
             if isinstance(profile, NumericProfile):
                 h.update(b"n" + profile.edges.tobytes())
+            elif isinstance(profile, EmbeddingProfile):
+                h.update(b"e" + profile.mean.tobytes() + profile.components.tobytes()
+                         + b"".join(p.edges.tobytes() for p in profile.projections))
             else:
                 h.update(b"c" + "\0".join(profile.vocabulary).encode())
         if self.prediction_spec is not None:

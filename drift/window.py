@@ -24,6 +24,7 @@ import numpy as np
 from . import _codec
 from .categorical import CategoricalProfile, CategoricalState
 from .columns import Columns, to_columns, to_float
+from .embedding import EmbeddingProfile, EmbeddingState
 from .loghist import LogHistogram
 from .multivariate import ReconstructionState
 from .numeric import NumericProfile, NumericState
@@ -33,7 +34,7 @@ from .predictions import labelled_rows
 if TYPE_CHECKING:
     from .reference import Profile, Reference
 
-State = NumericState | CategoricalState
+State = NumericState | CategoricalState | EmbeddingState
 PerformanceState = ClassificationState | RegressionState
 
 _MAGIC = b"ISWN"
@@ -59,7 +60,9 @@ def _new_state(profile: Profile) -> State:
 
 
 def _state_to_dict(state: State) -> dict[str, Any]:
-    return {"k": "n" if isinstance(state, NumericState) else "c", **state.to_dict()}
+    kind = "n" if isinstance(state, NumericState) else "e" if isinstance(
+        state, EmbeddingState) else "c"
+    return {"k": kind, **state.to_dict()}
 
 
 def _state_from_dict(d: dict[str, Any]) -> State:
@@ -67,6 +70,8 @@ def _state_from_dict(d: dict[str, Any]) -> State:
         return NumericState.from_dict(d)
     if d.get("k") == "c":
         return CategoricalState.from_dict(d)
+    if d.get("k") == "e":
+        return EmbeddingState.from_dict(d)
     raise _codec.FormatError(f"unknown state kind {d.get('k')!r}")
 
 
@@ -82,6 +87,8 @@ def _update_state(state: State, profile: Profile, column: Any, rows: int) -> Non
         state.update(values, profile, invalid)
     elif isinstance(state, CategoricalState) and isinstance(profile, CategoricalProfile):
         state.update(column, profile)
+    elif isinstance(state, EmbeddingState) and isinstance(profile, EmbeddingProfile):
+        state.update_column(column, profile)
     else:  # pragma: no cover - guarded by the fingerprint
         raise TypeError("state and profile kinds differ")
 

@@ -131,14 +131,32 @@ def _from_frame(frame: Any, options: UploadOptions) -> ParsedReference:
 
 
 def parse_csv(stream: IO[bytes], options: UploadOptions) -> ParsedReference:
-    """A CSV file with a header row."""
+    """A CSV file with a header row; a column whose every value is a JSON array of numbers
+    (``"[0.12, -0.5, …]"``) holds vectors (an embedding feature)."""
     import pandas as pd
 
     try:
         frame = pd.read_csv(stream)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise UploadProblem("body", f"not a readable CSV file: {str(exc).splitlines()[0][:300]}") from None
+    for name in frame.columns:
+        vectors = _json_arrays(frame[name].tolist())
+        if vectors is not None:
+            frame[name] = vectors
     return _from_frame(frame, options)
+
+
+def _json_arrays(values: list[Any]) -> list[Any] | None:
+    """The values as lists when every non-missing one is a JSON array of numbers, else None."""
+    present = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    if not present or not all(isinstance(v, str) and v.lstrip().startswith("[") for v in present):
+        return None
+    try:
+        decoded = [msgspec.json.decode(v, type=list[float]) if isinstance(v, str) else None
+                   for v in values]
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return decoded
 
 
 def parse_parquet(stream: IO[bytes], options: UploadOptions) -> ParsedReference:
