@@ -51,7 +51,8 @@ def test_page_charts_have_data_from_the_seeded_database(sqlite_page: Served, bro
         # the histogram compares the reference with the range over the reference's bins
         bins = page.evaluate("window.infersightCharts.histogram.data[0].length")
         assert bins >= 3
-        assert page.locator("#models li").count() == 2  # the demo model and an empty one
+        # the demo model, an empty one, and the two of the health seed
+        assert page.locator("#models li").count() == 4
         assert page.locator("#models li.on").inner_text().startswith(MODEL)
         rows = page.locator("#rank tbody tr")
         assert rows.count() == len(credit.FEATURES)
@@ -125,11 +126,10 @@ def test_the_page_names_its_clocks_and_what_an_empty_model_needs(sqlite_page: Se
         page.goto(sqlite_page.url + "/#empty-model")
         page.reload()
         page.wait_for_selector("#no-window", timeout=20_000)
-        hint = page.locator("#no-window").inner_text()
-        assert "infersight reference upload empty-model" in hint and "()" not in hint
-        assert page.locator("#feature-name").inner_text() == "(none yet)"
-        assert "infersight reference upload empty-model" in page.locator(
-            "#rank tbody").inner_text()
+        page.wait_for_selector("#no-reference:not([hidden])")
+        command = page.locator("#upload-command").inner_text()
+        assert command == "infersight reference upload empty-model reference.csv"
+        assert page.locator(".needs-reference:visible").count() == 0  # the drift cards give way
     finally:
         page.close()
 
