@@ -4,9 +4,10 @@ range on a metric_points table of ~10M rows (real Postgres on 127.0.0.1:5432).
     .venv/bin/python bench/dashboard_sql.py [--models 10] [--days 60] [--features 100]
 
 Seeds a throwaway database with ``INSERT ... SELECT generate_series`` (hourly windows; per
-window and model: 7 metrics per feature, prediction drift and ~25 dataset metrics, inference health included), runs
-ANALYZE, then for each panel prints the scan nodes on metric_points (index or sequential)
-and the execution time of ``EXPLAIN (ANALYZE, BUFFERS)`` (median of 3, warm cache).
+window and model: 7 metrics per feature, prediction drift and ~25 dataset metrics, inference
+health included), runs ANALYZE, then for each panel prints the scan nodes on metric_points
+(index or sequential) and the execution time of ``EXPLAIN (ANALYZE, BUFFERS)`` (median of 3,
+warm cache).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from infersight.storage.db import session_factory
+from infersight.storage.held import BOOTSTRAP_KEY
+from infersight.storage.labels import insert_predictions
 from infersight.storage.metrics import MetricPointRecord, upsert_metric_points
 from infersight.storage.registry import configure_model, ensure_model_versions
 from infersight.storage.watermarks import advance_watermarks
@@ -24,6 +26,9 @@ ERRORS = {"TimeoutError": (12, 20, 5, 25), "ValueError": (8, 9, 4, 12), "KeyErro
 COST = (0.5, 0.75, 1.25, 2.0)
 """Cost per window: 1.25 on 2026-03-01 (22:00, 23:00), 3.25 on 2026-03-02."""
 INPUT_TOKENS, OUTPUT_TOKENS, TTFT_P95_MS = 400, 120, 850.0
+HELD = 412
+"""Predictions of the generative model held for its first-window reference (none of the
+plain one's)."""
 
 
 def _points(model: str, version: str, generative: bool) -> list[MetricPointRecord]:
@@ -55,8 +60,17 @@ def _points(model: str, version: str, generative: bool) -> list[MetricPointRecor
     return points
 
 
+def _held(model: str, version: str) -> list[dict[str, object]]:
+    """Prediction-index rows holding whole events, as the worker writes them (pipeline §5)."""
+    return [{"model": model, "prediction_id": f"held-{i}", "version": version,
+             "window_start": START, "ts": START + timedelta(seconds=i),
+             "prediction": {BOOTSTRAP_KEY: {"prediction_id": f"held-{i}"}}}
+            for i in range(HELD)]
+
+
 def seed_health(engine: Engine) -> None:
-    """Both models, their versions (no reference) and points; a watermark past them all."""
+    """Both models, their versions (no reference), points and held predictions; a watermark
+    past them all."""
     end = START + len(CALLS) * WINDOW
     with session_factory(engine).begin() as session:
         for model, _version in (PLAIN, GENERATIVE):
@@ -64,4 +78,5 @@ def seed_health(engine: Engine) -> None:
         ensure_model_versions(session, [PLAIN, GENERATIVE])
         upsert_metric_points(session, _points(*PLAIN, generative=False)
                              + _points(*GENERATIVE, generative=True))
+        insert_predictions(session, _held(*GENERATIVE))
         advance_watermarks(session, {PLAIN[0]: end + WINDOW, GENERATIVE[0]: end + WINDOW})

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.page.conftest import Served
-from tests.page.health_seed import CALLS, COST, ERRORS, GENERATIVE, PLAIN, TTFT_P95_MS
+from tests.page.health_seed import CALLS, COST, ERRORS, GENERATIVE, HELD, PLAIN, TTFT_P95_MS
 from tests.page.test_page import MODEL, _open
 
 FAILED = sum(sum(counts) for counts in ERRORS.values())
@@ -20,7 +20,8 @@ FAILED = sum(sum(counts) for counts in ERRORS.values())
 def _model_page(browser: Any, served: Served, model: str, width: int = 1500) -> Any:
     page = _open(browser, f"{served.url}/#{model}", width=width)
     page.wait_for_function(f"document.getElementById('model-name').textContent === '{model}'")
-    page.wait_for_function("document.getElementById('rate-value').textContent !== '–'")
+    page.wait_for_function(  # a figure instead of the placeholder en dash
+        "document.getElementById('rate-value').textContent !== '\\u2013'")
     return page
 
 
@@ -97,6 +98,9 @@ def test_tokens_and_cost_per_day_show_for_a_priced_generative_model(
                         "2026-03-01": f"{COST[0] + COST[1]:.2f} EUR"}
         assert page.locator("#cost-value").inner_text().splitlines() == [
             "3.25 EUR", "on 2026-03-02 (UTC)"]
+        text = page.locator("#no-reference").inner_text()
+        assert f"first window (03-01 22:00 UTC, event time) of v{GENERATIVE[1]}" in text
+        assert page.locator("#held").inner_text() == str(HELD)
         assert page.errors == []
     finally:
         page.close()

@@ -13,6 +13,8 @@ from infersight.collector.demo import model as credit
 from sklearn.metrics import f1_score
 
 from tests.page.conftest import CHROMIUM_ARGS, Served, serve
+from tests.page.health_seed import GENERATIVE, HELD, PLAIN
+from tests.page.health_seed import START as HEALTH_START
 from tests.page.seed import DRIFT_AT, OPEN_ROWS, START, WINDOWS
 
 MODEL = credit.MODEL
@@ -227,6 +229,20 @@ def test_overview_reports_the_span_latest_values_and_reference_f1(seeded_api: Se
     empty = httpx.get(f"{seeded_api.url}/v1/models/empty-model/overview").json()
     assert empty["last_window"] is None and empty["features"] == []
     assert empty["closed_until"] is None
+    assert body["reference_bootstrap"] is None and empty["reference_bootstrap"] is None
+
+
+@pytest.mark.parametrize(("model", "held"), [(PLAIN, 0), (GENERATIVE, HELD)])
+def test_overview_says_what_the_first_window_reference_waits_for(
+    seeded_api: Served, model: tuple[str, str], held: int
+) -> None:
+    body = httpx.get(f"{seeded_api.url}/v1/models/{model[0]}/overview").json()
+    assert body["versions_with_reference"] == []
+    bootstrap = body["reference_bootstrap"]
+    assert (bootstrap["version"], bootstrap["held"], bootstrap["min_events"]) == (
+        model[1], held, 1000)
+    first = bootstrap["first_window"]
+    assert (first and first.replace("Z", "+00:00")) == (HEALTH_START.isoformat() if held else None)
 
 
 def test_metric_points_of_the_open_window_are_provisional(seeded_api: Served) -> None:
