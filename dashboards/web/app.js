@@ -58,7 +58,7 @@
   const hhmm = (iso) => (iso ? new Date(iso).toISOString().slice(11, 16) : "");
   /** A name as one shell word (quoted when it holds anything beyond [A-Za-z0-9._-]). */
   const shellWord = (s) => (/^[A-Za-z0-9._-]+$/.test(s) ? s : "'" + String(s).replace(/'/g, "'\\''") + "'");
-  const uploadCommand = (model) => `infersight reference upload ${shellWord(model)} reference.csv`;
+  const uploadCommand = (model, version) => `infersight reference upload ${shellWord(model)} ${version ? shellWord(version) : "VERSION"} reference.csv`;
   /** [x, y] points of a chart from metric points. */
   const xy = (points) => points.map((p) => [secs(p.window_start), p.value]);
   function windowLabel(seconds) {
@@ -589,6 +589,7 @@
     $("no-reference").hidden = has;
     if (has) return;
     const b = o.reference_bootstrap;
+    const version = b ? b.version : o.versions[o.versions.length - 1];
     const min = ((b && b.min_events) || 1000).toLocaleString();
     const first = b && b.first_window ? `its first window (${when(b.first_window)}, event time)` : "its first window";
     const auto = b
@@ -596,7 +597,7 @@
       : `Without an upload, the worker takes one from the first window of predictions once ${min} are held or that window closes.`;
     $("no-reference-body").innerHTML = `<p>No reference for <b>${esc(o.model)}</b> yet: drift, prediction drift and performance are
       measured against one. Upload yours (e.g. validation data with its predictions and labels) to compare with what the model was built on:</p>
-      <p><code id="upload-command">${esc(uploadCommand(o.model))}</code></p><p>${auto} The health row above needs no reference.</p>`;
+      <p><code id="upload-command">${esc(uploadCommand(o.model, version))}</code></p><p>${auto} The health row above needs no reference.</p>`;
   }
 
   /** The cards that compare with the reference: drift, ranked features, drill-down, performance. */

@@ -64,7 +64,7 @@ def test_the_drift_area_gives_this_models_reference_command(sqlite_page: Served,
     try:
         assert page.locator("#no-reference").is_visible()
         assert page.locator("#upload-command").inner_text() == (
-            f"infersight reference upload {PLAIN[0]} reference.csv")
+            f"infersight reference upload {PLAIN[0]} {PLAIN[1]} reference.csv")
         text = page.locator("#no-reference").inner_text()
         assert f"v{PLAIN[1]}" in text and "1,000 predictions are held" in text
         assert page.locator("#held").inner_text() == "0"

@@ -130,7 +130,7 @@ def test_the_page_names_its_clocks_and_what_an_empty_model_needs(sqlite_page: Se
         page.wait_for_selector("#no-window", timeout=20_000)
         page.wait_for_selector("#no-reference:not([hidden])")
         command = page.locator("#upload-command").inner_text()
-        assert command == "infersight reference upload empty-model reference.csv"
+        assert command == "infersight reference upload empty-model VERSION reference.csv"
         assert page.locator(".needs-reference:visible").count() == 0  # the drift cards give way
     finally:
         page.close()
