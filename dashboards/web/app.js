@@ -484,7 +484,6 @@
     const share = called ? failed / called : null;
     const el = $("error-rate");
     el.className = "figure" + (share > 0.05 ? " bad" : share > 0.01 ? " warn" : "");
-    el.dataset.value = share === null ? "" : String(share);
     el.innerHTML = share === null ? "–" : `${rate(share)} <small>${count(failed)} of ${count(called)} calls failed in range</small>`;
     $("errors-hint").textContent = byType.size > top.length ? `top ${top.length} of ${byType.size} error types` : "";
     $("error-types").innerHTML = top.length
