@@ -4,9 +4,10 @@ range on a metric_points table of ~10M rows (real Postgres on 127.0.0.1:5432).
     .venv/bin/python bench/dashboard_sql.py [--models 10] [--days 60] [--features 100]
 
 Seeds a throwaway database with ``INSERT ... SELECT generate_series`` (hourly windows; per
-window and model: 7 metrics per feature, prediction drift and ~20 dataset metrics), runs
-ANALYZE, then for each panel prints the scan nodes on metric_points (index or sequential)
-and the execution time of ``EXPLAIN (ANALYZE, BUFFERS)`` (median of 3, warm cache).
+window and model: 7 metrics per feature, prediction drift and ~25 dataset metrics, inference
+health included), runs ANALYZE, then for each panel prints the scan nodes on metric_points
+(index or sequential) and the execution time of ``EXPLAIN (ANALYZE, BUFFERS)`` (median of 3,
+warm cache).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ FEATURE_METRICS = ["count", "missing_rate", "psi", "js_distance", "hellinger",
 DATASET_METRICS = ["count", "drift_share", "label_coverage", "latency_p50_ms",
                    "latency_p95_ms", "latency_p99_ms", "accuracy", "precision", "recall",
                    "f1", "roc_auc", "estimated_precision", "estimated_recall", "estimated_f1",
-                   "estimated_roc_auc"]
+                   "estimated_roc_auc", "request_count", "request_rate", "error_count",
+                   "error_rate", "input_tokens", "output_tokens", "time_to_first_token_p95_ms",
+                   "cost"]
 
 
 def seed(conn: psycopg.Connection[Any], models: int, days: int, features: int) -> int:

@@ -10,6 +10,7 @@ defaults to it); alert links set ``var-model`` and ``var-version``.
 
 from __future__ import annotations
 
+from infersight.dashboards.health import HEIGHT, health_row
 from infersight.dashboards.open_windows import drift_shown, series_name
 from infersight.dashboards.panels import (
     Json,
@@ -23,12 +24,12 @@ from infersight.dashboards.panels import (
     table,
     timeseries,
 )
+from infersight.dashboards.scope import DATASET, SCOPE
 from infersight.dashboards.thresholds import (
     DRIFT_MIN_ROWS,
     DRIFT_SHARE_ALERT,
     JS_DRIFT,
     LABEL_COVERAGE_ALERT,
-    LATENCY_P99_ALERT_MS,
     PREDICTION_PSI_ALERT,
     PSI_DRIFT,
     PSI_WATCH,
@@ -38,9 +39,6 @@ from infersight.dashboards.thresholds import (
 UID = "infersight-model"
 PREDICTION = "@prediction"
 """The ``feature`` under which prediction-drift metrics are stored."""
-
-SCOPE = "model = '$model' AND version IN ($version)"
-DATASET = f"{SCOPE} AND feature = ''"
 
 
 def per_feature_sql(metric: str, drift: bool = True) -> str:
@@ -262,27 +260,27 @@ def _prediction_and_performance() -> list[Json]:
         timeseries("ROC AUC: realised vs estimated", [sql_target(performance_sql("roc_auc"))],
                    grid(12, 46, 12, 8), unit="percentunit", minimum=0, maximum=1),
         timeseries("Regression error", [sql_target(dataset_sql(("mae", "rmse")))],
-                   grid(0, 54, 12, 8), minimum=0,
+                   grid(0, 54, 24, 8), minimum=0,
                    description="MAE and RMSE of regression models (empty for classifiers)."),
-        timeseries("Latency percentiles",
-                   [sql_target(dataset_sql(("latency_p50_ms", "latency_p95_ms",
-                                            "latency_p99_ms"), weighted=False))],
-                   grid(12, 54, 12, 8), unit="ms", minimum=0,
-                   threshold_steps=((LATENCY_P99_ALERT_MS, "red"),),
-                   description="Per-window percentiles (largest in each interval: "
-                               "percentiles do not average)."),
         table("Alert states", sql_target(ALERT_STATES_SQL, "table"), grid(0, 62, 24, 8)),
     ]
 
 
+def _below(rows: int, panels: list[Json]) -> list[Json]:
+    """``panels`` moved down by ``rows`` grid rows."""
+    return [{**p, "gridPos": {**p["gridPos"], "y": p["gridPos"]["y"] + rows}} for p in panels]
+
+
 def model_detail() -> Json:
-    """One model: drift per feature, prediction drift, performance, latency and alerts."""
+    """One model: inference health (rate, errors, latency, tokens, cost), drift per feature,
+    prediction drift, performance and alerts."""
     variables = [
         sql_variable("model", "Model", MODEL_VARIABLE_SQL),
         sql_variable("version", "Version", VERSION_VARIABLE_SQL, multi=True),
         sql_variable("feature", "Feature", FEATURE_VARIABLE_SQL, multi=True, on_time_change=True),
     ]
-    panels = _summary() + _drift() + _prediction_and_performance()
+    panels = _summary() + health_row(4) + _below(HEIGHT, _drift() + _prediction_and_performance())
     return dashboard(UID, "infersight: model detail", panels, variables=variables,
                      annotations=_annotations(), builtin_annotations=False,
-                     description="Drift, performance, latency and alerts of one model.")
+                     description="Inference health, drift, performance and alerts of one "
+                                 "model.")

@@ -73,10 +73,12 @@ def timeseries(
     minimum: float | None = None,
     maximum: float | None = None,
     overrides: Sequence[Json] = (),
+    draw_style: str = "line",
 ) -> Json:
-    """A time series panel; ``threshold_steps`` are drawn as dashed lines."""
+    """A time series panel (``draw_style``: ``line`` or ``bars``); ``threshold_steps`` are
+    drawn as dashed lines."""
     custom: Json = {
-        "drawStyle": "line",
+        "drawStyle": draw_style,
         "lineWidth": 1,
         "pointSize": 4,
         "showPoints": "auto",

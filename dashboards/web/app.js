@@ -55,6 +55,12 @@
     const d = new Date(iso);
     return d.toISOString().slice(5, 16).replace("T", " ") + " UTC";
   }
+  const hhmm = (iso) => (iso ? new Date(iso).toISOString().slice(11, 16) : "");
+  /** A name as one shell word (quoted when it holds anything beyond [A-Za-z0-9._-]). */
+  const shellWord = (s) => (/^[A-Za-z0-9._-]+$/.test(s) ? s : "'" + String(s).replace(/'/g, "'\\''") + "'");
+  const uploadCommand = (model, version) => `infersight reference upload ${shellWord(model)} ${version ? shellWord(version) : "VERSION"} reference.csv`;
+  /** [x, y] points of a chart from metric points. */
+  const xy = (points) => points.map((p) => [secs(p.window_start), p.value]);
   function windowLabel(seconds) {
     if (seconds % 86400 === 0) return seconds / 86400 + "d";
     if (seconds % 3600 === 0) return seconds / 3600 + "h";
@@ -222,7 +228,7 @@
       li.className = o.model === state.model ? "on" : "";
       li.dataset.model = o.model;
       li.innerHTML = `<div class="name"><span class="dot ${cls}" title="${esc(text)}"></span>${esc(o.model)}</div>
-        <div class="sub">drift ${pct(o.latest.drift_share)} · F1 ${fmt(o.latest.f1, 2)} · ${esc(text)}</div>`;
+        <div class="sub">${o.versions_with_reference.length ? `drift ${pct(o.latest.drift_share)} · F1 ${fmt(o.latest.f1, 2)}` : "no reference"} · ${esc(text)}</div>`;
       li.onclick = () => { state.model = o.model; state.feature = null; refresh(); };
       ul.appendChild(li);
     }
@@ -239,7 +245,7 @@
     const versions = o.versions.map((v) => o.versions_with_reference.includes(v) ? `<b>v${esc(v)}</b>` : `v${esc(v)} (no reference)`).join(", ");
     const latest = o.last_window
       ? `latest window <b>${esc(when(o.last_window))}</b> <span class="clock" title="windows are in the events' own time (ts); a replay or the demo runs it ahead of or behind the wall clock">event time</span> (${ago(o.last_window)} by the wall clock)`
-      : `<span class="none" id="no-window">no window yet: events without a reference are held until 1,000 arrive or the first window closes — upload one: <code>infersight reference upload ${esc(o.model)} reference.csv</code></span>`;
+      : '<span class="none" id="no-window">no window yet: nothing recorded for this model</span>';
     $("model-meta").innerHTML = `${esc(o.task || "task not set")} · window <b>${windowLabel(o.window_seconds)}</b> · ${versions || "no versions"} · ${latest}`;
     $("crumbs").textContent = "models / " + o.model;
     const l = o.latest, ref = o.reference_performance || {};
@@ -247,15 +253,17 @@
     const f1Delta = l.f1 !== null && ref.f1 !== undefined ? (l.f1 - ref.f1) : null;
     const estDelta = l.estimated_f1 !== null && ref.f1 !== undefined ? (l.estimated_f1 - ref.f1) : null;
     const signed = (d) => (d === null ? "" : (d >= 0 ? "+" : "") + d.toFixed(3) + " vs reference");
-    const hhmm = (iso) => (iso ? new Date(iso).toISOString().slice(11, 16) : "");
     const closed = o.latest_window ? "window " + hhmm(o.latest_window) : "";
     const labelled = o.latest_labelled_window ? "labels of " + hhmm(o.latest_labelled_window) : "no labels yet";
-    $("kpis").innerHTML = [
+    const referenced = o.versions_with_reference.length ? [
       kpi("predictions / window", l.count === null ? "–" : Math.round(l.count).toLocaleString(), "", closed),
       kpi("drift share", pct(drift), drift > 0.3 ? "bad" : drift > 0.1 ? "warn" : "ok", closed),
       kpi("F1 (labelled)", fmt(l.f1), f1Delta !== null && f1Delta < -0.05 ? "bad" : "", signed(f1Delta)),
       kpi("F1 (estimated)", fmt(l.estimated_f1), estDelta !== null && estDelta < -0.05 ? "warn" : "", signed(estDelta)),
       kpi("label coverage", pct(l.label_coverage), "", labelled),
+    ] : [];  // without a reference there is no drift or performance to headline
+    $("kpis").innerHTML = [
+      ...referenced,
       kpi("p99 latency", l.latency_p99_ms === null ? "–" : fmt(l.latency_p99_ms, 1) + " ms", "", closed),
       kpi("alerts firing", String(o.firing_alerts), o.firing_alerts ? "bad" : "ok"),
     ].join("");
@@ -298,8 +306,7 @@
     const tbody = $("rank").querySelector("tbody");
     const version = ranking.versions.length ? ranking.versions[ranking.versions.length - 1] : null;
     if (!version) {
-      const model = state.overview ? state.overview.model : "MODEL";
-      tbody.innerHTML = `<tr><td colspan="5" class="none">no reference yet: <code>infersight reference upload ${esc(model)} reference.csv</code> ranks the features</td></tr>`;
+      tbody.innerHTML = '<tr><td colspan="5" class="none">no window of a version with a reference in this range</td></tr>';
       $("rank-hint").textContent = "";
       return [];
     }
@@ -382,14 +389,13 @@
   async function renderPerformance(o, range) {
     const [f1, est, cov, auc] = await Promise.all(["f1", "estimated_f1", "label_coverage", "roc_auc"].map((n) => metrics(o.model, n, "", range)));
     const ref = (o.reference_performance || {}).f1;
-    const pts = (arr) => arr.map((p) => [secs(p.window_start), p.value]);
     const series = [
       line("F1 (labelled)", "#3fb950", { width: 2 }),
       line("F1 (estimated)", "#e3b341", { dash: [5, 4] }),
       line("ROC AUC", "#d2a8ff", { width: 1.2 }),
       line("label coverage", "#56d4dd", { width: 1, dash: [2, 3], value: (u, v) => pct(v) }),
     ];
-    const points = [pts(f1), pts(est), pts(auc), pts(cov)];
+    const points = [xy(f1), xy(est), xy(auc), xy(cov)];
     if (ref !== undefined) {
       const xs = points.flat().map((p) => p[0]);
       if (xs.length) {
@@ -399,17 +405,6 @@
     }
     $("perf-hint").textContent = ref !== undefined ? `reference F1 ${fmt(ref)} · realised F1 needs labels; the estimate does not` : "realised (labelled) and estimated (label-free), with label coverage";
     timeChart("performance", $("chart-perf"), series, points, { y: { range: [0, 1] } }, state.open);
-  }
-
-  async function renderLatency(o, range) {
-    const names = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"];
-    const res = await Promise.all(names.map((n) => metrics(o.model, n, "", range)));
-    const colors = ["#3fb950", "#e3b341", "#f85149"];
-    timeChart("latency", $("chart-latency"),
-      names.map((n, i) => line(n.replace("latency_", "").replace("_ms", ""), colors[i], { value: (u, v) => fmt(v, 1) + " ms" })),
-      res.map((arr) => arr.map((p) => [secs(p.window_start), p.value])),
-      { y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, yValues: (u, vals) => vals.map((v) => v + " ms"), ySize: 58 },
-      state.open);
   }
 
   function evidenceHtml(details) {
@@ -454,6 +449,170 @@
     }).join("");
   }
 
+  // ---------- inference health (every call; no reference needed) ----------
+  const DAY = 86400;
+  const total = (points) => points.reduce((a, p) => a + (p.value || 0), 0);
+  const count = (v) => Math.round(v).toLocaleString();
+  const ms = (v) => fmt(v, v >= 100 ? 0 : 1) + " ms";
+  const rate = (v) => (v === null || v === undefined || !isFinite(v) ? "–" : (v * 100).toFixed(v >= 0.1 ? 1 : 2) + "%");
+  const fromZero = (floor) => ({ range: (u, lo, hi) => [0, Math.max(floor, (hi || 0) * 1.1)] });
+  /** The latest point of a closed window (the latest point when every window is open). */
+  function latestClosed(points) {
+    const defined = points.filter((p) => p.value !== null && p.value !== undefined);
+    const closed = defined.filter((p) => !p.provisional);
+    return (closed.length ? closed : defined).at(-1) || null;
+  }
+  const closedLabel = (p) => (p ? (p.provisional ? "open window " : "window ") + hhmm(p.window_start) : "");
+
+  async function renderRate(o, range, calls) {
+    const rates = await metrics(o.model, "request_rate", "", range);
+    const last = latestClosed(rates);
+    $("rate-value").innerHTML = last ? `${fmt(last.value, last.value >= 100 ? 0 : 2)} /s <small>calls per second · ${closedLabel(last)}</small>` : "–";
+    $("rate-hint").textContent = calls.length ? `${count(total(calls))} calls in range` : "no calls in range yet";
+    timeChart("rate", $("chart-rate"), [line("calls/s", "#58a6ff", { width: 2, value: (u, v) => fmt(v, 2) + " /s" })],
+      [xy(rates)], { y: fromZero(1) }, state.healthOpen);
+  }
+
+  async function renderErrors(o, range, calls) {
+    const [rates, errors] = await Promise.all([
+      metrics(o.model, "error_rate", "", range), metrics(o.model, "error_count", null, range)]);
+    const failed = total(errors.filter((p) => !p.feature));
+    const byType = new Map();
+    for (const p of errors) if (p.feature) byType.set(p.feature, (byType.get(p.feature) || 0) + (p.value || 0));
+    const top = [...byType].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
+    const called = total(calls);
+    const share = called ? failed / called : null;
+    const el = $("error-rate");
+    el.className = "figure" + (share > 0.05 ? " bad" : share > 0.01 ? " warn" : "");
+    el.innerHTML = share === null ? "–" : `${rate(share)} <small>${count(failed)} of ${count(called)} calls failed in range</small>`;
+    $("errors-hint").textContent = byType.size > top.length ? `top ${top.length} of ${byType.size} error types` : "";
+    $("error-types").innerHTML = top.length
+      ? top.map(([type, n]) => `<li data-type="${esc(type)}"><span class="type">${esc(type)}</span><span class="n">${count(n)} · ${pct(failed ? n / failed : 0)} of errors</span></li>`).join("")
+      : `<li class="none">${failed ? "error types not recorded" : calls.length ? "no failed calls in range" : "no calls recorded in range"}</li>`;
+    timeChart("errors", $("chart-errors"), [line("error rate", "#f85149", { width: 2, value: (u, v) => rate(v) })],
+      [xy(rates)], { y: fromZero(0.05), yValues: (u, vals) => vals.map((v) => +(v * 100).toPrecision(2) + "%") }, state.healthOpen);
+  }
+
+  async function renderLatency(o, range) {
+    const names = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"];
+    const [p50, p95, p99, failed] = await Promise.all([
+      ...names.map((n) => metrics(o.model, n, "", range)), metrics(o.model, "latency_p95_ms", "@error", range)]);
+    const last = [p50, p95, p99].map(latestClosed);
+    $("latency-value").innerHTML = last[2] ? `${last.map((p) => (p ? ms(p.value).slice(0, -3) : "–")).join(" / ")} ms <small>p50 / p95 / p99 · ${closedLabel(last[2])}</small>` : "–";
+    const colors = ["#3fb950", "#e3b341", "#f85149"];
+    const series = names.map((n, i) => line(n.replace("latency_", "").replace("_ms", ""), colors[i], { value: (u, v) => ms(v) }));
+    const points = [xy(p50), xy(p95), xy(p99)];
+    if (failed.length) {
+      series.push(line("p95 failed calls", "#d2a8ff", { dash: [4, 3], value: (u, v) => ms(v) }));
+      points.push(xy(failed));
+    }
+    timeChart("latency", $("chart-latency"), series, points,
+      { y: fromZero(1), yValues: (u, vals) => vals.map((v) => v + " ms"), ySize: 58 }, state.healthOpen);
+  }
+
+  /** Tokens per window and time to first token: generative models only (hidden otherwise). */
+  async function renderTokens(o, range) {
+    const [input, output, ttft] = await Promise.all(["input_tokens", "output_tokens", "time_to_first_token_p95_ms"]
+      .map((n) => metrics(o.model, n, "", range)));
+    const card = $("health-tokens");
+    card.hidden = !input.length && !output.length;
+    if (card.hidden) return;
+    const last = latestClosed(ttft);
+    $("tokens-value").innerHTML = `${short(total(input))} in · ${short(total(output))} out <small>tokens in range</small>`;
+    $("tokens-hint").textContent = last ? `first token p95 ${ms(last.value)}` : "";
+    const series = [line("input tokens", "#58a6ff", { value: (u, v) => fmt(v, 0) }), line("output tokens", "#3fb950", { value: (u, v) => fmt(v, 0) })];
+    const points = [xy(input), xy(output)];
+    if (ttft.length) {
+      series.push(line("ttft p95", "#e3b341", { scale: "r", dash: [4, 3], value: (u, v) => ms(v) }));
+      points.push(xy(ttft));
+    }
+    timeChart("tokens", $("chart-tokens"), series, points, {
+      y: fromZero(1), yValues: (u, vals) => vals.map(short),
+      r: ttft.length ? fromZero(1) : undefined, rValues: (u, vals) => vals.map((v) => +(v / 1000).toPrecision(2) + " s"),
+    }, state.healthOpen);
+  }
+
+  /** The currency of the model's price (``GET /v1/models/{model}``: ``pricing.currency``),
+      or "" when the server does not say. */
+  async function currencyOf(model) {
+    try {
+      const m = await api(`/v1/models/${encodeURIComponent(model)}`);
+      const currency = m && m.pricing && m.pricing.currency;
+      return typeof currency === "string" ? currency : "";
+    } catch (err) {
+      if (err instanceof AuthNeeded) throw err;
+      return "";
+    }
+  }
+  function money(v, currency) {
+    const digits = v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : String(+v.toPrecision(3));
+    return currency ? `${digits} ${esc(currency)}` : digits;
+  }
+
+  /** Cost summed over each UTC day (by window start) of the range: priced models only. */
+  async function renderCost(o, range) {
+    const dayStart = Math.floor(range.start / DAY) * DAY;
+    const [costs, perRequest] = await Promise.all([
+      metrics(o.model, "cost", "", { startIso: new Date(dayStart * 1000).toISOString(), endIso: range.endIso }),
+      metrics(o.model, "cost_per_request", "", range)]);
+    const card = $("health-cost");
+    card.hidden = !costs.length;
+    if (card.hidden) return;
+    const currency = await currencyOf(o.model);
+    const days = new Map();
+    for (const p of costs) {
+      const day = new Date(Math.floor(secs(p.window_start) / DAY) * DAY * 1000).toISOString().slice(0, 10);
+      days.set(day, (days.get(day) || 0) + (p.value || 0));
+    }
+    const shown = [...days].sort((a, b) => b[0].localeCompare(a[0])).slice(0, 7);
+    const most = Math.max(...shown.map(([, v]) => v)) || 1;
+    const [latestDay, latestCost] = shown[0];
+    $("cost-value").innerHTML = `${money(latestCost, currency)} <small>on ${latestDay} (UTC)</small>`;
+    const each = latestClosed(perRequest);
+    $("cost-hint").textContent = each ? `${money(each.value, currency)} per request` : "";
+    $("cost-days").querySelector("tbody").innerHTML = shown.map(([day, v]) =>
+      `<tr data-day="${day}"><td>${day}</td><td><span class="bar" style="width:${Math.round(120 * v / most)}px"></span></td><td data-cost>${money(v, currency)}</td></tr>`).join("");
+  }
+
+  function renderHealth(o, range, calls) {
+    return Promise.all([renderRate(o, range, calls), renderErrors(o, range, calls), renderLatency(o, range),
+      renderTokens(o, range), renderCost(o, range)]);
+  }
+
+  // ---------- without a reference ----------
+  /** In place of the drift and performance cards: the model's upload command, and when the
+      worker takes a first-window reference by itself (``/overview``'s reference_bootstrap). */
+  function renderReference(o) {
+    const has = o.versions_with_reference.length > 0;
+    document.querySelectorAll(".needs-reference").forEach((el) => { el.hidden = !has; });
+    $("no-reference").hidden = has;
+    if (has) return;
+    const b = o.reference_bootstrap;
+    const version = b ? b.version : o.versions[o.versions.length - 1];
+    const min = ((b && b.min_events) || 1000).toLocaleString();
+    const first = b && b.first_window ? `its first window (${when(b.first_window)}, event time)` : "its first window";
+    const auto = b
+      ? `Without an upload, the worker takes one from ${first} of v${esc(b.version)} once ${min} predictions are held or that window closes: <b id="held">${b.held.toLocaleString()}</b> held so far.`
+      : `Without an upload, the worker takes one from the first window of predictions once ${min} are held or that window closes.`;
+    $("no-reference-body").innerHTML = `<p>No reference for <b>${esc(o.model)}</b> yet: drift, prediction drift and performance are
+      measured against one. Upload yours (e.g. validation data with its predictions and labels) to compare with what the model was built on:</p>
+      <p><code id="upload-command">${esc(uploadCommand(o.model, version))}</code></p><p>${auto} The health row above needs no reference.</p>`;
+  }
+
+  /** The cards that compare with the reference: drift, ranked features, drill-down, performance. */
+  async function renderReferenced(o, range) {
+    const ranking = await api(`/v1/models/${encodeURIComponent(o.model)}/drift`, { start: range.startIso, end: range.endIso });
+    const ranked = renderRanking(ranking);
+    if (!state.feature || !o.features.some((f) => f.name === state.feature)) {
+      state.feature = ranked.length ? ranked[0].feature : (o.features[0] || {}).name || null;
+      renderRankingSelection();
+    }
+    await Promise.all([
+      renderDrift(o, range, ranking), renderPerformance(o, range),
+      state.feature ? refreshFeature() : Promise.resolve(),
+    ]);
+  }
+
   // ---------- refresh ----------
   async function refreshFeature() {
     const o = state.overview;
@@ -488,25 +647,18 @@
       state.overview = o;
       $("model-view").hidden = false;
       renderHead(o);
+      renderReference(o);
       const range = currentRange(o);
-      const [ranking, alerts, counts] = await Promise.all([
-        api(`/v1/models/${encodeURIComponent(o.model)}/drift`, { start: range.startIso, end: range.endIso }),
+      const [alerts, counts, calls] = await Promise.all([
         api("/v1/alerts", { model: o.model }),
         metrics(o.model, "count", "", range),
+        metrics(o.model, "request_count", "", range),
       ]);
       state.open = openWindows(counts, o.drift_min_rows);
-      const ranked = renderRanking(ranking);
-      if (!state.feature || !o.features.some((f) => f.name === state.feature)) {
-        state.feature = ranked.length ? ranked[0].feature : (o.features[0] || {}).name || null;
-        renderRankingSelection();
-      }
-      if (!state.feature) {  // no feature known yet: say what fills the panels
-        for (const id of ["feature-name", "feature-name-2"]) $(id).textContent = "(none yet)";
-        $("hist-hint").textContent = `no reference for ${o.model}: infersight reference upload ${o.model} reference.csv`;
-      }
+      state.healthOpen = openWindows(calls, 0);
       await Promise.all([
-        renderDrift(o, range, ranking), renderPerformance(o, range), renderLatency(o, range),
-        state.feature ? refreshFeature() : Promise.resolve(),
+        renderHealth(o, range, calls),
+        o.versions_with_reference.length ? renderReferenced(o, range) : Promise.resolve(),
       ]);
       renderAlerts(alerts);
       $("updated").textContent = "updated " + new Date().toLocaleTimeString([], { timeZoneName: "short" });

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from infersight.api_service import build_api
 from infersight.settings import Settings
+from tests.page.health_seed import seed_health
 from tests.page.seed import Seeded, seed
 from tests.support.postgres import temporary_database
 
@@ -58,6 +59,7 @@ def _served(url: str, auth: str = "off") -> Iterator[Served]:
     upgrade(url)
     engine = make_engine(url)
     seeded = seed(engine)
+    seed_health(engine)
     settings = Settings(database_url=url, auth=auth, api_rollups=False, window=3600.0)  # type: ignore[arg-type]
     server, thread, base = serve(engine, settings)
     try:

@@ -13,6 +13,8 @@ from infersight.collector.demo import model as credit
 from sklearn.metrics import f1_score
 
 from tests.page.conftest import CHROMIUM_ARGS, Served, serve
+from tests.page.health_seed import GENERATIVE, HELD, PLAIN
+from tests.page.health_seed import START as HEALTH_START
 from tests.page.seed import DRIFT_AT, OPEN_ROWS, START, WINDOWS
 
 MODEL = credit.MODEL
@@ -51,7 +53,8 @@ def test_page_charts_have_data_from_the_seeded_database(sqlite_page: Served, bro
         # the histogram compares the reference with the range over the reference's bins
         bins = page.evaluate("window.infersightCharts.histogram.data[0].length")
         assert bins >= 3
-        assert page.locator("#models li").count() == 2  # the demo model and an empty one
+        # the demo model, an empty one, and the two of the health seed
+        assert page.locator("#models li").count() == 4
         assert page.locator("#models li.on").inner_text().startswith(MODEL)
         rows = page.locator("#rank tbody tr")
         assert rows.count() == len(credit.FEATURES)
@@ -125,11 +128,10 @@ def test_the_page_names_its_clocks_and_what_an_empty_model_needs(sqlite_page: Se
         page.goto(sqlite_page.url + "/#empty-model")
         page.reload()
         page.wait_for_selector("#no-window", timeout=20_000)
-        hint = page.locator("#no-window").inner_text()
-        assert "infersight reference upload empty-model" in hint and "()" not in hint
-        assert page.locator("#feature-name").inner_text() == "(none yet)"
-        assert "infersight reference upload empty-model" in page.locator(
-            "#rank tbody").inner_text()
+        page.wait_for_selector("#no-reference:not([hidden])")
+        command = page.locator("#upload-command").inner_text()
+        assert command == "infersight reference upload empty-model VERSION reference.csv"
+        assert page.locator(".needs-reference:visible").count() == 0  # the drift cards give way
     finally:
         page.close()
 
@@ -227,6 +229,20 @@ def test_overview_reports_the_span_latest_values_and_reference_f1(seeded_api: Se
     empty = httpx.get(f"{seeded_api.url}/v1/models/empty-model/overview").json()
     assert empty["last_window"] is None and empty["features"] == []
     assert empty["closed_until"] is None
+    assert body["reference_bootstrap"] is None and empty["reference_bootstrap"] is None
+
+
+@pytest.mark.parametrize(("model", "held"), [(PLAIN, 0), (GENERATIVE, HELD)])
+def test_overview_says_what_the_first_window_reference_waits_for(
+    seeded_api: Served, model: tuple[str, str], held: int
+) -> None:
+    body = httpx.get(f"{seeded_api.url}/v1/models/{model[0]}/overview").json()
+    assert body["versions_with_reference"] == []
+    bootstrap = body["reference_bootstrap"]
+    assert (bootstrap["version"], bootstrap["held"], bootstrap["min_events"]) == (
+        model[1], held, 1000)
+    first = bootstrap["first_window"]
+    assert (first and first.replace("Z", "+00:00")) == (HEALTH_START.isoformat() if held else None)
 
 
 def test_metric_points_of_the_open_window_are_provisional(seeded_api: Served) -> None:

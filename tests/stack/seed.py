@@ -5,6 +5,10 @@ injected into ``amount`` on the last day), ``churn`` (binary, one version, with 
 apostrophe-free but mixed-case feature set) and ``price`` (regression). Values come from a
 seeded generator, so every test can recompute what a panel should show from ``SeedData``.
 
+Every model also has the inference-health points (requests, errors by type, latency of failed
+calls); ``fraud`` is also generative and priced (tokens, time to first token, cost). They
+come from a generator of their own, so the drift figures are the same with or without them.
+
 Each model's watermark leaves its last window open; ``fraud``'s holds only ``OPEN_ROWS``
 rows, with the wild drift scores a tiny sample gives (PSI 2.76), which the drift panels
 must leave out.
@@ -38,6 +42,8 @@ NOISY_PSI = 2.76
 MIN_ROWS = 500
 """The rows an open window needs before its drift scores are drawn (the drift rules')."""
 LATENESS = 0.1
+ERROR_TYPES = ("TimeoutError", "RateLimitError")
+GENERATIVE = "fraud"
 
 
 @dataclass
@@ -84,8 +90,29 @@ def _feature_points(rng: random.Random, drifted: bool, numeric: bool,
     return metrics
 
 
+def _health_points(rng: random.Random, calls: int, generative: bool) -> list[
+        tuple[str | None, str, float, int]]:
+    """``(feature, metric, value, sample_size)`` of one window's inference health."""
+    errors = {name: rng.randint(0, calls // 50) for name in ERROR_TYPES}
+    failed = sum(errors.values())
+    points = [(None, "request_count", float(calls), calls),
+              (None, "request_rate", calls / WINDOW.total_seconds(), calls),
+              (None, "error_count", float(failed), calls),
+              (None, "error_rate", failed / calls, calls),
+              ("@error", "latency_p95_ms", rng.uniform(200, 900), failed)]
+    points += [(name, "error_count", float(n), failed) for name, n in errors.items()]
+    if generative:
+        points += [(None, "input_tokens", float(rng.randint(300, 500) * calls), calls),
+                   (None, "output_tokens", float(rng.randint(50, 150) * calls), calls),
+                   (None, "cost", rng.uniform(0.5, 2.0), calls)]
+        points += [(None, f"time_to_first_token_{q}_ms", base * rng.uniform(0.9, 1.2), calls)
+                   for q, base in (("p50", 300.0), ("p95", 700.0), ("p99", 1100.0))]
+    return points
+
+
 def build_points(seed: int = 7) -> SeedData:
     rng = random.Random(seed)
+    health = random.Random(seed + 1)
     data = SeedData()
     for model, spec in MODELS.items():
         for version in spec["versions"]:
@@ -114,6 +141,9 @@ def build_points(seed: int = 7) -> SeedData:
                 add(None, "label_coverage", labelled / events, events)
                 for q, base in (("p50", 4.0), ("p95", 9.0), ("p99", 15.0)):
                     add(None, f"latency_{q}_ms", base * rng.uniform(0.9, 1.2), events)
+                for feature, metric, value, size in _health_points(health, events,
+                                                                   model == GENERATIVE):
+                    add(feature, metric, value, size)
                 if spec["task"] == "binary":
                     for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
                         add(None, metric, rng.uniform(0.6, 0.95), labelled)

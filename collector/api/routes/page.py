@@ -2,9 +2,10 @@
 it needs beyond the public API:
 
 - ``GET /v1/models/{model}/overview``: the model's data span (first/last window), latest
-  headline values, features with their kinds, firing alerts — so the page can anchor its
+  headline values, features with their kinds, firing alerts, and, while the newest version
+  has no reference, what the worker waits for to take one — so the page can anchor its
   time range on the data rather than on the wall clock (a replay or the demo may run in
-  the past);
+  the past) and say what fills its drift panels;
 - ``GET /v1/models/{model}/histogram?feature=``: reference vs current distribution of one
   feature over a time range, over the reference's bins (deciles plus overflow bins for
   numbers, top categories plus "other" for categories), from the merged window states.
@@ -71,6 +72,19 @@ class FeatureInfo(BaseModel):
     """``numeric`` or ``categorical``."""
 
 
+class ReferenceBootstrap(BaseModel):
+    """The newest version without a reference, whose first-window reference the worker
+    builds (docs/pipeline.md §5) once ``min_events`` predictions are held or the first held
+    window is closed by the watermark."""
+
+    version: str
+    held: int
+    """Predictions held for it so far."""
+    min_events: int
+    first_window: datetime | None
+    """Start of the first held window (null while none is held)."""
+
+
 class ModelOverview(BaseModel):
     """What the page shows in the models list and uses to choose its time range."""
 
@@ -100,6 +114,21 @@ class ModelOverview(BaseModel):
     drift_min_rows: int
     """Rows an open window needs before the page draws its drift scores: the smallest
     ``min_samples`` of the alert rules in force on ``drift_share`` (built-in: 500)."""
+    reference_bootstrap: ReferenceBootstrap | None
+    """Null when the newest version has a reference (or the model has no version yet)."""
+
+
+def _bootstrap(session: Any, model: str, versions: list[Any]) -> ReferenceBootstrap | None:
+    """When the newest version has no reference: what the worker waits for to take one."""
+    from infersight.collector.worker.config import WorkerConfig
+    from infersight.storage.held import held_summary
+
+    if not versions or versions[-1].reference is not None:
+        return None
+    version = versions[-1].version
+    held, first = held_summary(session, model, version)
+    return ReferenceBootstrap(version=version, held=held, first_window=_utc(first),
+                              min_events=WorkerConfig().bootstrap_min_events)
 
 
 def _overview(context: ApiContext, model: str) -> ModelOverview:
@@ -143,6 +172,7 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
                     if "[" not in k and v is not None and math.isfinite(v)
                 }
         firing = count_firing(session, model)
+        bootstrap = _bootstrap(session, model, versions)
         min_rows = drift_min_rows(context.alert_config().active_rules(api_rules(session)),
                                   model)
     return ModelOverview(
@@ -151,7 +181,7 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         first_window=_utc(first), last_window=_utc(last), latest=latest,
         latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
         features=features, reference_performance=performance, firing_alerts=firing,
-        closed_until=watermark, drift_min_rows=min_rows,
+        closed_until=watermark, drift_min_rows=min_rows, reference_bootstrap=bootstrap,
     )
 
 
