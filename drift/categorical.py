@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -56,8 +57,28 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Factorized:
+    """A column already factorised (codes and keys), read once by every consumer of a batch."""
+
+    codes: npt.NDArray[np.intp]
+    keys: list[str]
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+
 def factorize(values: Any) -> tuple[npt.NDArray[np.intp], list[str]]:
-    """Codes (-1 = missing) and the normalised keys of the distinct values."""
+    """Codes (-1 = missing) and the normalised keys of the distinct values.
+
+    >>> factorize(["b", None, "a", "b"])
+    (array([ 0, -1,  1,  0]), ['b', 'a'])
+    >>> column = Factorized(*factorize(["b", "a"]))
+    >>> factorize(column) == (column.codes, column.keys)
+    True
+    """
+    if isinstance(values, Factorized):
+        return values.codes, values.keys
     arr = values if isinstance(values, np.ndarray | pd.Series) else np.asarray(
         list(values) if not isinstance(values, Sequence) else values, dtype=object)
     if isinstance(arr, np.ndarray) and arr.ndim != 1:

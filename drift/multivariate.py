@@ -238,7 +238,9 @@ def _encode(columns: Mapping[str, Any], rows: int, numeric: list[str],
             categorical: dict[str, dict[str, float]], fill: dict[str, float]) -> ArrayF:
     """The encoded matrix; a missing value takes ``fill[name]`` (NaN for a numeric feature
     without one)."""
-    out = np.empty((rows, len(numeric) + len(categorical)), dtype=np.float64)
+    # column-major: each feature is written contiguously (the reconstruction reads rows, and
+    # makes its centred copy row-major)
+    out = np.empty((rows, len(numeric) + len(categorical)), dtype=np.float64, order="F")
     for j, name in enumerate(numeric):
         column = columns.get(name)
         values = np.full(rows, np.nan) if column is None else to_float(column)[0]
@@ -259,7 +261,10 @@ _BOUND = 1e100
 
 
 def _bounded(scaled: ArrayF) -> ArrayF:
-    return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=_BOUND, neginf=-_BOUND), -_BOUND, _BOUND)
+    """NaN to 0, everything else clipped to ±:data:`_BOUND` (infinities included)."""
+    bounded = np.clip(scaled, -_BOUND, _BOUND)
+    bounded[np.isnan(bounded)] = 0.0
+    return bounded
 
 
 def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:

@@ -34,8 +34,6 @@ FINE_BINS = 500
 DISCRETE_SHARE = 0.9
 #: Quantile bins used by PSI/JS/Hellinger/KL (deciles), plus the two overflow bins.
 COARSE_BINS = 10
-#: k of the window's KLL sketch (quantiles for display; rank error ≈ 1.3%).
-WINDOW_KLL_K = 200
 #: k of the reference's KLL sketch.
 REFERENCE_KLL_K = 400
 
@@ -183,7 +181,6 @@ class NumericState:
         # sums of the values below the reference minimum, in the first and the last interior
         # bins (the widest ones on long-tailed data), and above the reference maximum
         self.tail_sums = np.zeros(4, dtype=np.float64)
-        self.sketch = ds.kll_floats_sketch(WINDOW_KLL_K)
 
     @property
     def n(self) -> int:
@@ -218,7 +215,6 @@ class NumericState:
         self._combine(n_finite, bmean, bm2, float(np.minimum.reduce(x)),
                       float(np.maximum.reduce(x)), self._n)
         self._n += n_finite
-        self.sketch.update(x.astype(np.float32))
 
     def _combine(self, nb: int, mb: float, m2b: float, lo: float, hi: float, na: int) -> None:
         total = na + nb
@@ -245,7 +241,6 @@ class NumericState:
             else:
                 self.mean, self.m2 = other.mean, other.m2
                 self.min, self.max = other.min, other.max
-            self.sketch.merge(other.sketch)
 
     @property
     def std(self) -> float:
@@ -259,7 +254,7 @@ class NumericState:
                              "missing": self.missing, "invalid": self.invalid}
         if self.n:
             d.update(mean=self.mean, m2=self.m2, min=self.min, max=self.max,
-                     tails=self.tail_sums.tolist(), kll=self.sketch.serialize())
+                     tails=self.tail_sums.tolist())
         return d
 
     @classmethod
@@ -270,11 +265,10 @@ class NumericState:
         state.counts = counts.copy()
         state._n = int(counts.sum())
         state.count, state.missing, state.invalid = int(d["count"]), int(d["missing"]), int(d["invalid"])
-        if "kll" in d:
+        if "mean" in d:  # a state written before the window sketch went also holds a "kll"
             state.mean, state.m2 = float(d["mean"]), float(d["m2"])
             state.min, state.max = float(d["min"]), float(d["max"])
             state.tail_sums = np.array([float(v) for v in d["tails"]], dtype=np.float64)
-            state.sketch = ds.kll_floats_sketch.deserialize(bytes(d["kll"]))
         return state
 
 

@@ -22,7 +22,7 @@ import datasketches as ds
 import numpy as np
 
 from . import _codec
-from .categorical import CategoricalProfile, CategoricalState
+from .categorical import CategoricalProfile, CategoricalState, Factorized, factorize
 from .columns import Columns, to_columns, to_float
 from .embedding import EmbeddingProfile, EmbeddingState
 from .loghist import LogHistogram
@@ -147,6 +147,10 @@ class WindowState:
         preds = predictions if predictions is not None else cols.predictions
         lat = latency_ms if latency_ms is not None else cols.latency_ms
         self._check_lengths(cols, preds, lat)
+        for name, profile in ref.features.items():  # factorised once for every reader
+            column = cols.features.get(name)
+            if isinstance(profile, CategoricalProfile) and column is not None:
+                cols.features[name] = Factorized(*factorize(column))
         for name, profile in ref.features.items():
             _update_state(self.features[name], profile, cols.features.get(name), cols.rows)
         if ref.multivariate is not None and self.reconstruction is not None and cols.rows:

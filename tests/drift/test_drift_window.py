@@ -51,7 +51,6 @@ def _assert_same_state(a: WindowState, b: WindowState) -> None:
             assert sa.mean == pytest.approx(sb.mean, rel=1e-12, abs=1e-12)
             assert sa.m2 == pytest.approx(sb.m2, rel=1e-9)
             np.testing.assert_allclose(sa.tail_sums, sb.tail_sums, rtol=1e-12)
-            assert sa.sketch.n == sb.sketch.n
     assert a.prediction is not None and b.prediction is not None
     np.testing.assert_array_equal(a.prediction.counts, b.prediction.counts)
     assert a.score_counts is not None and b.score_counts is not None
@@ -79,12 +78,6 @@ def test_merging_any_split_in_any_order_equals_one_state_over_the_stream(
     for part in parts:  # through bytes too: the worker stores and reloads states
         merged.merge(WindowState.from_bytes(part.to_bytes()))
     _assert_same_state(whole, merged)
-    q_whole = whole.features["amount"].sketch.get_quantiles([0.1, 0.5, 0.9])
-    q_merged = merged.features["amount"].sketch.get_quantiles([0.1, 0.5, 0.9])
-    ranks = [whole.features["amount"].sketch.get_rank(q) for q in q_merged]
-    eps = whole.features["amount"].sketch.normalized_rank_error(False)
-    for want, got in zip([0.1, 0.5, 0.9], ranks, strict=True):
-        assert abs(want - got) <= 2 * eps, (q_whole, q_merged)
     a, b = compare(REFERENCE, whole), compare(REFERENCE, merged)
     assert a.features["city"] == b.features["city"]
     for metric in ("psi", "ks_statistic", "js_distance", "chi2_pvalue"):
