@@ -205,11 +205,14 @@ class BatchAggregator:
                 effects.max_event_ts[model] = p.ts
         new = label_store.insert_predictions(session, index_rows)
         groups: dict[StateKey, list[wire.Prediction]] = defaultdict(list)
+        health: dict[StateKey, list[wire.Prediction]] = defaultdict(list)
         wanted: dict[StateKey, tuple[Reference, datetime]] = {}
         for row in index_rows:
             key_id = (row["model"], row["prediction_id"])
             if key_id not in new:
                 continue
+            health[(row["model"], row["version"], row["window_start"], pkey)].append(
+                unique[key_id])
             reference = references[(row["model"], row["version"])]
             if reference is None:  # held in the index until a reference exists (bootstrap)
                 effects.bootstrapped[(row["model"], row["version"])] += 1
@@ -218,6 +221,7 @@ class BatchAggregator:
             groups[key].append(unique[key_id])
             if key not in wanted:
                 wanted[key] = (reference, specs[row["model"]].end_of(row["window_start"]))
+        self._add_health(session, health, specs, effects)
         entries = self.cache.get_many(session, wanted)
         for key, events in groups.items():
             entry = entries[key]
@@ -246,6 +250,20 @@ class BatchAggregator:
                                                   key_id[1], row["prediction"], label))
             self._add_labels(session, joined, entries, effects)
             label_store.mark_labelled(session, marks, utc_now())
+
+    def _add_health(
+        self, session: Session, groups: dict[StateKey, list[wire.Prediction]],
+        specs: dict[str, WindowSpec], effects: BatchEffects,
+    ) -> None:
+        """Add new calls (held ones included) to their windows' health states: once each,
+        since only predictions the index took as new get here."""
+        wanted = {key: specs[key[0]].end_of(key[2]) for key in groups}
+        entries = self.cache.health_many(session, wanted)
+        for key, events in groups.items():
+            entry = entries[key]
+            statistics.add_calls(entry.state, events, self.catalog.prices(session, key[0]))
+            entry.dirty = True
+            effects.touched.add(key[:3])
 
     # -- labels -----------------------------------------------------------------------------
 
