@@ -24,11 +24,20 @@ PriceRevision = tuple[datetime, dict[str, Any]]
 
 def price_history(session: Session, model: str) -> list[PriceRevision]:
     """Every revision of ``model``'s pricing, oldest first (empty: the model has no price)."""
+    return price_histories(session, [model])[model]
+
+
+def price_histories(session: Session, models: Sequence[str]) -> dict[str, list[PriceRevision]]:
+    """:func:`price_history` of each of ``models`` in one query."""
+    found: dict[str, list[PriceRevision]] = {model: [] for model in models}
     rows = session.execute(
-        select(ModelPrice.effective_from, ModelPrice.pricing)
-        .where(ModelPrice.model == model).order_by(ModelPrice.effective_from)
+        select(ModelPrice.model, ModelPrice.effective_from, ModelPrice.pricing)
+        .where(ModelPrice.model.in_(list(models)))
+        .order_by(ModelPrice.model, ModelPrice.effective_from)
     )
-    return [(start, dict(pricing)) for start, pricing in rows]
+    for model, start, pricing in rows:
+        found[model].append((start, dict(pricing)))
+    return found
 
 
 def add_price_revision(

@@ -27,8 +27,8 @@ from infersight.storage.prices import (
     health_windows,
     price_history,
     price_in_force,
-    record_recomputations,
     recomputed_price,
+    record_recomputations,
 )
 from infersight.storage.windows import load_window, lock_window
 from sqlalchemy.orm import Session
