@@ -12,9 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api import reference_upload as upload
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.deps import (
+    EARLIEST,
+    LATEST,
     AdminKey,
     Context,
     DbSession,
+    Instant,
     ModelName,
     ReadKey,
     VersionName,
@@ -276,17 +279,17 @@ def recompute_cost(
     model: ModelName,
     session: WriteSession,
     _key: AdminKey,
-    start: Annotated[datetime, Query(description="First window start (RFC 3339, with offset).")],
-    end: Annotated[datetime, Query(description="Windows starting before this time.")],
+    start: Annotated[Instant | None, Query(
+        description="First window start (RFC 3339); default: the earliest.")] = None,
+    end: Annotated[Instant | None, Query(
+        description="Windows starting before this time (RFC 3339); default: no bound.")] = None,
 ) -> RecomputeResult:
     """Price the windows starting in ``[start, end)`` from their sums at the revision in force
     at each window's start, as the price history now stands; later evaluations keep it.
     Windows before the first revision keep their cost."""
     from infersight.collector.worker.evaluation import recompute_cost as recompute
 
-    for name, value in (("query.start", start), ("query.end", end)):
-        if value.utcoffset() is None:
-            raise invalid(name, "must carry a UTC offset, e.g. 2025-01-01T00:00:00Z")
+    start, end = start or EARLIEST, end or LATEST
     if end <= start:
         raise invalid("query.end", "must be after start")
     existing_model(session, model)
