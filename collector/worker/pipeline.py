@@ -129,6 +129,11 @@ class BatchEffects:
     consumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     stale_reference_events: int = 0
     """Predictions and labels not added to a window state built on a replaced reference."""
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """New calls per (model, version), for the self-metrics (as the next three)."""
+    errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    tokens: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    cost: dict[tuple[str, str, str], float] = field(default_factory=lambda: defaultdict(float))
 
 
 class BatchAggregator:
@@ -261,9 +266,19 @@ class BatchAggregator:
         entries = self.cache.health_many(session, wanted)
         for key, events in groups.items():
             entry = entries[key]
-            statistics.add_calls(entry.state, events, self.catalog.prices(session, key[0]))
+            model, version = key[:2]
+            cost = statistics.add_calls(entry.state, events, self.catalog.prices(session, model))
             entry.dirty = True
             effects.touched.add(key[:3])
+            effects.calls[(model, version)] += len(events)
+            if cost is not None:
+                effects.cost[(model, version, cost[1])] += cost[0]
+            for p in events:
+                if p.error is not None:
+                    effects.errors[(model, version, p.error)] += 1
+                for name, count in p.usage.items():
+                    if name in wire.USAGE_KEYS:
+                        effects.tokens[(model, version, name.removesuffix("_tokens"))] += count
 
     # -- labels -----------------------------------------------------------------------------
 

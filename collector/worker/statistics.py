@@ -170,13 +170,21 @@ def price_history(revisions: Sequence[tuple[datetime, Mapping[str, Any]]]) -> Pr
                          for start, pricing in revisions])
 
 
-def add_calls(state: HealthState, predictions: Sequence[Prediction], prices: PriceHistory) -> None:
-    """Add calls to a health state, each priced at the revision in force at its ``ts``."""
+def add_calls(
+    state: HealthState, predictions: Sequence[Prediction], prices: PriceHistory
+) -> tuple[float, str] | None:
+    """Add calls to a health state, each priced at the revision in force at its ``ts``;
+    returns their total cost and its currency (None when none was priced)."""
     costs: list[float | None] = []
+    total, currency = 0.0, None
     for p in predictions:
         price = prices.at(p.ts.timestamp()) if prices else None
-        costs.append(None if price is None else price.call_cost(p.usage, p.latency_ms))
+        cost = None if price is None else price.call_cost(p.usage, p.latency_ms)
+        if price is not None and cost is not None:
+            total, currency = total + cost, price.currency
+        costs.append(cost)
     state.update(predictions, costs)
+    return None if currency is None else (total, currency)
 
 
 def health_metrics(

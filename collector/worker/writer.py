@@ -120,6 +120,7 @@ class BatchWriter:
         m.labels_joined.inc(effects.labels_joined)
         m.labels_duplicate.inc(effects.labels_duplicate)
         m.stale_reference_events.inc(effects.stale_reference_events)
+        m.count_calls(effects.calls, effects.errors, effects.tokens, effects.cost)
 
     def _dump_states(self) -> tuple[list[WindowStateRecord], list[WindowStateRecord]]:
         """The dirty window states and health states."""

@@ -201,8 +201,8 @@ def _done(engine: Engine) -> bool:
 
 
 @pytest.fixture(scope="module")
-def replayed(module_broker: TansuBroker) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """The calls replayed through the worker; the database URL and the calls."""
+def replayed(module_broker: TansuBroker) -> Iterator[tuple[str, list[dict[str, Any]], Worker]]:
+    """The calls replayed through the worker; the database URL, the calls and the worker."""
     calls = _calls()
     create_topics(module_broker.bootstrap, {EVENTS_TOPIC: 3, LABELS_TOPIC: 1})
     with temporary_database("infersight_health") as url:
@@ -229,7 +229,7 @@ def replayed(module_broker: TansuBroker) -> Iterator[tuple[str, list[dict[str, A
         finally:
             running.stop()
         try:
-            yield url, calls
+            yield url, calls, worker
         finally:
             engine.dispose()
 
@@ -249,9 +249,9 @@ def _check_exact(points: dict[tuple[datetime, str, str], tuple[float | None, int
 
 
 def test_health_points_of_a_model_without_reference_match_numpy(
-    replayed: tuple[str, list[dict[str, Any]]],
+    replayed: tuple[str, list[dict[str, Any]], Worker],
 ) -> None:
-    url, calls = replayed
+    url, calls, _worker = replayed
     engine = make_engine(url)
     try:
         points = _points(engine)
@@ -274,9 +274,9 @@ def test_health_points_of_a_model_without_reference_match_numpy(
 
 
 def test_recomputed_cost_uses_the_price_at_each_windows_start_and_survives_reevaluation(
-    replayed: tuple[str, list[dict[str, Any]]],
+    replayed: tuple[str, list[dict[str, Any]], Worker],
 ) -> None:
-    url, calls = replayed
+    url, calls, _worker = replayed
     engine = make_engine(url)
     try:
         with session_factory(engine).begin() as session:
@@ -291,3 +291,24 @@ def test_recomputed_cost_uses_the_price_at_each_windows_start_and_survives_reeva
         _check_exact(_points(engine), expected)
     finally:
         engine.dispose()
+
+
+def test_the_workers_counters_count_each_call_once(
+    replayed: tuple[str, list[dict[str, Any]], Worker],
+) -> None:
+    _url, calls, worker = replayed
+    registry = worker.metrics.registry
+    labels = {"model": MODEL, "version": VERSION}
+    assert registry.get_sample_value("infersight_model_requests_total", labels) == CALLS
+    errors = Counter(c["error"] for c in calls if "error" in c)
+    for name in ERROR_TYPES:
+        assert registry.get_sample_value("infersight_model_errors_total",
+                                         {**labels, "error_type": name}) == errors[name]
+    for key in wire.USAGE_KEYS:
+        total = sum(c.get("usage", {}).get(key, 0) for c in calls)
+        token_type = key.removesuffix("_tokens")
+        assert registry.get_sample_value("infersight_model_tokens_total",
+                                         {**labels, "token_type": token_type}) == total
+    cost = sum(_price(c, PRICE_A if c["ts"] < CHANGE else PRICE_B) for c in calls)
+    got = registry.get_sample_value("infersight_model_cost_total", {**labels, "currency": "USD"})
+    assert got is not None and abs(got - cost) < 0.005
