@@ -57,8 +57,12 @@ def _rank(name: str) -> tuple[bytes, str]:
     return hashlib.blake2b(name.encode(), digest_size=8).digest(), name
 
 
-def _field(call: Any, name: str) -> Any:
-    return call.get(name) if isinstance(call, Mapping) else getattr(call, name, None)
+def _fields(call: Any) -> tuple[Any, Any, Any, Any]:
+    """``latency_ms``, ``error``, ``ttft_ms`` and ``usage`` of a call (None when absent)."""
+    if isinstance(call, Mapping):
+        return call.get("latency_ms"), call.get("error"), call.get("ttft_ms"), call.get("usage")
+    return (getattr(call, "latency_ms", None), getattr(call, "error", None),
+            getattr(call, "ttft_ms", None), getattr(call, "usage", None))
 
 
 class HealthState:
@@ -132,8 +136,7 @@ class HealthState:
         ttft: list[float] = []
         priced: list[float] = []
         for i, call in enumerate(calls):
-            ms, error = _field(call, "latency_ms"), _field(call, "error")
-            first, usage = _field(call, "ttft_ms"), _field(call, "usage")
+            ms, error, first, usage = _fields(call)
             if ms is not None:
                 latency.append(float(ms))
             if error is not None:
