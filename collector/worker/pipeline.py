@@ -1,7 +1,8 @@
 """One polled batch, from bytes to a committed transaction (arroyo-style small steps).
 
 ``decode`` turns records into events and dead letters; ``BatchAggregator`` adds the events
-to the cached window states and does the label join, all inside the caller's transaction;
+to the cached health states (every new call, reference or not) and window states and does the
+label join, all inside the caller's transaction;
 the worker then writes the touched states and the offsets in that same transaction and
 commits. Nothing here commits.
 """
