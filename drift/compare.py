@@ -196,7 +196,6 @@ def compare(reference: Reference, window: WindowState,
     decided = [d for d in details.values() if d.tests]
     model = {"count": float(window.rows),
              "drift_share": sum(d.drifted for d in decided) / len(decided) if decided else 0.0}
-    model.update(window.latency_quantiles())
     if reference.multivariate is not None and window.reconstruction is not None:
         model.update(reference.multivariate.metrics(window.reconstruction))
     performance, labelled, scored = _performance(reference, window)

@@ -77,15 +77,8 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
-class WindowState(Base):
-    """Serialised mergeable drift state of one window from one input partition.
-
-    ``partition_key`` names the source, e.g. ``infersight.events/3`` or
-    ``infersight.labels/0``; all rows of a window merge by addition.
-    """
-
-    __tablename__ = "window_states"
-    __table_args__ = (Index(None, "model", "window_start"),)
+class _PartitionState:
+    """Columns of a serialised mergeable state of one window from one input partition."""
 
     model: Mapped[str] = mapped_column(NAME, primary_key=True)
     version: Mapped[str] = mapped_column(NAME, primary_key=True)
@@ -95,6 +88,51 @@ class WindowState(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
     event_count: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
+
+
+class WindowState(_PartitionState, Base):
+    """Serialised mergeable drift state of one window from one input partition.
+
+    ``partition_key`` names the source, e.g. ``infersight.events/3`` or
+    ``infersight.labels/0``; all rows of a window merge by addition.
+    """
+
+    __tablename__ = "window_states"
+    __table_args__ = (Index(None, "model", "window_start"),)
+
+
+class HealthState(_PartitionState, Base):
+    """Serialised health state (:class:`infersight.drift.health.HealthState`) of one window
+    from one events partition: every new call, with or without a reference. ``event_count``
+    is the number of calls."""
+
+    __tablename__ = "health_states"
+    __table_args__ = (Index(None, "model", "window_start"),)
+
+
+class ModelPrice(Base):
+    """A revision of a model's pricing, in force from ``effective_from`` until the next."""
+
+    __tablename__ = "model_prices"
+
+    model: Mapped[str] = mapped_column(NAME, primary_key=True)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    pricing: Mapped[Any] = mapped_column(JsonType)
+    """``{"currency": "USD", "input_per_million": 2.5, ...}`` (the prices given)."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class CostRecomputation(Base):
+    """A window whose cost is priced from its sums at one revision (``recompute-cost``)."""
+
+    __tablename__ = "cost_recomputations"
+
+    model: Mapped[str] = mapped_column(NAME, primary_key=True)
+    version: Mapped[str] = mapped_column(NAME, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    price_effective_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    """The ``model_prices`` revision the window is priced at."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
 class ConsumerOffset(Base):

@@ -1,4 +1,8 @@
-"""Window states: serialised mergeable drift state per (model, version, window, partition).
+"""Window states: serialised mergeable state per (model, version, window, partition).
+
+Two tables share the layout: ``window_states`` (drift, built on the version's reference) and
+``health_states`` (requests, errors, latency, tokens, cost; no reference needed); the
+functions taking ``table`` read or write either (``window_states`` by default).
 
 Each input partition owns its rows (``partition_key`` such as ``infersight.events/3``), so an
 upsert replaces the partition's state with its newer, larger state; readers merge all rows
@@ -12,8 +16,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from infersight.storage.models import MetricPoint, WindowState
+from infersight.storage.models import HealthState, MetricPoint, WindowState
 from infersight.storage.rollups import execute_rows
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
@@ -35,11 +40,16 @@ class WindowStateRecord:
     updated_at: datetime | None = None
 
 
+StateTable = type[WindowState] | type[HealthState]
+"""``WindowState`` (drift) or ``HealthState`` (health): the two tables of partition states."""
+
 _KEY = ("model", "version", "window_start", "partition_key")
 _UPDATE = ("window_end", "state", "event_count", "updated_at")
 
 
-def upsert_window_states(session: Session, records: Iterable[WindowStateRecord]) -> int:
+def upsert_window_states(
+    session: Session, records: Iterable[WindowStateRecord], table: StateTable = WindowState
+) -> int:
     """Write window states in bulk; an existing (model, version, window, partition) is replaced.
 
     Rows are written in key order (one lock order across workers).
@@ -62,7 +72,7 @@ def upsert_window_states(session: Session, records: Iterable[WindowStateRecord])
         }
         for r in ordered
     ]
-    return upsert(session, WindowState, rows, conflict=_KEY, update=_UPDATE)
+    return upsert(session, table, rows, conflict=_KEY, update=_UPDATE)
 
 
 def load_window_states(
@@ -96,22 +106,19 @@ def load_window_states(
 
 
 def load_window(
-    session: Session, model: str, version: str, window_start: datetime
+    session: Session, model: str, version: str, window_start: datetime,
+    table: StateTable = WindowState,
 ) -> list[WindowStateRecord]:
     """Every partition's state of one window (merge them to evaluate the window)."""
     query = (
-        select(WindowState)
-        .where(
-            WindowState.model == model,
-            WindowState.version == version,
-            WindowState.window_start == window_start,
-        )
-        .order_by(WindowState.partition_key)
+        select(table)
+        .where(table.model == model, table.version == version, table.window_start == window_start)
+        .order_by(table.partition_key)
     )
     return _records(session, query)
 
 
-def _records(session: Session, query: Select[tuple[WindowState]]) -> list[WindowStateRecord]:
+def _records(session: Session, query: Select[Any]) -> list[WindowStateRecord]:
     return [
         WindowStateRecord(
             model=row.model,
@@ -147,18 +154,17 @@ def read_window_states(
 StateKey = tuple[str, str, datetime, str]
 """``(model, version, window_start, partition_key)``: one partition's row of one window."""
 
-_STATES: Table = WindowState.__table__
 
 _CHUNK = 500
 """Keys per ``IN (…)`` lookup."""
 
 
 def find_window_states(
-    session: Session, keys: Sequence[StateKey]
+    session: Session, keys: Sequence[StateKey], table: StateTable = WindowState
 ) -> dict[StateKey, WindowStateRecord]:
     """The stored rows among ``keys`` (absent keys are simply missing)."""
     found: dict[StateKey, WindowStateRecord] = {}
-    c = _STATES.c
+    c = _columns(table)
     wanted = sorted(set(keys))
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
@@ -174,13 +180,28 @@ def find_window_states(
     return found
 
 
+def _columns(table: StateTable) -> Any:
+    states: Table = table.__table__
+    return states.c
+
+
 def stale_windows(
     session: Session, since: datetime, margin_s: float
 ) -> list[tuple[str, str, datetime]]:
     """``(model, version, window_start)`` of windows updated since ``since`` whose evaluation
-    (their ``count`` metric point) is missing, or older than their last update plus
-    ``margin_s`` (a transaction's ``updated_at`` precedes its commit)."""
-    s, m = _STATES.c, MetricPoint.__table__.c
+    is missing, or older than their last update plus ``margin_s`` (a transaction's
+    ``updated_at`` precedes its commit): the ``count`` metric point of drift states, the
+    ``request_count`` point of health states."""
+    stale: set[tuple[str, str, datetime]] = set()
+    for table, metric in ((WindowState, "count"), (HealthState, "request_count")):
+        stale.update(_unevaluated(session, table, metric, since, margin_s))
+    return sorted(stale)
+
+
+def _unevaluated(
+    session: Session, table: StateTable, metric: str, since: datetime, margin_s: float
+) -> list[tuple[str, str, datetime]]:
+    s, m = _columns(table), MetricPoint.__table__.c
     updates = session.execute(
         select(s.model, s.version, s.window_start, func.max(s.updated_at))
         .where(s.updated_at >= since)
@@ -192,7 +213,7 @@ def stale_windows(
         (model, version, start): at
         for model, version, start, at in session.execute(
             select(m.model, m.version, m.window_start, func.min(m.evaluated_at))
-            .where(m.metric == "count", m.feature == "", m.window_start >= min(
+            .where(m.metric == metric, m.feature == "", m.window_start >= min(
                 row[2] for row in updates))
             .group_by(m.model, m.version, m.window_start)
         )
@@ -203,7 +224,7 @@ def stale_windows(
         at = evaluations.get((model, version, start))
         if at is None or at < updated + margin:
             stale.append((model, version, start))
-    return sorted(stale)
+    return stale
 
 
 def _lock_id(model: str, version: str, window_start: datetime) -> int:

@@ -13,7 +13,9 @@ labels that arrived meanwhile, and restore the rows to plain index rows.
 
 Which rows the reference is built from depends on timing when several workers or partitions
 feed the version, so a bootstrapped reference is not reproducible run to run; an uploaded
-reference is. Until a reference exists the version has no metric points.
+reference is. Until a reference exists the version has no drift points; its health points
+(requests, errors, latency, tokens, cost) come from every call as it is held, and a held call
+is not added to them again when it moves into its window.
 """
 
 from __future__ import annotations

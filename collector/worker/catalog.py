@@ -1,7 +1,8 @@
 """Model settings and references, read from the database and cached for a short while.
 
 A model the worker has never seen gets its ``models`` and ``model_versions`` rows (with no
-reference) so the API lists it at once. Settings are re-read every ``refresh_s`` seconds.
+reference) so the API lists it at once. Settings and price histories are re-read every
+``refresh_s`` seconds (a price ``PUT`` is seen within that time).
 References come from :class:`infersight.storage.references.ReferenceStore` (the one store
 of decoded references), re-checked as often: only a changed blob (by its MD5) is decoded
 again. Window states already built on the old reference stay as they are (see
@@ -14,13 +15,16 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from infersight.collector.worker import statistics
 from infersight.collector.worker.statistics import ModelSettings
+from infersight.storage.prices import price_history
 from infersight.storage.references import ReferenceStore
 from infersight.storage.registry import ensure_model_versions, get_model
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from infersight.drift import Reference
+    from infersight.drift.pricing import PriceHistory
 
 REFERENCES_KEPT = 4096
 """Decoded references a worker keeps (least recently used beyond that are decoded again)."""
@@ -33,6 +37,7 @@ class ModelCatalog:
         self.default_window_s = default_window_s
         self.refresh_s = refresh_s
         self._settings: dict[str, tuple[float, ModelSettings]] = {}
+        self._prices: dict[str, tuple[float, PriceHistory]] = {}
         self._known_versions: set[tuple[str, str]] = set()
         self._pending_known: list[tuple[str, str]] = []
         self.references = ReferenceStore(recheck_s=refresh_s, missing_ttl_s=2.0,
@@ -71,6 +76,16 @@ class ModelCatalog:
             )
         self._settings[model] = (now, settings)
         return settings
+
+    def prices(self, session: Session, model: str) -> PriceHistory:
+        """The model's price revisions (empty when it has no price)."""
+        cached = self._prices.get(model)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.refresh_s:
+            return cached[1]
+        history = statistics.price_history(price_history(session, model))
+        self._prices[model] = (now, history)
+        return history
 
     def forget(self, model: str, version: str) -> None:
         """Ask the database again next time (a reference was just stored)."""

@@ -1,7 +1,8 @@
 """One polled batch, from bytes to a committed transaction (arroyo-style small steps).
 
 ``decode`` turns records into events and dead letters; ``BatchAggregator`` adds the events
-to the cached window states and does the label join, all inside the caller's transaction;
+to the cached health states (every new call, reference or not) and window states and does the
+label join, all inside the caller's transaction;
 the worker then writes the touched states and the offsets in that same transaction and
 commits. Nothing here commits.
 """
@@ -129,6 +130,11 @@ class BatchEffects:
     consumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     stale_reference_events: int = 0
     """Predictions and labels not added to a window state built on a replaced reference."""
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """New calls per (model, version), for the self-metrics (as the next three)."""
+    errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    tokens: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    cost: dict[tuple[str, str, str], float] = field(default_factory=lambda: defaultdict(float))
 
 
 class BatchAggregator:
@@ -205,11 +211,14 @@ class BatchAggregator:
                 effects.max_event_ts[model] = p.ts
         new = label_store.insert_predictions(session, index_rows)
         groups: dict[StateKey, list[wire.Prediction]] = defaultdict(list)
+        health: dict[StateKey, list[wire.Prediction]] = defaultdict(list)
         wanted: dict[StateKey, tuple[Reference, datetime]] = {}
         for row in index_rows:
             key_id = (row["model"], row["prediction_id"])
             if key_id not in new:
                 continue
+            health[(row["model"], row["version"], row["window_start"], pkey)].append(
+                unique[key_id])
             reference = references[(row["model"], row["version"])]
             if reference is None:  # held in the index until a reference exists (bootstrap)
                 effects.bootstrapped[(row["model"], row["version"])] += 1
@@ -218,6 +227,7 @@ class BatchAggregator:
             groups[key].append(unique[key_id])
             if key not in wanted:
                 wanted[key] = (reference, specs[row["model"]].end_of(row["window_start"]))
+        self._add_health(session, health, specs, effects)
         entries = self.cache.get_many(session, wanted)
         for key, events in groups.items():
             entry = entries[key]
@@ -246,6 +256,30 @@ class BatchAggregator:
                                                   key_id[1], row["prediction"], label))
             self._add_labels(session, joined, entries, effects)
             label_store.mark_labelled(session, marks, utc_now())
+
+    def _add_health(
+        self, session: Session, groups: dict[StateKey, list[wire.Prediction]],
+        specs: dict[str, WindowSpec], effects: BatchEffects,
+    ) -> None:
+        """Add new calls (held ones included) to their windows' health states: once each,
+        since only predictions the index took as new get here."""
+        wanted = {key: specs[key[0]].end_of(key[2]) for key in groups}
+        entries = self.cache.health_many(session, wanted)
+        for key, events in groups.items():
+            entry = entries[key]
+            model, version = key[:2]
+            cost = statistics.add_calls(entry.state, events, self.catalog.prices(session, model))
+            entry.dirty = True
+            effects.touched.add(key[:3])
+            effects.calls[(model, version)] += len(events)
+            if cost is not None:
+                effects.cost[(model, version, cost[1])] += cost[0]
+            for p in events:
+                if p.error is not None:
+                    effects.errors[(model, version, p.error)] += 1
+                for name, count in p.usage.items():
+                    if name in wire.USAGE_KEYS:
+                        effects.tokens[(model, version, name.removesuffix("_tokens"))] += count
 
     # -- labels -----------------------------------------------------------------------------
 

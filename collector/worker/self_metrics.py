@@ -10,9 +10,14 @@ True
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+MAX_ERROR_TYPES = 50
+"""Error types a worker labels by name per (model, version); later ones count as @other."""
+OTHER_ERRORS = "@other"
 
 _SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -92,6 +97,47 @@ class WorkerMetrics:
             "Database transactions that failed and were retried.",
             registry=r,
         )
+
+        self.model_requests = Counter(
+            "infersight_model_requests", "Monitored model calls, counted once each at commit.",
+            ["model", "version"], registry=r,
+        )
+        self.model_errors = Counter(
+            "infersight_model_errors",
+            f"Monitored calls that failed, by error type (at most {MAX_ERROR_TYPES} types per "
+            f"model version, the others as {OTHER_ERRORS}).",
+            ["model", "version", "error_type"], registry=r,
+        )
+        self.model_tokens = Counter(
+            "infersight_model_tokens",
+            "Tokens reported by monitored calls, by type (input, output, cached_input, "
+            "reasoning).",
+            ["model", "version", "token_type"], registry=r,
+        )
+        self.model_cost = Counter(
+            "infersight_model_cost",
+            "Cost of monitored calls at the price in force at their time, by currency.",
+            ["model", "version", "currency"], registry=r,
+        )
+        self._error_types: dict[tuple[str, str], set[str]] = {}
+
+    def count_calls(self, calls: Mapping[tuple[str, str], int],
+                    errors: Mapping[tuple[str, str, str], int],
+                    tokens: Mapping[tuple[str, str, str], int],
+                    cost: Mapping[tuple[str, str, str], float]) -> None:
+        """Add a commit's calls, errors by type, tokens by type and cost by currency."""
+        for (model, version), n in calls.items():
+            self.model_requests.labels(model, version).inc(n)
+        for (model, version, error_type), n in errors.items():
+            seen = self._error_types.setdefault((model, version), set())
+            if error_type not in seen and len(seen) < MAX_ERROR_TYPES:
+                seen.add(error_type)
+            label = error_type if error_type in seen else OTHER_ERRORS
+            self.model_errors.labels(model, version, label).inc(n)
+        for (model, version, token_type), n in tokens.items():
+            self.model_tokens.labels(model, version, token_type).inc(n)
+        for (model, version, currency), amount in cost.items():
+            self.model_cost.labels(model, version, currency).inc(amount)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> tuple[WSGIServer, threading.Thread]:
         """Expose ``/metrics`` on ``host:port`` from a daemon thread."""

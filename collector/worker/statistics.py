@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from infersight.drift import DriftConfig, Reference, WindowState
     from infersight.drift.detectors import DriftDetector
+    from infersight.drift.health import HealthState
+    from infersight.drift.pricing import PriceHistory
     from infersight.sdk.wire import Prediction
 
 log = logging.getLogger(__name__)
@@ -137,6 +141,70 @@ def evaluate(reference: Reference, state: WindowState, settings: ModelSettings) 
             number = None
         rows.append((feature, str(metric), number, int(sample_size)))
     return rows
+
+
+# -- health -----------------------------------------------------------------------------------
+
+
+def new_health() -> HealthState:
+    from infersight.drift.health import HealthState
+
+    return HealthState()
+
+
+def load_health(data: bytes) -> HealthState:
+    from infersight.drift.health import HealthState
+
+    return HealthState.from_bytes(data)
+
+
+def dump_health(state: HealthState) -> bytes:
+    return bytes(state.to_bytes())
+
+
+def price_history(revisions: Sequence[tuple[datetime, Mapping[str, Any]]]) -> PriceHistory:
+    """The engine's price history from stored ``(effective_from, pricing)`` revisions."""
+    from infersight.drift.pricing import Price, PriceHistory
+
+    return PriceHistory([(start.timestamp(), Price.from_dict(pricing))
+                         for start, pricing in revisions])
+
+
+def add_calls(
+    state: HealthState, predictions: Sequence[Prediction], prices: PriceHistory
+) -> tuple[float, str] | None:
+    """Add calls to a health state, each priced at the revision in force at its ``ts``;
+    returns their total cost and its currency (None when none was priced)."""
+    costs: list[float | None] = []
+    total, currency = 0.0, None
+    for p in predictions:
+        price = prices.at(p.ts.timestamp()) if prices else None
+        cost = None if price is None else price.call_cost(p.usage, p.latency_ms)
+        if price is not None and cost is not None:
+            total, currency = total + cost, price.currency
+        costs.append(cost)
+    state.update(predictions, costs)
+    return None if currency is None else (total, currency)
+
+
+def health_metrics(
+    states: Sequence[HealthState], window_s: float, recomputed: Mapping[str, Any] | None
+) -> list[MetricRow]:
+    """Metric rows of a window's merged health states; ``recomputed`` (a stored pricing)
+    prices the window from its sums at that revision instead of the accrued cost."""
+    from infersight.drift.pricing import Price
+
+    merged = new_health()
+    for state in states:
+        merged.merge(state)
+    cost = None
+    if recomputed is not None:
+        usage = merged.usage
+        cost = Price.from_dict(recomputed).cost_of_sums(
+            merged.calls, usage["input_tokens"], usage["cached_input_tokens"],
+            usage["output_tokens"], merged.latency_ms_sum / 1000.0)
+    return [(feature, metric, value, n) for feature, metric, value, n
+            in merged.metrics(window_s, cost)]
 
 
 # -- concept drift ----------------------------------------------------------------------------

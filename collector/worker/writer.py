@@ -1,6 +1,6 @@
 """One batch's whole effect, written in one transaction (docs/pipeline.md).
 
-The transaction holds the window states, the prediction-index and label-join effects, the
+The transaction holds the window and health states, the prediction-index and label-join effects, the
 dead-letter rows, the watermarks and the consumed offsets (a compare-and-set that fences a
 worker that lost its partition). Only after the commit does memory move on: the positions,
 the cache (clean), the catalog's registered versions, the watermarks and the self-metrics.
@@ -26,6 +26,7 @@ from infersight.collector.worker.state_cache import StateCache
 from infersight.collector.worker.watermarks import Watermarks
 from infersight.storage import offsets as offset_store
 from infersight.storage.deadletters import add_dead_letters
+from infersight.storage.models import HealthState
 from infersight.storage.watermarks import advance_watermarks
 from infersight.storage.windows import WindowStateRecord, upsert_window_states
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,12 +71,13 @@ class BatchWriter:
             self.aggregator.apply(session, decoded, effects)
             db_started = time.perf_counter()
             stage.labels(stage="aggregate").inc(db_started - decoded_at)
-            states = self._dump_states()
+            states, health = self._dump_states()
             serialised_at = time.perf_counter()
             stage.labels(stage="serialise").inc(serialised_at - db_started)
             add_dead_letters(session, [letter.record() for letter in dead])
             advance_watermarks(session, effects.max_event_ts)
             upsert_window_states(session, states)
+            upsert_window_states(session, health, HealthState)
             offset_store.save_offsets(session, self.group,
                                       self.positions.transitions(next_offsets))
         committed_at = time.perf_counter()
@@ -92,9 +94,11 @@ class BatchWriter:
         self.committed({tp: next_offset}, BatchEffects(dead_letters=[letter]))
 
     def write_fenced(self, session: Session, tp: TopicPartition) -> dict[TopicPartition, int]:
-        """Write the dirty window states, fenced by ``tp``'s unchanged offset (proving we
-        still own a partition); returns that offset, for :meth:`committed`."""
-        upsert_window_states(session, self._dump_states())
+        """Write the dirty window (and health) states, fenced by ``tp``'s unchanged offset
+        (proving we still own a partition); returns that offset, for :meth:`committed`."""
+        states, health = self._dump_states()
+        upsert_window_states(session, states)
+        upsert_window_states(session, health, HealthState)
         fence = self.positions.fence(tp)
         offset_store.save_offsets(session, self.group, fence)
         return {tp: offset for tp, (_previous, offset) in fence.items()}
@@ -116,10 +120,18 @@ class BatchWriter:
         m.labels_joined.inc(effects.labels_joined)
         m.labels_duplicate.inc(effects.labels_duplicate)
         m.stale_reference_events.inc(effects.stale_reference_events)
+        m.count_calls(effects.calls, effects.errors, effects.tokens, effects.cost)
 
-    def _dump_states(self) -> list[WindowStateRecord]:
-        return [
+    def _dump_states(self) -> tuple[list[WindowStateRecord], list[WindowStateRecord]]:
+        """The dirty window states and health states."""
+        states = [
             WindowStateRecord(model, version, start, entry.window_end, pkey,
                               statistics.dump_state(entry.state), entry.event_count)
             for (model, version, start, pkey), entry in self.cache.dirty()
         ]
+        health = [
+            WindowStateRecord(model, version, start, entry.window_end, pkey,
+                              statistics.dump_health(entry.state), entry.state.calls)
+            for (model, version, start, pkey), entry in self.cache.dirty_health()
+        ]
+        return states, health

@@ -16,7 +16,9 @@ from infersight.collector.demo import model as credit
 from infersight.collector.worker.catalog import ModelCatalog
 from infersight.collector.worker.evaluation import evaluate_window
 from infersight.drift import Reference
+from infersight.drift.health import HealthState
 from infersight.storage.db import session_factory
+from infersight.storage.models import HealthState as HealthTable
 from infersight.storage.registry import configure_model, ensure_model_versions, set_reference
 from infersight.storage.watermarks import advance_watermarks
 from infersight.storage.windows import WindowStateRecord, upsert_window_states
@@ -61,13 +63,19 @@ def seed(engine: Engine, model: str = credit.MODEL, version: str = credit.VERSIO
         s = credit.default_score(x)
         y = credit.outcomes(rng, x, intensity)
         state = reference.new_window()
-        state.update(x, predictions=s, latency_ms=rng.lognormal(np.log(6 + 4 * intensity), 0.4, rows))
+        latency = rng.lognormal(np.log(6 + 4 * intensity), 0.4, rows)
+        state.update(x, predictions=s, latency_ms=latency)
+        health = HealthState()  # latency points come from the health state
+        health.update([{"latency_ms": value} for value in latency.tolist()])
         state.add_labels(y.tolist(), s.tolist())
         seeded.windows.append({"start": start, "features": x, "scores": s, "labels": y})
         with sessions.begin() as session:
             upsert_window_states(session, [WindowStateRecord(
                 model, version, start, start + timedelta(minutes=1), "infersight.events/0",
                 state.to_bytes(), rows)])
+            upsert_window_states(session, [WindowStateRecord(
+                model, version, start, start + timedelta(minutes=1), "infersight.events/0",
+                health.to_bytes(), rows)], HealthTable)
             evaluate_window(session, catalog, model, version, start)
             judge_window(session, model, version, reference.performance,
                          start + timedelta(minutes=2), AlertConfig())

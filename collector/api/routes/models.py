@@ -1,9 +1,10 @@
-"""Models: list, settings (``PUT``), and reference uploads (JSON columns, CSV, Parquet)."""
+"""Models: list, settings and pricing (``PUT``), cost recomputation, and reference uploads
+(JSON columns, CSV, Parquet)."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -11,9 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from infersight.collector.api import reference_upload as upload
 from infersight.collector.api.context import ApiContext
 from infersight.collector.api.deps import (
+    EARLIEST,
+    LATEST,
     AdminKey,
     Context,
     DbSession,
+    Instant,
     ModelName,
     ReadKey,
     VersionName,
@@ -29,6 +33,49 @@ from sqlalchemy.orm import Session
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
 Task = Literal["binary", "multiclass", "regression"]
+PriceValue = Annotated[float | None, Field(ge=0.0, allow_inf_nan=False)]
+PAST_TOLERANCE = timedelta(seconds=60)
+"""A pricing ``effective_from`` this close to now (clock skew) counts as now."""
+
+
+class PricingIn(BaseModel):
+    """A price revision (docs/api.md, "Pricing"); prices left out count as zero."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = Field(default="USD", pattern="^[A-Z]{3}$",
+                          description="ISO 4217 code, e.g. USD or EUR; a model keeps one.")
+    input_per_million: PriceValue = None
+    output_per_million: PriceValue = None
+    cached_input_per_million: PriceValue = Field(
+        default=None, ge=0.0, allow_inf_nan=False,
+        description="Price of cached input tokens; they are then not charged at the input "
+        "price.")
+    per_request: PriceValue = None
+    per_second: PriceValue = Field(default=None, ge=0.0, allow_inf_nan=False,
+                                   description="Price per second of latency.")
+    effective_from: datetime | None = Field(
+        default=None, description="When the revision comes into force: now when left out, "
+        "never in the past.")
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("must carry a UTC offset, e.g. 2025-01-01T00:00:00Z")
+        return value
+
+
+class PricingView(BaseModel):
+    """The price revision in force now."""
+
+    currency: str
+    input_per_million: float | None = None
+    output_per_million: float | None = None
+    cached_input_per_million: float | None = None
+    per_request: float | None = None
+    per_second: float | None = None
+    effective_from: datetime
 
 
 class VersionView(BaseModel):
@@ -51,6 +98,8 @@ class ModelView(BaseModel):
     """Configured window length; null means ``INFERSIGHT_WINDOW``."""
     effective_window_seconds: float
     drift_config: dict[str, Any] | None
+    pricing: PricingView | None = None
+    """The price in force now (null: the model has no price)."""
     versions: list[VersionView]
     created_at: datetime
     updated_at: datetime
@@ -69,6 +118,9 @@ class ModelSettingsIn(BaseModel):
     drift_config: dict[str, Any] | None = Field(
         default=None, description="Test and threshold overrides (docs/statistics.md), e.g. "
         '{"features": {"age": {"test": "psi", "threshold": 0.25}}}.')
+    pricing: PricingIn | None = Field(
+        default=None, description="A new price revision, e.g. "
+        '{"currency": "USD", "input_per_million": 2.5, "output_per_million": 10}.')
 
     @field_validator("window")
     @classmethod
@@ -114,13 +166,50 @@ def _versions(session: Session, names: list[str]) -> dict[str, list[VersionView]
     }
 
 
-def _view(model: Any, versions: list[VersionView], default_window: float) -> ModelView:
+def _prices(session: Session, names: list[str]) -> dict[str, PricingView | None]:
+    from infersight.storage.prices import price_histories, price_in_force
+    from infersight.storage.types import utc_now
+
+    now = utc_now()
+    current = {}
+    for model, history in price_histories(session, names).items():
+        revision = price_in_force(history, now)
+        current[model] = None if revision is None else PricingView(
+            **revision[1], effective_from=revision[0])
+    return current
+
+
+def _add_price(session: Session, model: str, pricing: PricingIn | None) -> None:
+    """Store a price revision, refusing one in the past or in another currency."""
+    from infersight.storage.prices import add_price_revision, price_history
+    from infersight.storage.types import utc_now
+
+    if pricing is None:
+        raise invalid("body.pricing", "a price cannot be removed; send a revision with the "
+                      "prices to charge from now on (zero for none)")
+    now = utc_now()
+    start = pricing.effective_from or now
+    if start < now - PAST_TOLERANCE:
+        raise invalid("body.pricing.effective_from",
+                      "must not be in the past (past windows keep their cost; see "
+                      "POST /v1/models/{model}/recompute-cost)")
+    history = price_history(session, model)
+    if history and history[-1][1].get("currency") != pricing.currency:
+        raise invalid("body.pricing.currency",
+                      f"the model is priced in {history[-1][1].get('currency')}; its currency "
+                      "cannot change (costs of different currencies do not add up)")
+    values = pricing.model_dump(exclude={"effective_from"}, exclude_none=True)
+    add_price_revision(session, model, max(start, now), values)
+
+
+def _view(model: Any, versions: list[VersionView], default_window: float,
+          pricing: PricingView | None) -> ModelView:
     return ModelView(
         name=model.name, task=model.task, positive_class=model.positive_label,
         threshold=0.5 if model.threshold is None else model.threshold,
         window_seconds=model.window_seconds,
         effective_window_seconds=float(model.window_seconds or default_window),
-        drift_config=model.drift_config, versions=versions,
+        drift_config=model.drift_config, pricing=pricing, versions=versions,
         created_at=model.created_at, updated_at=model.updated_at,
     )
 
@@ -131,8 +220,9 @@ def list_models(session: DbSession, context: Context, _key: ReadKey) -> list[Mod
     from infersight.storage.registry import list_models as all_models
 
     models = all_models(session)
-    versions = _versions(session, [m.name for m in models])
-    return [_view(m, versions[m.name], context.config.window_s) for m in models]
+    names = [m.name for m in models]
+    versions, prices = _versions(session, names), _prices(session, names)
+    return [_view(m, versions[m.name], context.config.window_s, prices[m.name]) for m in models]
 
 
 @router.get("/models/{model}")
@@ -142,16 +232,20 @@ def get_model(model: ModelName, session: DbSession, context: Context, _key: Read
 
     existing_model(session, model)
     row = find(session, model)
-    return _view(row, _versions(session, [model])[model], context.config.window_s)
+    return _view(row, _versions(session, [model])[model], context.config.window_s,
+                 _prices(session, [model])[model])
 
 
 @router.put("/models/{model}")
 def put_model(model: ModelName, changes: ModelSettingsIn, session: WriteSession, context: Context,
               _key: AdminKey) -> ModelView:
-    """Create a model or change its task, positive class, threshold, window or drift tests."""
+    """Create a model or change its task, positive class, threshold, window or drift tests,
+    or add a price revision (in force from now, or from a given time to come)."""
     from infersight.storage.registry import UNSET, configure_model
 
     given = changes.model_fields_set
+    if "pricing" in given:
+        _add_price(session, model, changes.pricing)
     window = changes.window
     row = configure_model(
         session, model,
@@ -162,7 +256,54 @@ def put_model(model: ModelName, changes: ModelSettingsIn, session: WriteSession,
         window_seconds=(None if window is None else int(float(window))) if "window" in given else UNSET,
         drift_config=changes.drift_config if "drift_config" in given else UNSET,
     )
-    return _view(row, _versions(session, [model])[model], context.config.window_s)
+    return _view(row, _versions(session, [model])[model], context.config.window_s,
+                 _prices(session, [model])[model])
+
+
+class RecomputedWindow(BaseModel):
+    version: str
+    window_start: datetime
+    cost: float
+    cost_per_request: float | None
+
+
+class RecomputeResult(BaseModel):
+    """The windows whose cost was recomputed, with their new cost."""
+
+    model: str
+    windows: list[RecomputedWindow]
+
+
+@router.post("/models/{model}/recompute-cost")
+def recompute_cost(
+    model: ModelName,
+    session: WriteSession,
+    _key: AdminKey,
+    start: Annotated[Instant | None, Query(
+        description="First window start (RFC 3339); default: the earliest.")] = None,
+    end: Annotated[Instant | None, Query(
+        description="Windows starting before this time (RFC 3339); default: no bound.")] = None,
+) -> RecomputeResult:
+    """Price the windows starting in ``[start, end)`` from their sums at the revision in force
+    at each window's start, as the price history now stands; later evaluations keep it.
+    Windows before the first revision keep their cost."""
+    from infersight.collector.worker.evaluation import recompute_cost as recompute
+
+    start, end = start or EARLIEST, end or LATEST
+    if end <= start:
+        raise invalid("query.end", "must be after start")
+    existing_model(session, model)
+    points = recompute(session, model, start, end)
+    by_window: dict[tuple[str, datetime], dict[str, float | None]] = {}
+    for point in points:
+        if point.metric in ("cost", "cost_per_request"):
+            by_window.setdefault((point.version, point.window_start), {})[point.metric] = (
+                point.value)
+    return RecomputeResult(model=model, windows=[
+        RecomputedWindow(version=version, window_start=window_start,
+                         cost=float(values.get("cost") or 0.0),
+                         cost_per_request=values.get("cost_per_request"))
+        for (version, window_start), values in sorted(by_window.items())])
 
 
 _REFERENCE_DOC: dict[str, Any] = {
