@@ -22,6 +22,13 @@ fit, window update, compare) beside NannyML's ``DataReconstructionDriftCalculato
 (defaults: 65 % variance, alert when a chunk leaves the reference chunks' mean ± 3 sd), with
 each one's decision on both frames.
 
+``--part embedding`` times embedding drift: 100k reference and 100k current vectors of 384
+dimensions (four topics; the current frame moves 10 points of the topic mix, and an unchanged
+frame), infersight's embedding state (profile fit, window update, metrics) beside Evidently's
+embedding drift methods (its default domain classifier, the drifted-components ratio, the
+distance between means, MMD) called directly on the same DataFrames, and a plain
+numpy/scikit-learn/scipy baseline (PCA, KS per component, Benjamini-Hochberg).
+
 It prints seconds and ratios, each tool's decisions against the known truth, the statistic values
 side by side where the definitions match (Wasserstein normed by the reference standard deviation;
 categorical PSI; categorical Jensen-Shannon distance, Evidently's natural-log value converted to
@@ -34,6 +41,7 @@ The peers pin other pandas/numpy versions than the project, so they live in thei
     bench/.venv-peers/bin/pip install -e '.[drift]' -r bench/requirements-peers.txt
     bench/.venv-peers/bin/python bench/drift_vs_peers.py      # --rows 100000 --repeat 3
     bench/.venv-peers/bin/python bench/drift_vs_peers.py --part multivariate
+    bench/.venv-peers/bin/python bench/drift_vs_peers.py --part embedding
 
 (Evidently 0.7 does not import under pandas 3, hence the pin.) The peers' usage telemetry is
 switched off through their environment variables before they are imported. Run with the project's own venv,
@@ -52,6 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -532,6 +541,116 @@ def run_multivariate(rows: int, repeat: int, seed: int) -> int:
     return 0
 
 
+# -- embeddings --------------------------------------------------------------------------------
+
+EMBEDDING_DIM = 384
+TOPIC_MIX = (0.4, 0.3, 0.2, 0.1)
+
+
+def make_topic_vectors(rows: int, seed: int, mix: tuple[float, ...] = TOPIC_MIX,
+                       dim: int = EMBEDDING_DIM) -> np.ndarray:
+    """Sentence-embedding-like unit vectors: one of four topic centres plus noise."""
+    centres = np.random.default_rng(99).normal(size=(4, dim))
+    rng = np.random.default_rng(seed)
+    vectors = centres[rng.choice(4, rows, p=list(mix))] + 0.8 * rng.normal(size=(rows, dim))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _scipy_embedding_drift(reference: np.ndarray, current: np.ndarray) -> tuple[bool, float]:
+    """The plain baseline: scikit-learn PCA (16 components) of the reference, scipy's KS per
+    component, Benjamini-Hochberg, drift when an adjusted p-value is below 0.001."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=16, random_state=0).fit(reference)
+    ref, cur = pca.transform(reference), pca.transform(current)
+    pvalues = [stats.ks_2samp(ref[:, k], cur[:, k]).pvalue for k in range(16)]
+    adjusted = stats.false_discovery_control(pvalues, method="bh")
+    return bool(adjusted.min() < 0.001), float(np.mean(adjusted < 0.05))
+
+
+def run_embedding(rows: int, repeat: int, seed: int) -> int:
+    """100k x 384-dimension vectors: infersight's embedding state (profile fit, window
+    update, metrics) beside Evidently's embedding drift methods and a numpy/scikit-learn/scipy
+    baseline, with each one's decision on a shifted topic mix and an unchanged frame."""
+    from infersight.drift.embedding import EmbeddingProfile
+
+    reference = make_topic_vectors(rows, seed)
+    frames = {"topic mix shifted": make_topic_vectors(rows, seed + 1, (0.3, 0.3, 0.25, 0.15)),
+              "unchanged": make_topic_vectors(rows, seed + 2)}
+    print(f"# embedding drift: {rows:,} reference vs {rows:,} current vectors x "
+          f"{EMBEDDING_DIM} dimensions (4 topics; the shift moves 10 points of the mix); "
+          f"best of {repeat}")
+    timings: dict[str, dict[str, tuple[float, float]]] = {}
+    decisions: dict[str, dict[str, str]] = {}
+
+    def keep(tool: str, step: str, wall: float, cpu: float) -> None:
+        if wall < timings.setdefault(tool, {}).get(step, (math.inf, 0.0))[0]:
+            timings[tool][step] = (wall, cpu)
+
+    state_bytes = 0
+    for _ in range(repeat):
+        profile, wall, cpu = _timed(lambda: EmbeddingProfile.fit(reference))
+        keep("infersight", "profile fit", wall, cpu)
+        for name, frame in frames.items():
+            state = profile.new_state()
+            _, wall, cpu = _timed(lambda: state.update(frame, profile))  # noqa: B023
+            keep("infersight", f"window update, {name}", wall, cpu)
+            metrics, wall, cpu = _timed(lambda: profile.metrics(state))  # noqa: B023
+            keep("infersight", f"metrics, {name}", wall, cpu)
+            decisions.setdefault("infersight", {})[name] = (
+                f"drift={metrics['embedding_drift'] == 1.0} (drifted components "
+                f"{metrics['embedding_drifted_components']:.2f}, mean distance "
+                f"{metrics['embedding_mean_distance']:.4f})")
+            state_bytes = len(msgspec.msgpack.encode(state.to_dict()))
+        for name, frame in frames.items():
+            (drifted, share), wall, cpu = _timed(
+                lambda: _scipy_embedding_drift(reference, frame))  # noqa: B023
+            keep("numpy/scikit-learn/scipy", f"PCA + KS per component, {name}", wall, cpu)
+            decisions.setdefault("numpy/scikit-learn/scipy", {})[name] = (
+                f"drift={drifted} (drifted components {share:.2f})")
+    try:
+        from evidently.legacy.metrics.data_drift import embedding_drift_methods as evidently
+    except Exception as error:  # the project's own venv: Evidently is not installed there
+        print(f"skipping Evidently: it does not import here ({type(error).__name__}: {error})")
+    else:
+        ref_frame = pd.DataFrame(reference)
+        methods = {"model (default)": evidently.model(), "ratio": evidently.ratio(),
+                   "distance": evidently.distance(), "mmd": evidently.mmd()}
+        for _ in range(repeat):
+            for method_name, method in methods.items():
+                for name, frame in frames.items():
+                    current = pd.DataFrame(frame)
+                    (score, drifted, _label), wall, cpu = _timed(
+                        lambda: method(current, ref_frame))  # noqa: B023
+                    keep("Evidently", f"{method_name}, {name}", wall, cpu)
+                    decisions.setdefault("Evidently", {})[f"{method_name}, {name}"] = (
+                        f"drift={bool(drifted)} (score {float(score):.3f})")
+    for tool, steps in timings.items():
+        for step, (wall, cpu) in steps.items():
+            print(f"{tool:<25} {step:<45} {wall:8.3f} s wall {cpu:8.3f} s cpu")
+    ours = timings["infersight"]
+    update_cpu = min(cpu for step, (_w, cpu) in ours.items() if step.startswith("window"))
+    rate = rows * EMBEDDING_DIM / update_cpu
+    whole = sum(wall for _step, (wall, _c) in ours.items())
+    baseline = sum(wall for wall, _c in timings["numpy/scikit-learn/scipy"].values())
+    print(f"whole run (fit, both frames): infersight {whole:.2f} s, numpy/scikit-learn/scipy "
+          f"{baseline:.2f} s ({baseline / whole:.1f}x)")
+    if "Evidently" in timings:
+        default = sum(wall for step, (wall, _c) in timings["Evidently"].items()
+                      if step.startswith("model"))
+        print(f"Evidently's default (domain classifier), both frames: {default:.2f} s "
+              f"({default / whole:.1f}x infersight's whole run)")
+    for tool, by_frame in decisions.items():
+        for name, decision in by_frame.items():
+            print(f"{tool:<25} {name:<35} {decision}")
+    print("\n## Targets\n")
+    print(f"{'window update >= 1M vector components/s/core':48} "
+          f"{'met' if rate >= 1e6 else 'MISSED':8} {rate / 1e6:.1f} M/s")
+    print(f"{'window state of a 384-dim embedding <= 64 KB':48} "
+          f"{'met' if state_bytes <= 64 * 1024 else 'MISSED':8} {state_bytes / 1024:.1f} KB")
+    return 0
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -540,10 +659,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="rows in each of the two frames")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is kept")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--part", choices=("univariate", "multivariate"), default="univariate")
+    parser.add_argument("--part", choices=("univariate", "multivariate", "embedding"),
+                        default="univariate")
     args = parser.parse_args(argv)
     if args.part == "multivariate":
         return run_multivariate(args.rows, args.repeat, args.seed)
+    if args.part == "embedding":
+        return run_embedding(args.rows, args.repeat, args.seed)
 
     reference, current, truth = make_data(args.rows, args.seed)
     print(

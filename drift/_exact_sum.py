@@ -78,20 +78,21 @@ def exact_column_sums(matrix: np.ndarray) -> list[int]:
     mantissa, exponent = np.frexp(values)
     integers = (mantissa * 2.0**53).astype(np.int64).ravel()
     shifts = (exponent.astype(np.int64) - 53 + _EXACT_SHIFT).ravel()
-    keys = shifts * columns + np.tile(np.arange(columns, dtype=np.int64), rows)
-    groups, inverse = np.unique(keys, return_inverse=True)
-    inverse = inverse.ravel()
+    lowest = int(shifts.min())
+    # one bin per (shift, column): a bounded range, so bincount needs no sort
+    keys = (shifts - lowest) * columns + np.tile(np.arange(columns, dtype=np.int64), rows)
+    bins = int(keys.max()) + 1
     high, low = integers >> 26, integers & ((1 << 26) - 1)
     chunk = 1 << 25
     for start in range(0, integers.size, chunk):
         part = slice(start, start + chunk)
-        high_sums = np.bincount(inverse[part], weights=high[part], minlength=len(groups))
-        low_sums = np.bincount(inverse[part], weights=low[part], minlength=len(groups))
-        for key, h, lo in zip(groups.tolist(), high_sums.tolist(), low_sums.tolist(),
+        high_sums = np.bincount(keys[part], weights=high[part], minlength=bins)
+        low_sums = np.bincount(keys[part], weights=low[part], minlength=bins)
+        used = np.flatnonzero((high_sums != 0) | (low_sums != 0))
+        for key, h, lo in zip(used.tolist(), high_sums[used].tolist(), low_sums[used].tolist(),
                               strict=True):
-            if h or lo:
-                shift, column = divmod(key, columns)
-                totals[column] += ((int(h) << 26) + int(lo)) << shift
+            shift, column = divmod(key, columns)
+            totals[column] += ((int(h) << 26) + int(lo)) << (shift + lowest)
     return totals
 
 
