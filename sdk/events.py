@@ -20,7 +20,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .config import UNVERSIONED, SdkConfig
 from .counters import Counters
@@ -185,7 +185,7 @@ class EventBuilder:
             prediction = result
         usage = None
         if error is None and spec.usage is not None:
-            usage = self._extracted_usage(usage_of if spec.usage is True else spec.usage, result)
+            usage = self._extracted_usage(spec.usage, result)
         return self._predictions(
             model=spec.model, version=spec.version, features=features, prediction=prediction,
             latency_ms=(end_ns - start_ns) / 1e6, prediction_id=id_of(number),
@@ -194,10 +194,13 @@ class EventBuilder:
             error=error, user_ids=user_ids, usage=usage, ttft_ms=None,
         )
 
-    def _extracted_usage(self, extractor: Callable[[Any], Any], result: Any) -> dict[str, int] | None:
-        """What a usage extractor gives, checked; a failure drops the usage, not the event."""
+    def _extracted_usage(self, extractor: Callable[[Any], Any] | bool, result: Any) -> dict[str, int] | None:
+        """What the usage extractor gives (``True``: the default one, whose counts need no
+        further check), checked; a failure drops the usage, not the event."""
         try:
-            found = extractor(result)
+            if extractor is True:
+                return usage_of(result)
+            found = cast(Callable[[Any], Any], extractor)(result)
             return None if found is None else checked_usage(found)
         except Exception as exc:
             name = getattr(extractor, "__qualname__", repr(extractor))

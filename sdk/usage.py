@@ -42,25 +42,26 @@ MAX_TOKEN_COUNT = 2**63 - 1
 
 
 def _field(holder: Any, name: str) -> Any:
-    if holder is None:
-        return None
-    if isinstance(holder, Mapping):
+    if type(holder) is dict or isinstance(holder, Mapping):
         return holder.get(name)
     return getattr(holder, name, None)
 
 
 def _count(holder: Any, name: str) -> int | None:
     value = _field(holder, name)
-    return value if type(value) is int and value >= 0 else None
+    return value if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT else None
 
 
 def vendor_usage(usage: Any) -> dict[str, int] | None:
-    """The token counts of an OpenAI- or Anthropic-shaped usage object or dict, if any.
+    """The token counts of an OpenAI- or Anthropic-shaped usage object or dict, if any
+    (already checked: what is not a count is left out).
 
     >>> vendor_usage({"prompt_tokens": 9, "completion_tokens": 4,
     ...               "completion_tokens_details": {"reasoning_tokens": 3}})
     {'input_tokens': 9, 'output_tokens': 4, 'reasoning_tokens': 3}
     """
+    if usage is None:
+        return None
     prompt, completion = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
     if prompt is not None or completion is not None:  # OpenAI chat completions
         counts = {
