@@ -240,7 +240,7 @@ class EventBuilder:
         if ttft_ms is None:
             return None
         if isinstance(ttft_ms, bool) or not isinstance(ttft_ms, int | float):
-            raise InvalidEvent(f"time_to_first_token_ms must be a number, got {type(ttft_ms).__name__}")
+            raise InvalidEvent(f"time to first token (ttft_ms) must be a number, got {type(ttft_ms).__name__}")
         if not math.isfinite(ttft_ms) or ttft_ms < 0:
             self._counters.dropped_field("ttft_ms", f"time to first token must be finite and >= 0, got {ttft_ms!r}")
             return None

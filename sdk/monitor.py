@@ -262,13 +262,13 @@ class Monitor:
         if not call.sampled:
             return
         try:
-            latency_ms = (perf_counter_ns() - call._start_ns) / 1e6
+            end_ns = perf_counter_ns()
             error = exc_type.__name__ if exc_type is not None and issubclass(exc_type, Exception) else None
             tags = {**(self.tags or {}), **tag_map(call.tags)} if call.tags else self.tags
             _client.current().submit((
-                PREDICTION, self.model, self.version, call.features, call.prediction, latency_ms,
-                call.prediction_id, None, tags, self.feature_names, self.redact, self.hash, error,
-                perf_counter_ns(), call.usage, call.ttft_ms,
+                PREDICTION, self.model, self.version, call.features, call.prediction,
+                (end_ns - call._start_ns) / 1e6, call.prediction_id, None, tags, self.feature_names,
+                self.redact, self.hash, error, end_ns, call.usage, call.ttft_ms,
             ))
         except Exception:  # never raise into user code
             pass

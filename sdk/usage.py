@@ -42,6 +42,8 @@ MAX_TOKEN_COUNT = 2**63 - 1
 
 
 def _field(holder: Any, name: str) -> Any:
+    if holder is None:
+        return None
     if type(holder) is dict or isinstance(holder, Mapping):
         return holder.get(name)
     return getattr(holder, name, None)
@@ -60,7 +62,7 @@ def vendor_usage(usage: Any) -> dict[str, int] | None:
     ...               "completion_tokens_details": {"reasoning_tokens": 3}})
     {'input_tokens': 9, 'output_tokens': 4, 'reasoning_tokens': 3}
     """
-    if usage is None:
+    if usage is None:  # the usual case for models that are not generative: keep it quick
         return None
     prompt, completion = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
     if prompt is not None or completion is not None:  # OpenAI chat completions
