@@ -65,7 +65,8 @@ def percentile(sorted_values: list[int], q: float) -> float:
 def measure(variants: dict[str, Callable[[dict[str, Any]], Any]], pairs: int, burst: int,
             pause: float) -> dict[str, Any]:
     """``pairs`` plain/decorated call pairs per variant, the variants taking turns pair by pair
-    (so the event rate is that of one decorated call per pair); added latency per variant."""
+    (so the event rate is that of one decorated call per pair, and the first call after a
+    pause goes to each variant in turn); added latency per variant."""
     inputs = [make_features(i) for i in range(1000)]
     clock = time.perf_counter_ns
     decorated = list(variants.values())
@@ -76,14 +77,14 @@ def measure(variants: dict[str, Callable[[dict[str, Any]], Any]], pairs: int, bu
         decorated[i % len(decorated)](inputs[i % 1000])
     for i in range(pairs * len(decorated)):
         features = inputs[i % 1000]
-        function = decorated[i % len(decorated)]
+        turn = (i + i // burst) % len(decorated)  # each burst starts with the next variant
         start = clock()
         plain_predict(features)
         middle = clock()
-        function(features)
+        decorated[turn](features)
         end = clock()
         plain_ns.append(middle - start)
-        monitored_ns[i % len(decorated)].append(end - middle)
+        monitored_ns[turn].append(end - middle)
         if pause and i % burst == burst - 1:
             time.sleep(pause)
     plain_ns.sort()
