@@ -1,7 +1,7 @@
 """Thread-safe counts behind ``infersight.stats()``: sent, dropped by reason, errors.
 
 The call path only touches this object when it drops an event because the queue is full
-(:meth:`Counters.queue_full`, which takes no lock), so the lock is never taken on the call path.
+(:meth:`Counters.queue_full`, which takes the lock only for the first one, to log it).
 
 >>> counters = Counters()
 >>> counters.queue_full(); counters.dropped("queue_full"); counters.sent(5)

@@ -45,7 +45,7 @@ from .config import check_sample_rate, field_names, tag_map
 from .extract import is_data_like
 from .records import CALL, PREDICTION
 
-__all__ = ["Monitor", "MonitoredCall", "monitor"]
+__all__ = ["FirstTokenStream", "Monitor", "MonitoredCall", "monitor"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")

@@ -98,6 +98,17 @@ def test_results_without_usage_send_no_usage_and_usage_false_turns_it_off(memory
     assert all(p.usage == {} for p in _decoded(memory))  # events without usage stay valid
 
 
+def test_async_functions_report_usage_too(memory: MemoryTransport) -> None:
+    @infersight.monitor(model="chat", prediction=lambda out: out["text"])
+    async def complete(prompt: str) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"text": "ok", "usage": {"input_tokens": 4, "output_tokens": 1}}
+
+    assert asyncio.run(complete("hi")) == {"text": "ok", "usage": {"input_tokens": 4, "output_tokens": 1}}
+    [event] = _events(memory)
+    assert (event["prediction"], event["usage"]) == ("ok", {"input_tokens": 4, "output_tokens": 1})
+
+
 def test_custom_extractor_and_one_that_fails_never_cost_the_event(memory: MemoryTransport) -> None:
     @infersight.monitor(model="chat", prediction=lambda out: out["text"],
                         usage=lambda out: {"input_tokens": out["n_in"], "output_tokens": out["n_out"],
