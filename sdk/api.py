@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from time import time_ns
+from time import perf_counter_ns
 from typing import Any
 
 from . import client as _client
@@ -90,17 +90,33 @@ def log_prediction(
     feature_names: Sequence[str] | None = None,
     redact: Iterable[str] = (),
     hash: Iterable[str] = (),
+    usage: Any = None,
+    error: str | BaseException | type[BaseException] | None = None,
+    time_to_first_token_ms: float | None = None,
 ) -> str:
     """Log one prediction (or one per row of a DataFrame/2-D array); returns its prediction id.
 
     ``ts``: the event time (datetime, RFC 3339 string or epoch seconds; default now), for
-    backfills and replays. Never sampled, never raises.
+    backfills and replays. ``usage``: token counts by name (``input_tokens``,
+    ``output_tokens``, ``cached_input_tokens``, ``reasoning_tokens``) or a vendor's usage
+    object (OpenAI or Anthropic ``response.usage``). ``error``: the exception (or its type's
+    name) of a call that failed; the prediction is then ``null``. ``time_to_first_token_ms``:
+    of a streamed response. Never sampled, never raises: a malformed value drops the event
+    (``invalid_event``), a negative or NaN time to first token only that field.
 
     >>> import infersight
     >>> infersight.init(transport="memory")
     >>> infersight.log_prediction(model="fraud", version="3", features={"amount": 7},
     ...                           prediction=0.1, prediction_id="abc", ts="2024-05-01T12:00:00Z")
     'abc'
+    >>> pid = infersight.log_prediction(model="chat", features={"prompt_chars": 80}, prediction="Hi!",
+    ...                                 usage={"input_tokens": 20, "output_tokens": 3},
+    ...                                 latency_ms=410.0, time_to_first_token_ms=95.5)
+    >>> infersight.flush()
+    True
+    >>> event = infersight.sdk.active_transport().events[-1]
+    >>> event["usage"], event["ttft_ms"]
+    ({'input_tokens': 20, 'output_tokens': 3}, 95.5)
     >>> infersight.shutdown()
     """
     try:
@@ -109,7 +125,7 @@ def log_prediction(
         _ids.LAST_PREDICTION_ID.set(prediction_id if isinstance(prediction_id, str) else str(prediction_id))
         _client.current().submit((
             PREDICTION, model, version, features, prediction, latency_ms, prediction_id, ts, tags,
-            feature_names, redact, hash, None, time_ns(),
+            feature_names, redact, hash, error, perf_counter_ns(), usage, time_to_first_token_ms,
         ))
     except Exception:  # never raise into user code
         pass
@@ -122,7 +138,7 @@ def log_label(model: str, prediction_id: str, label: Any, ts: Any = None) -> Non
     Labels may arrive before or after their prediction; ``ts`` defaults to now. Never raises.
     """
     try:  # noqa: SIM105 - a bare try costs nothing on the call path, suppress() does
-        _client.current().submit((LABEL, model, prediction_id, label, ts, time_ns()))
+        _client.current().submit((LABEL, model, prediction_id, label, ts, perf_counter_ns()))
     except Exception:  # never raise into user code
         pass
 
@@ -145,12 +161,14 @@ def shutdown(timeout: float = 5.0) -> None:
 
 
 def stats() -> dict[str, Any]:
-    """Counts: ``queued``, ``sent``, ``dropped`` (total) and ``dropped_by_reason``, ``errors``
-    (failed send attempts, retried) and ``last_error``, plus the transport. Never raises."""
+    """Counts: ``queued``, ``sent``, ``dropped`` (total) and ``dropped_by_reason``,
+    ``dropped_fields`` (fields left out of events still sent: ``usage``, ``ttft_ms``),
+    ``errors`` (failed send attempts, retried) and ``last_error``, plus the transport.
+    Never raises."""
     try:
         return _client.current().stats()
     except Exception as exc:
-        return {"queued": 0, "sent": 0, "dropped": 0, "dropped_by_reason": {}, "errors": 1,
+        return {"queued": 0, "sent": 0, "dropped": 0, "dropped_by_reason": {}, "dropped_fields": {}, "errors": 1,
                 "last_error": f"stats unavailable: {type(exc).__name__}: {exc}"}
 
 

@@ -43,10 +43,12 @@ class BackgroundThread:
         self._wake = wake
         self._config = config
         self._counters = counters
-        self._builder = EventBuilder(config)
+        self._builder = EventBuilder(config, counters)
         self._batcher = Batcher(config.batch_size, config.batch_bytes, config.flush_interval)
         self._sender = Sender(transport, counters, MAX_IN_FLIGHT, config.max_backoff)
         self._stopping = False
+        self._drop_reason = "shutdown"
+        self.abandoned = False
         self.buffered_events = 0
         self.thread = threading.Thread(target=self.run, name="infersight-sdk-worker", daemon=True)
 
@@ -57,11 +59,24 @@ class BackgroundThread:
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self, deadline: float) -> None:
-        """Finish: drain and send what is queued until ``deadline`` (monotonic), then close."""
+    def stop(self, deadline: float, drop_reason: str = "shutdown") -> None:
+        """Finish: drain and send what is queued until ``deadline`` (monotonic), then close;
+        what is left then is dropped as ``drop_reason``."""
+        self._drop_reason = drop_reason
         self._stopping = True
-        self._sender.give_up_at(deadline)
+        self._sender.give_up_at(deadline, drop_reason)
         self._wake.set()
+
+    def abandon(self) -> int:
+        """For a thread stuck past its deadline: the events it still holds (queued, batched,
+        in flight), which the caller counts; whatever the thread does later goes uncounted."""
+        unsent = sum(1 for record in list(self._queue) if record[0] != FLUSH)
+        unsent += self.buffered_events + self.in_flight_events
+        self.abandoned = True
+        self._queue.clear()
+        self._counters = Counters(silent=True)
+        self._sender.count_into(self._counters)
+        return unsent
 
     def run(self) -> None:
         while True:
@@ -87,6 +102,7 @@ class BackgroundThread:
     def _drain(self) -> None:
         queue = self._queue
         handled = 0
+        self._builder.sync_clock()
         while True:
             try:
                 record = queue.popleft()
@@ -145,7 +161,7 @@ class BackgroundThread:
             record: Any = leftover.popleft()
             if record[0] == FLUSH:
                 continue
-            self._counters.dropped("shutdown", 1)
+            self._counters.dropped(self._drop_reason, 1)
         self._sender.abandon()
         try:
             remaining = self._sender_deadline()

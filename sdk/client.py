@@ -1,8 +1,8 @@
 """The client: the bounded queue, the lazily started worker, flush/shutdown, fork safety.
 
 The call path touches :meth:`Client.submit` only: a length check and a
-``deque.append`` (atomic, no lock), plus setting the worker's wake-up Event when a
-batch's worth is waiting. With many threads submitting at once the queue may overshoot
+``deque.append`` (atomic, no lock), plus starting the worker with the first record and
+setting its wake-up Event when a batch's worth is waiting. With many threads submitting at once the queue may overshoot
 its bound by at most one record per thread.
 
 No thread starts at import: the worker starts with the first event. A forked child
@@ -39,7 +39,6 @@ class Client:
         self.transport = transport
         self.sample_rate = config.sample_rate
         self._capacity = config.queue_size
-        self._wake_at = config.batch_size
         self._closed = False
         self._reset_runtime_state()
 
@@ -49,19 +48,29 @@ class Client:
         self._lock = threading.Lock()
         self.counters = Counters()
         self._background: BackgroundThread | None = None
+        self._wake_at = 0  # queue length that calls _nudge: 0 until the worker runs
         self._pid = os.getpid()
 
     # -- call path ---------------------------------------------------------------------
     def submit(self, record: QueueItem) -> None:
         """Queue one record without blocking; drop and count it when the queue is full."""
         queue = self._queue
-        if len(queue) >= self._capacity:
-            self.counters.dropped("shutdown" if self._closed else "queue_full")
+        size = len(queue)
+        if size >= self._capacity:
+            if self._closed:
+                self.counters.dropped("shutdown")
+            else:
+                self.counters.queue_full()
             return
         queue.append(record)
+        if size >= self._wake_at:
+            self._nudge()
+
+    def _nudge(self) -> None:
+        """Start the worker with the first record; wake it once a batch's worth is queued."""
         if self._background is None:
             self._start_background()
-        if len(queue) >= self._wake_at and not self._wake.is_set():
+        elif not self._wake.is_set():
             self._wake.set()
 
     # -- background --------------------------------------------------------------------
@@ -80,6 +89,7 @@ class Client:
             except RuntimeError:  # the interpreter is shutting down
                 return
             self._background = background
+            self._wake_at = self.config.batch_size - 1
             _register_exit_flush(self)
 
     def _after_fork_in_child(self) -> None:
@@ -101,8 +111,9 @@ class Client:
         self._wake.set()
         return done.wait(max(0.0, timeout))
 
-    def shutdown(self, timeout: float = 5.0) -> bool:
-        """Flush within ``timeout``, stop the background thread, close the transport; later events are dropped."""
+    def shutdown(self, timeout: float = 5.0, drop_reason: str = "shutdown") -> bool:
+        """Flush, stop the background thread and close the transport, all within ``timeout``;
+        what is still unsent then is dropped as ``drop_reason``, and so are later events."""
         deadline = time.monotonic() + max(0.0, timeout)
         with self._lock:
             if self._closed:
@@ -112,29 +123,33 @@ class Client:
         self._capacity = 0
         background = self._background
         if background is None:
-            self._drop_queued()
+            self._drop_queued(drop_reason)
             try:
                 self.transport.close(max(0.0, deadline - time.monotonic()))
             except Exception as exc:
                 self.counters.error(exc)
             return flushed
-        background.stop(deadline)
+        background.stop(deadline, drop_reason)
         if background.thread is not threading.current_thread():
-            background.thread.join(max(0.0, deadline - time.monotonic()) + 0.5)
+            background.thread.join(max(0.0, deadline - time.monotonic()))
+            if background.thread.is_alive():  # stuck in a transport call past the deadline
+                unsent = background.abandon()
+                if unsent:
+                    self.counters.dropped(drop_reason, unsent)
         return flushed
 
-    def _drop_queued(self) -> None:
+    def _drop_queued(self, reason: str) -> None:
         while self._queue:
             record = self._queue.popleft()
             if record[0] != FLUSH:
-                self.counters.dropped("shutdown")
+                self.counters.dropped(reason)
 
     def stats(self) -> dict[str, Any]:
         """Counts for ``infersight.stats()``."""
         snapshot = self.counters.snapshot()
         background = self._background
         queued = sum(1 for record in list(self._queue) if record[0] != FLUSH)
-        if background is not None:
+        if background is not None and not background.abandoned:
             queued += background.buffered_events + background.in_flight_events
         return {
             "queued": queued,
@@ -237,7 +252,7 @@ def _flush_at_exit() -> None:
     client = _current
     if client is not None and client._pid == os.getpid():
         with contextlib.suppress(Exception):  # nothing may escape at exit
-            client.shutdown(client.config.exit_timeout)
+            client.shutdown(client.config.exit_timeout, drop_reason="exit_timeout")
 
 
 _main_pid = os.getpid()

@@ -8,9 +8,9 @@ applying per-model defaults, formatting timestamps.
 >>> from infersight.sdk.records import PREDICTION
 >>> builder = EventBuilder(build_config(transport="memory", hash=["email"]))
 >>> record = (PREDICTION, "fraud", "3", {"amount": 5, "email": "a@b.c"}, 0.9, 4.0, "id-1",
-...           "2024-05-01T12:00:00Z", None, None, (), (), None, None)
->>> [(topic, event["features"]) for topic, event in builder.build(record)]
-[('infersight.events', {'amount': 5, 'email': 'd648b243a3e817ea'})]
+...           "2024-05-01T12:00:00Z", None, None, (), (), None, 0, {"input_tokens": 12.0}, None)
+>>> [(topic, event["features"], event["usage"]) for topic, event in builder.build(record)]
+[('infersight.events', {'amount': 5, 'email': 'd648b243a3e817ea'}, {'input_tokens': 12})]
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .config import UNVERSIONED, SdkConfig
+from .counters import Counters
 from .extract import (
     Scalar,
     clean_prediction,
@@ -30,7 +31,9 @@ from .extract import (
     feature_rows,
     prediction_rows,
 )
+from .ids import id_of
 from .records import CALL, LABEL, PREDICTION, QueueItem
+from .usage import checked_usage, usage_of
 from .wire import EVENTS_TOPIC, LABELS_TOPIC
 
 __all__ = ["EventBuilder", "ExtractError", "InvalidEvent", "format_ts", "hash_value", "parse_ts"]
@@ -128,11 +131,35 @@ def _run(extractor: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise ExtractError(f"extractor {name} raised {type(exc).__name__}: {exc}") from exc
 
 
-class EventBuilder:
-    """Builds wire events from records with the client's configuration."""
+def _error_name(error: Any) -> str | None:
+    """``log_prediction(error=...)``: an exception type's name, or the exception (or its type)."""
+    if error is None:
+        return None
+    if isinstance(error, str):
+        return _required_str(error, "error")
+    if isinstance(error, BaseException):
+        return type(error).__name__
+    if isinstance(error, type) and issubclass(error, BaseException):
+        return error.__name__
+    raise InvalidEvent(f"error must be an exception type's name, got {type(error).__name__}")
 
-    def __init__(self, config: SdkConfig) -> None:
+
+class EventBuilder:
+    """Builds wire events from records with the client's configuration.
+
+    ``counters`` receives the fields dropped from events that are still sent (a usage the
+    extractor could not give, a negative or NaN ``ttft_ms``).
+    """
+
+    def __init__(self, config: SdkConfig, counters: Counters | None = None) -> None:
         self._config = config
+        self._counters = counters if counters is not None else Counters()
+        self._wall_offset_ns = 0
+        self.sync_clock()
+
+    def sync_clock(self) -> None:
+        """Re-read the wall clock that ``perf_counter_ns`` readings are converted with."""
+        self._wall_offset_ns = time.time_ns() - time.perf_counter_ns()
 
     def build(self, record: QueueItem) -> list[Routed]:
         """The events of one record; raises ExtractError or InvalidEvent to drop it."""
@@ -146,7 +173,7 @@ class EventBuilder:
         raise InvalidEvent(f"unknown record kind {kind!r}")
 
     def _from_call(self, record: QueueItem) -> list[Routed]:
-        _, spec, args, kwargs, result, error, latency_ns, wall_ns, prediction_id, user_ids = record
+        _, spec, args, kwargs, result, error, start_ns, end_ns, number, user_ids = record
         call_args = args[1:] if spec.drops_self else args
         if spec.features is not None:
             features = _run(spec.features, *call_args, **kwargs)
@@ -156,16 +183,33 @@ class EventBuilder:
             prediction = _run(spec.prediction, result)
         else:
             prediction = result
+        usage = None
+        if error is None and spec.usage is not None:
+            usage = self._extracted_usage(spec.usage, result)
         return self._predictions(
             model=spec.model, version=spec.version, features=features, prediction=prediction,
-            latency_ms=latency_ns / 1e6, prediction_id=prediction_id, ts=format_ts(wall_ns),
-            tags=spec.tags, feature_names=spec.feature_names, redact=spec.redact, hashed=spec.hash,
-            error=error, user_ids=user_ids,
+            latency_ms=(end_ns - start_ns) / 1e6, prediction_id=id_of(number),
+            ts=format_ts(end_ns + self._wall_offset_ns), tags=spec.tags,
+            feature_names=spec.feature_names, redact=spec.redact, hashed=spec.hash,
+            error=error, user_ids=user_ids, usage=usage, ttft_ms=None,
         )
+
+    def _extracted_usage(self, extractor: Callable[[Any], Any] | bool, result: Any) -> dict[str, int] | None:
+        """What the usage extractor gives (``True``: the default one, whose counts need no
+        further check), checked; a failure drops the usage, not the event."""
+        try:
+            if extractor is True:
+                return usage_of(result)
+            found = cast(Callable[[Any], Any], extractor)(result)
+            return None if found is None else checked_usage(found)
+        except Exception as exc:
+            name = getattr(extractor, "__qualname__", repr(extractor))
+            self._counters.dropped_field("usage", f"usage extractor {name}: {type(exc).__name__}: {exc}")
+            return None
 
     def _from_prediction(self, record: QueueItem) -> list[Routed]:
         (_, model, version, features, prediction, latency_ms, prediction_id, ts, tags,
-         feature_names, redact, hashed, error, wall_ns) = record
+         feature_names, redact, hashed, error, at_ns, usage, ttft_ms) = record
         if latency_ms is not None:
             if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float):
                 raise InvalidEvent(f"latency_ms must be a number, got {type(latency_ms).__name__}")
@@ -175,19 +219,41 @@ class EventBuilder:
             model=model, version=version, features=features, prediction=prediction,
             latency_ms=None if latency_ms is None else float(latency_ms),
             prediction_id=_required_str(prediction_id, "prediction_id"),
-            ts=parse_ts(ts) if ts is not None else format_ts(wall_ns if wall_ns else time.time_ns()),
+            ts=parse_ts(ts) if ts is not None else format_ts(at_ns + self._wall_offset_ns),
             tags=tags, feature_names=feature_names, redact=redact, hashed=hashed,
-            error=error, user_ids=None,
+            error=_error_name(error), user_ids=None, usage=self._given_usage(usage),
+            ttft_ms=self._ttft(ttft_ms),
         )
 
+    @staticmethod
+    def _given_usage(usage: Any) -> dict[str, int] | None:
+        """A usage passed explicitly: a malformed one is the caller's bug, the event is refused."""
+        if usage is None:
+            return None
+        try:
+            return checked_usage(usage)
+        except ValueError as exc:
+            raise InvalidEvent(str(exc)) from None
+
+    def _ttft(self, ttft_ms: Any) -> float | None:
+        """A time to first token: not a number refuses the event, a negative or NaN one is dropped."""
+        if ttft_ms is None:
+            return None
+        if isinstance(ttft_ms, bool) or not isinstance(ttft_ms, int | float):
+            raise InvalidEvent(f"time to first token (ttft_ms) must be a number, got {type(ttft_ms).__name__}")
+        if not math.isfinite(ttft_ms) or ttft_ms < 0:
+            self._counters.dropped_field("ttft_ms", f"time to first token must be finite and >= 0, got {ttft_ms!r}")
+            return None
+        return float(ttft_ms)
+
     def _from_label(self, record: QueueItem) -> list[Routed]:
-        _, model, prediction_id, label, ts, wall_ns = record
+        _, model, prediction_id, label, ts, at_ns = record
         event: Event = {
             "type": "label",
             "model": _required_str(model, "model"),
             "prediction_id": _required_str(prediction_id, "prediction_id"),
             "label": clean_prediction(label),
-            "ts": parse_ts(ts) if ts is not None else format_ts(wall_ns),
+            "ts": parse_ts(ts) if ts is not None else format_ts(at_ns + self._wall_offset_ns),
         }
         return [(LABELS_TOPIC, event)]
 
@@ -195,7 +261,7 @@ class EventBuilder:
         self, *, model: Any, version: Any, features: Any, prediction: Any, latency_ms: float | None,
         prediction_id: str, ts: str, tags: Mapping[str, str] | None,
         feature_names: Any, redact: Iterable[str], hashed: Iterable[str], error: str | None,
-        user_ids: Any,
+        user_ids: Any, usage: dict[str, int] | None, ttft_ms: float | None,
     ) -> list[Routed]:
         model = _required_str(model, "model")
         defaults = self._config.model_defaults(model)
@@ -230,7 +296,11 @@ class EventBuilder:
             }
             if error is not None:
                 event["error"] = error
+            if ttft_ms is not None:
+                event["ttft_ms"] = ttft_ms
             events.append((EVENTS_TOPIC, event))
+        if usage and events:  # once per call: a batch call's usage goes on its first row, so sums stay right
+            events[0][1]["usage"] = usage
         return events
 
     def _redact(self, row: dict[str, Scalar], drop: frozenset[str], hide: frozenset[str]) -> dict[str, Scalar]:

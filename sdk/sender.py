@@ -2,7 +2,8 @@
 
 Runs on the background thread only. A message is retried (exponential backoff, capped)
 until the transport accepts and delivers it, unless the failure is permanent
-(``send_error``) or the shutdown deadline has passed (``shutdown``). While it retries,
+(``send_error``) or the shutdown deadline has passed (``shutdown``, or ``exit_timeout`` at
+interpreter exit). While it retries,
 the worker does not drain the queue, so new events wait there up to the queue's bound
 and are dropped (``queue_full``) beyond it: buffering is bounded, and sending resumes by
 itself when the destination comes back.
@@ -52,6 +53,7 @@ class Sender:
         self._max_backoff = max_backoff
         self._in_flight: deque[tuple[Delivery, OutgoingBatch]] = deque()
         self._give_up_at: float | None = None
+        self._give_up_reason = "shutdown"
         self._stop = threading.Event()
         self.in_flight_events = 0
 
@@ -60,10 +62,15 @@ class Sender:
         """When retrying stops (monotonic seconds), once shutdown has set it."""
         return self._give_up_at
 
-    def give_up_at(self, deadline: float) -> None:
-        """From ``deadline`` (monotonic) on, stop retrying: count what is left as ``shutdown``."""
+    def give_up_at(self, deadline: float, reason: str = "shutdown") -> None:
+        """From ``deadline`` (monotonic) on, stop retrying: count what is left as ``reason``."""
+        self._give_up_reason = reason
         self._give_up_at = deadline
         self._stop.set()  # interrupts a backoff sleep
+
+    def count_into(self, counters: Counters) -> None:
+        """Report to ``counters`` from now on."""
+        self._counters = counters
 
     def _past_deadline(self) -> bool:
         return self._give_up_at is not None and time.monotonic() >= self._give_up_at
@@ -77,25 +84,29 @@ class Sender:
                 pending.extend(self._settle(block=True))
 
     def _hand_over(self, message: OutgoingBatch) -> bool:
+        self.in_flight_events += message.events  # from here until delivered or dropped
         while True:
             if message.attempts:
                 delay = min(self._max_backoff, _FIRST_BACKOFF * 2 ** (message.attempts - 1))
                 self._stop.wait(delay)
             if self._past_deadline():
-                self._counters.dropped("shutdown", message.events)
+                self._drop(self._give_up_reason, message)
                 return False
             try:
                 delivery = self.transport.send(message.topic, message.key, message.value)
             except PermanentSendError as exc:
-                self._counters.dropped("send_error", message.events, str(exc))
+                self._drop("send_error", message, str(exc))
                 return False
             except Exception as exc:
                 message.attempts += 1
                 self._counters.error(exc)
                 continue
             self._in_flight.append((delivery, message))
-            self.in_flight_events += message.events
             return True
+
+    def _drop(self, reason: str, message: OutgoingBatch, detail: str | None = None) -> None:
+        self.in_flight_events -= message.events
+        self._counters.dropped(reason, message.events, detail)
 
     def _settle(self, block: bool) -> list[OutgoingBatch]:
         """Record finished deliveries (oldest first); return those to retry.
@@ -140,8 +151,8 @@ class Sender:
         return True
 
     def abandon(self) -> None:
-        """Count everything still in flight as dropped (``shutdown``)."""
+        """Count everything still in flight as dropped (``shutdown`` or the give-up reason)."""
         while self._in_flight:
             _, message = self._in_flight.popleft()
-            self._counters.dropped("shutdown", message.events)
+            self._counters.dropped(self._give_up_reason, message.events)
         self.in_flight_events = 0

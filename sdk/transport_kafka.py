@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -133,7 +134,13 @@ class KafkaTransport(Transport):
         if self._producer is None:
             from kafka import KafkaProducer  # lazily: keeps `import infersight` fast
 
-            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.producer_options)
+            producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.producer_options)
+            # kafka-python's own exit hook would flush again (up to 2 s more) after the SDK's
+            # exit flush, which closes the producer within its own deadline.
+            unregister = getattr(producer, "_unregister_cleanup", None)
+            if callable(unregister):
+                unregister()
+            self._producer = producer
         return self._producer
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> Delivery:
@@ -152,6 +159,7 @@ class KafkaTransport(Transport):
         producer, self._producer = self._producer, None
         if producer is None:
             return
+        deadline = time.monotonic() + max(0.0, timeout)
         try:
             producer.close(timeout=max(0.0, timeout))
         except Exception:
@@ -161,7 +169,7 @@ class KafkaTransport(Transport):
             if sender is not None:
                 with contextlib.suppress(Exception):
                     sender.force_close()
-                    sender.join(1.0)
+                    sender.join(max(0.0, min(1.0, deadline - time.monotonic())))
             with contextlib.suppress(Exception):
                 producer.close(timeout=0)
             if getattr(producer, "_closed", True) is False:

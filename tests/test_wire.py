@@ -88,6 +88,15 @@ def test_a_failed_call_round_trips_with_its_error_type() -> None:
     assert decode_batch(encode_batch([event])).predictions == [event]
 
 
+def test_token_usage_and_time_to_first_token_round_trip_and_are_optional() -> None:
+    event = prediction(usage={"input_tokens": 2051, "output_tokens": 95, "cached_input_tokens": 1920,
+                              "audio_tokens": 4}, ttft_ms=212.5)
+    assert decode_batch(encode_batch([event])).predictions == [event]
+    without = decode_batch(message(event_dict())).predictions[0]
+    assert (without.usage, without.ttft_ms) == ({}, None)
+    assert b"usage" not in encode_batch([prediction()])  # old consumers see the event they knew
+
+
 def test_mappings_in_wire_shape_encode_like_structs() -> None:
     as_mapping = event_dict() | {"ts": TS}
     assert encode_batch([as_mapping]) == encode_batch([prediction()])
@@ -167,6 +176,11 @@ BAD_EVENTS = [
     ("limit_exceeded", event_dict(features={"s": "v" * 5000}), 'events[1].features["s"]: more than 4096 characters'),
     ("limit_exceeded", event_dict(features={f"f{i}": 0.0 for i in range(1001)}), "events[1].features: more than 1000 entries"),
     ("limit_exceeded", event_dict(tags={"t" * 300: "v"}), 'events[1].tags["' + "t" * 40 + '…"] (name): more than 256 characters'),
+    ("wrong_type", event_dict(usage={"input_tokens": 12.0}), 'events[1].usage["input_tokens"]: expected integer, got number'),
+    ("wrong_type", event_dict(usage=None), "events[1].usage: expected object, got null"),
+    ("invalid_value", event_dict(usage={"output_tokens": -1}), 'events[1].usage["output_tokens"]: must be >= 0'),
+    ("invalid_value", event_dict(ttft_ms=-0.5), "events[1].ttft_ms: must be >= 0.0"),
+    ("limit_exceeded", event_dict(usage={f"k{i}": 1 for i in range(17)}), "events[1].usage: more than 16 entries"),
 ]  # fmt: skip
 
 

@@ -49,6 +49,8 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_STRING_CHARS)]
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+TokenCount = Annotated[int, msgspec.Meta(ge=0)]
+"""A ``usage`` entry: a number of tokens."""
 FeatureValue = float | Text | bool | None
 """A feature value: numbers (integers are read as floats), strings, booleans; null = missing."""
 LabelValue = Text | int | float | bool
@@ -106,9 +108,7 @@ class Prediction(msgspec.Struct, tag_field="type", tag="prediction", gc=False, o
     latency_ms: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
     tags: Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_TAGS)] = {}
     error: Name | None = None
-    usage: Annotated[
-        dict[Name, Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_length=MAX_USAGE_KEYS)
-    ] = {}
+    usage: Annotated[dict[Name, TokenCount], msgspec.Meta(max_length=MAX_USAGE_KEYS)] = {}
     """Token counts of a generative call (:data:`USAGE_KEYS`); empty when not reported."""
     ttft_ms: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
     """Time to the first streamed token or chunk, in milliseconds."""

@@ -6,7 +6,7 @@ import re
 from typing import Any, Final
 
 import msgspec
-from infersight.sdk.wire.events import FeatureValue, Name, Probability, Text
+from infersight.sdk.wire.events import FeatureValue, Name, Probability, Text, TokenCount
 
 _object_decoder: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
@@ -22,7 +22,9 @@ _ENTRY_DECODERS: Final[dict[str, msgspec.json.Decoder[Any]]] = {
     ".features": msgspec.json.Decoder(FeatureValue),
     ".tags": msgspec.json.Decoder(Text),
     ".prediction.score": msgspec.json.Decoder(Probability),
+    ".usage": msgspec.json.Decoder(TokenCount),
 }
+_BOUND: Final = re.compile(r"Expected `(?:float|int)` (.*)")
 
 
 def kind_of(raw: bytes | msgspec.Raw) -> str:
@@ -60,8 +62,8 @@ def explain(raw: bytes, message: str) -> tuple[str, str]:
         return "limit_exceeded", f"{path}: more than {text.rsplit(' ', 1)[1]} {unit}"
     if " of length >= " in text:
         return "invalid_value", f"{path}: must not be empty"
-    if text.startswith("Expected `float` "):
-        return "invalid_value", f"{path}: must be {text.removeprefix('Expected `float` ')}"
+    if bound := _BOUND.match(text):
+        return "invalid_value", f"{path}: must be {bound[1]}"
     return "invalid_value", f"{path}: {text}"
 
 
