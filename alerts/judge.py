@@ -91,9 +91,9 @@ def judge_window(
 def _threshold_candidate(judgement: Judgement) -> Candidate:
     rule, latest = judgement.rule, judgement.latest
     target = rule.metric + (f"[{judgement.feature}]" if judgement.feature else "")
-    threshold = "n/a" if judgement.threshold is None else f"{judgement.threshold:.4g}"
-    value = "n/a" if latest.value is None else f"{latest.value:.4g}"
-    reference = "" if judgement.reference is None else f", reference {judgement.reference:.4g}"
+    threshold = "n/a" if judgement.threshold is None else _number(judgement.threshold)
+    value = "n/a" if latest.value is None else _number(latest.value)
+    reference = "" if judgement.reference is None else f", reference {_number(judgement.reference)}"
     evidence = judgement.evidence()
     if rule.total == "day":
         summary = (
@@ -140,6 +140,15 @@ def _threshold_candidate(judgement: Judgement) -> Candidate:
         windows=[w.to_dict() for w in judgement.windows],
         evidence=evidence,
     )
+
+
+def _number(value: float) -> str:
+    """Four significant digits, without an exponent for everyday magnitudes.
+
+    >>> _number(30000.0), _number(0.09167), _number(61.234)
+    ('30,000', '0.09167', '61.23')
+    """
+    return f"{value:,.0f}" if 1e4 <= abs(value) < 1e15 else f"{value:.4g}"
 
 
 def _retraining_candidate(

@@ -1,6 +1,7 @@
 """What ``infersight demo`` prints while it runs: windows as they are evaluated (drift share
-and the features moving most), realised performance once the labels are in, and alert
-state changes with their evidence. It reads the same tables the API serves.
+and the features moving most), realised performance once the labels are in, the generative
+model's inference health (calls, errors, latency, tokens, cost), and alert state changes with
+their evidence. It reads the same tables the API serves.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ class ConsoleReporter:
     reference_f1: float | None
     echo: Callable[[str], None]
     color: bool = False
+    health_model: str | None = None
+    """A second model whose inference health is narrated (the generative assistant)."""
     min_gap_s: float = 0.5
     """Wall seconds between two window lines (more windows close at high speeds)."""
     _printed_drift: set[datetime] = field(default_factory=set)
     _printed_perf: set[datetime] = field(default_factory=set)
+    _printed_health: set[datetime] = field(default_factory=set)
+    _last_health_line: float = 0.0
+    _health_failing: bool = False
     _alert_status: dict[str, str] = field(default_factory=dict)
     _last_line: float = 0.0
     _last_perf_line: float = 0.0
@@ -53,23 +59,29 @@ class ConsoleReporter:
         latest event time it committed) is a window past their close."""
         from infersight.storage.watermarks import load_watermarks
 
+        models = [self.model] + ([self.health_model] if self.health_model else [])
         with self.sessions() as session:
-            watermark = load_watermarks(session, [self.model]).get(self.model)
+            watermarks = load_watermarks(session, models)
+            watermark = watermarks.get(self.model)
             if watermark is not None:
                 done = watermark - timedelta(seconds=self.window_s)
                 self._windows(session, done)
                 self._performance(session, done)
-            self._alerts(session)
+            if self.health_model and self.health_model in watermarks:
+                self._health(session, watermarks[self.health_model]
+                             - timedelta(seconds=self.window_s))
+            for model in models:
+                self._alerts(session, model)
 
     def _points(self, session: Session, metrics: tuple[str, ...], start: datetime,
-                end: datetime, feature: str | None = "") -> list[Any]:
+                end: datetime, feature: str | None = "", model: str | None = None) -> list[Any]:
         from infersight.storage.metrics import metric_point_rows
 
         rows = [(window_start, point_feature, metric, value)
                 for name in metrics
                 for window_start, _end, _version, point_feature, metric, value, _size
-                in metric_point_rows(session, self.model, metric=name, feature=feature,
-                                     start=start, end=end)]
+                in metric_point_rows(session, model or self.model, metric=name,
+                                     feature=feature, start=start, end=end)]
         return sorted(rows, key=lambda row: row[0])
 
     def _windows(self, session: Session, sim_now: datetime) -> None:
@@ -139,10 +151,40 @@ class ConsoleReporter:
             line = f"labels in for {start:%H:%M}: F1 {f1:.2f}{reference}{est}{cov}"
             self.echo(self._style(line, YELLOW) if dropped else self._style(line, DIM))
 
-    def _alerts(self, session: Session) -> None:
+    def _health(self, session: Session, sim_now: datetime) -> None:
+        """One line per closed window of the health model (throttled, but every change
+        between failing and healthy is shown)."""
+        assert self.health_model is not None
+        closed_before = sim_now - timedelta(seconds=self.window_s + self.lateness_s)
+        since = closed_before - timedelta(seconds=self.window_s * 30)
+        rows = self._points(session, HEALTH_METRICS, since, closed_before,
+                            model=self.health_model)
+        errors = self._points(session, ("error_count",), since, closed_before, None,
+                              model=self.health_model)
+        windows: dict[datetime, dict[str, float | None]] = {}
+        for start, _feature, metric, value in rows:
+            if start not in self._printed_health:
+                windows.setdefault(start, {})[metric] = value
+        for start, values in sorted(windows.items()):
+            if values.get("request_count") is None:
+                continue
+            self._printed_health.add(start)
+            failing = (values.get("error_rate") or 0.0) > 0.02
+            now = time.monotonic()
+            if failing == self._health_failing and now - self._last_health_line < \
+                    self.min_gap_s * 4:
+                continue
+            self._health_failing = failing
+            self._last_health_line = now
+            types = sorted(((v or 0.0, f) for s, f, _m, v in errors if s == start and f),
+                           reverse=True)
+            line = health_line(self.health_model, start, values, [f for _v, f in types[:2]])
+            self.echo(self._style(line, RED) if failing else self._style(line, CYAN))
+
+    def _alerts(self, session: Session, model: str) -> None:
         from infersight.storage.alert_states import list_states
 
-        for row in list_states(session, model=self.model, limit=None):
+        for row in list_states(session, model=model, limit=None):
             before = self._alert_status.get(row.dedup_key)
             self._alert_status[row.dedup_key] = row.status
             if row.status == before or row.status not in ("firing", "resolved"):
@@ -159,6 +201,40 @@ class ConsoleReporter:
                     self.echo(self._style(f"    {line}", RED))
             else:
                 self.echo(self._style(f"alert resolved  {row.rule}", GREEN))
+
+
+HEALTH_METRICS = ("request_count", "error_rate", "latency_p95_ms",
+                  "time_to_first_token_p95_ms", "input_tokens", "output_tokens", "cost")
+
+
+def health_line(model: str, start: datetime, values: dict[str, float | None],
+                error_types: list[str]) -> str:
+    """The narration of one window's inference health.
+
+    >>> from datetime import datetime
+    >>> health_line("chat", datetime(2026, 1, 1, 9, 30), {"request_count": 240,
+    ...     "error_rate": 0.125, "latency_p95_ms": 5210.0, "time_to_first_token_p95_ms": 480.0,
+    ...     "input_tokens": 120_000, "output_tokens": 43_000, "cost": 0.7214},
+    ...     ["TimeoutError", "RateLimitError"])
+    'chat 09:30  240 calls  errors 12.5 % (TimeoutError, RateLimitError)  p95 5.2 s  first token p95 480 ms  163k tokens  cost 0.72'
+    """
+    parts = [f"{model} {start:%H:%M}", f"{int(values.get('request_count') or 0)} calls"]
+    rate = values.get("error_rate") or 0.0
+    parts.append(f"errors {rate:.1%}".replace("%", " %")
+                 + (f" ({', '.join(error_types)})" if rate and error_types else ""))
+    p95 = values.get("latency_p95_ms")
+    if p95 is not None:
+        parts.append(f"p95 {p95 / 1000:.1f} s" if p95 >= 1000 else f"p95 {p95:.0f} ms")
+    ttft = values.get("time_to_first_token_p95_ms")
+    if ttft is not None:
+        parts.append(f"first token p95 {ttft:.0f} ms")
+    tokens = (values.get("input_tokens") or 0) + (values.get("output_tokens") or 0)
+    if tokens:
+        parts.append(f"{tokens / 1000:.0f}k tokens")
+    cost = values.get("cost")
+    if cost is not None:
+        parts.append(f"cost {cost:.2f}")
+    return "  ".join(parts)
 
 
 def _evidence_lines(evidence: Any) -> list[str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from infersight.collector.demo import assistant
 from infersight.collector.demo import model as credit
 from infersight.collector.demo.simulator import Scenario, SimClock, Simulator, reference_data
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,6 +51,10 @@ def introduce(options: DemoOptions, echo: Callable[[str], None]) -> None:
     echo(f"infersight demo: simulated credit-default model, {len(credit.FEATURES)} features, "
          f"{scenario.rate_per_minute} predictions per simulated minute, speed {options.speed:g}x "
          f"(a 1-minute window closes every {DEMO_WINDOW_S / options.speed:.2g} s)")
+    echo(f"and a simulated generative model, {assistant.MODEL}: "
+         f"{scenario.assistant_rate_per_minute} calls per simulated minute with tokens, a "
+         f"price and time to first token, its upstream failing from minute "
+         f"{scenario.outage.start_min:g} to {scenario.outage.end_min:g}")
     echo("window times are simulated event time (UTC), replayed fast from the past up to "
          "about now; alert times on the page are the wall clock")
 
@@ -70,6 +75,7 @@ def run_story(stack: DemoStack, options: DemoOptions, echo: Callable[[str], None
         echo(f"open {stack.url}/#{credit.MODEL}  (API docs at {stack.url}/docs)")
         with stack.write_sessions.begin() as session:
             configure_model(session, credit.MODEL, window_seconds=int(DEMO_WINDOW_S))
+            configure_model(session, assistant.MODEL, window_seconds=int(DEMO_WINDOW_S))
         features, scores, labels = reference_data(scenario)
         # one batch holds a whole minute of labels, so no window is judged on half of them
         infersight.init(transport="local", flush_interval=0.1, queue_size=200_000, batch_size=2000)
@@ -81,13 +87,14 @@ def run_story(stack: DemoStack, options: DemoOptions, echo: Callable[[str], None
              f"{reference_f1:.3f} ({answer.get('task', 'binary')})")
         sim_span = timedelta(seconds=options.duration_s * options.speed)
         clock = SimClock(options.speed, _minute(datetime.now(UTC) - sim_span), time.monotonic())
+        _configure_assistant(stack.url, priced_from=clock.start)
         echo(f"drift starts {scenario.drift_after_min:g} simulated minutes in "
              f"(~{scenario.drift_after_min * 60 / options.speed:.0f} s); each minute's labels "
              f"arrive {scenario.label_delay_min:g} simulated minutes after it ends")
         reporter = ConsoleReporter(
             stack.sessions, credit.MODEL, DEMO_WINDOW_S, stack.lateness_s,
             scenario.label_delay_min * 60.0 + stack.lateness_s,
-            reference_f1, echo, color=options.color,
+            reference_f1, echo, color=options.color, health_model=assistant.MODEL,
         )
         simulator = Simulator(infersight, clock, scenario)
         simulator.start()
@@ -106,13 +113,35 @@ def run_story(stack: DemoStack, options: DemoOptions, echo: Callable[[str], None
         infersight.shutdown(timeout=2.0)
 
 
+def _configure_assistant(url: str, priced_from: datetime) -> None:
+    """Through the API, as a user would: the assistant's price (its first, so it may start
+    with the simulated history), a latency SLO fit for an LLM (the built-in 500 ms one stays
+    on the classifier) and a daily cost budget."""
+    import httpx
+
+    slo = {"metric": "latency_p99_ms", "op": ">", "for": 3, "min_samples": 100,
+           "severity": "warning"}
+    rules = {
+        "latency_p99_slo": {**slo, "model": credit.MODEL, "threshold": 500},
+        "assistant_latency_slo": {**slo, "model": assistant.MODEL,
+                                  "threshold": assistant.LATENCY_SLO_MS},
+        "cost_budget": {"model": assistant.MODEL, "metric": "cost", "total": "day", "op": ">",
+                        "threshold": assistant.DAILY_BUDGET, "severity": "warning"},
+    }
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        pricing = {**assistant.PRICING, "effective_from": priced_from.isoformat()}
+        client.put(f"/v1/models/{assistant.MODEL}", json={"pricing": pricing}).raise_for_status()
+        for name, rule in rules.items():
+            client.put(f"/v1/alert-rules/{name}", json={"name": name, **rule}).raise_for_status()
+
+
 def _summary(echo: Callable[[str], None], reporter: object, simulator: Simulator,
              started: float) -> None:
     stats = simulator.stats
     first_drift = getattr(reporter, "first_drift_at", None)
     fired: dict[str, float] = getattr(reporter, "fired", {})
-    echo(f"sent {stats.predictions:,} predictions and {stats.labels:,} labels in "
-         f"{time.monotonic() - started:.0f} s")
+    echo(f"sent {stats.predictions:,} predictions, {stats.labels:,} labels and "
+         f"{stats.assistant_calls:,} assistant calls in {time.monotonic() - started:.0f} s")
     if first_drift is not None:
         echo(f"drift first shown {first_drift - started:.0f} s after start")
     for rule, at in sorted(fired.items(), key=lambda kv: kv[1]):

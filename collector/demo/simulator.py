@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from infersight.collector.demo import assistant
 from infersight.collector.demo import model as credit
 
 
@@ -52,6 +53,10 @@ class Scenario:
     label_fraction: float = 0.9
     reference_rows: int = 20_000
     seed: int = 7
+    assistant_rate_per_minute: int = assistant.RATE_PER_MINUTE
+    """Calls of the generative assistant (:mod:`~infersight.collector.demo.assistant`);
+    0 leaves it out."""
+    outage: assistant.Outage = field(default_factory=assistant.Outage)
 
     def intensity(self, minutes: float) -> float:
         """How far the drift has gone ``minutes`` after the start (0 → 1 over the ramp)."""
@@ -73,6 +78,7 @@ def reference_data(scenario: Scenario) -> tuple[dict[str, Any], list[float], lis
 class TrafficStats:
     predictions: int = 0
     labels: int = 0
+    assistant_calls: int = 0
     sim_now: datetime | None = None
     intensity: float = 0.0
 
@@ -91,8 +97,10 @@ class Simulator:
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.scenario.seed + 1)
+        self._assistant_rng = np.random.default_rng(self.scenario.seed + 2)
         self._pending: list[tuple[float, int, str, int]] = []
         self._carry = 0.0
+        self._assistant_carry = 0.0
         self._sequence = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -118,6 +126,7 @@ class Simulator:
         elapsed_min = (now - self._last).total_seconds() / 60.0
         if elapsed_min > 0:
             self._predict(self._last, elapsed_min)
+            self._assist(self._last, elapsed_min)
             self._last = now
         self._label(now)
         self.stats.sim_now = now
@@ -157,6 +166,27 @@ class Simulator:
                 heapq.heappush(self._pending, (due, self._sequence, prediction_id,
                                                int(truth[i])))
         self.stats.predictions += n
+
+    def _assist(self, since: datetime, minutes: float) -> None:
+        """The assistant's calls of ``[since, since + minutes)``: tokens, first-token times,
+        latencies and, during the outage, failures."""
+        expected = self.scenario.assistant_rate_per_minute * minutes + self._assistant_carry
+        n = int(expected)
+        self._assistant_carry = expected - n
+        if n <= 0:
+            return
+        rng = self._assistant_rng
+        offsets = np.sort(rng.uniform(0.0, minutes * 60.0, n))
+        middle = (since - self.clock.start).total_seconds() / 60.0 + minutes / 2
+        base = since.timestamp()
+        for call, offset in zip(assistant.simulate_calls(rng, n, middle, self.scenario.outage),
+                                offsets.tolist(), strict=True):
+            self.sdk.log_prediction(
+                model=assistant.MODEL, version=assistant.VERSION, features=call.features,
+                prediction=call.prediction, latency_ms=call.latency_ms, usage=call.usage,
+                error=call.error, time_to_first_token_ms=call.ttft_ms,
+                ts=datetime.fromtimestamp(base + offset, UTC))
+        self.stats.assistant_calls += n
 
     def _label(self, now: datetime) -> None:
         due = now.timestamp()

@@ -44,6 +44,15 @@ def test_a_model_keeps_its_currency(sqlite_api: Api) -> None:
     assert "EUR" in response.json()["detail"]
 
 
+def test_only_a_first_price_may_start_in_the_past(sqlite_api: Api) -> None:
+    past = {**PRICE, "effective_from": "2020-01-01T00:00:00Z"}
+    first = sqlite_api.put("/v1/models/replayed", json={"pricing": past})
+    assert first.status_code == 200, first.text
+    again = sqlite_api.put("/v1/models/replayed", json={"pricing": past})
+    assert again.status_code == 422, again.text
+    assert again.json()["problems"][0]["field"] == "body.pricing.effective_from"
+
+
 @pytest.mark.parametrize(
     ("pricing", "field"),
     [
@@ -53,7 +62,6 @@ def test_a_model_keeps_its_currency(sqlite_api: Api) -> None:
         ({"currency": "usd"}, "body.pricing.currency"),
         ({"currency": "DOLLAR"}, "body.pricing.currency"),
         ({"per_token": 1.0}, "body.pricing.per_token"),
-        ({"effective_from": "2020-01-01T00:00:00Z"}, "body.pricing.effective_from"),
         ({"effective_from": "2999-01-01T00:00:00"}, "body.pricing.effective_from"),
         (None, "body.pricing"),
         ("free", "body.pricing"),

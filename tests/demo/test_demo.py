@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from infersight.collector.demo import assistant
 from infersight.collector.demo import model as credit
 from infersight.collector.demo.simulator import Scenario
 
@@ -92,6 +93,17 @@ def test_demo_detects_drift_and_fires_the_retraining_recommendation(tmp_path: Pa
             assert len(before) >= 5
             assert max(p["value"] for p in before) <= 0.3
             assert min(p["value"] for p in after[:-1]) > 0.3  # the last may still be open
+
+            # the generative assistant: health without a reference, its outage alerted
+            assistant_alerts = {a["rule"] for a in _get(client, "/v1/alerts",
+                                                         model=assistant.MODEL)}
+            assert "error_rate_high" in assistant_alerts, assistant_alerts
+            costs = _get(client, f"/v1/models/{assistant.MODEL}/metrics", metric="cost",
+                         feature="")
+            assert costs and all(0 < p["value"] < 5 for p in costs), costs[:3]
+            errors = _get(client, f"/v1/models/{assistant.MODEL}/metrics",
+                          metric="error_count")
+            assert {"TimeoutError", "RateLimitError"} <= {p["feature"] for p in errors}
 
             page = client.get("/")
             assert page.status_code == 200 and "infersight" in page.text

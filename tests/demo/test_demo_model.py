@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from infersight.collector.demo import assistant
 from infersight.collector.demo import model as credit
 from infersight.collector.demo.simulator import Scenario, SimClock, Simulator
 from infersight.sdk import MemoryTransport
@@ -67,10 +68,10 @@ def test_simulator_sends_predictions_and_delayed_labels_through_the_sdk() -> Non
         assert infersight.flush(timeout=10)
     finally:
         infersight.shutdown()
-    predictions = [e for e in sent.events if e["type"] == "prediction"]
+    predictions = [e for e in sent.events if e["type"] == "prediction"
+                   and e["model"] == credit.MODEL]
     labels = [e for e in sent.events if e["type"] == "label"]
     assert len(predictions) == 6 * 300 == simulator.stats.predictions
-    assert {e["model"] for e in predictions} == {credit.MODEL}
     assert set(predictions[0]["features"]) == set(credit.FEATURES)
     times = {e["prediction_id"]: datetime.fromisoformat(e["ts"].replace("Z", "+00:00"))
              for e in predictions}
@@ -84,3 +85,35 @@ def test_simulator_sends_predictions_and_delayed_labels_through_the_sdk() -> Non
         assert arrived == minute_end + timedelta(minutes=2)
     # labels of minutes 0..3 are due by minute 6: about half of their 1200 predictions
     assert len(labels) == pytest.approx(0.5 * 4 * 300, rel=0.15)
+
+
+def test_the_assistant_sends_tokens_first_token_times_and_its_outage_through_the_sdk() -> None:
+    sent = MemoryTransport()
+    infersight.init(transport=sent, flush_interval=0.05)
+    try:
+        start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        scenario = Scenario(rate_per_minute=10, assistant_rate_per_minute=300)
+        simulator = Simulator(infersight, SimClock(60.0, start, 0.0), scenario)
+        for minute in range(1, 11):
+            simulator.step(start + timedelta(minutes=minute))
+        assert infersight.flush(timeout=10)
+    finally:
+        infersight.shutdown()
+    calls = [e for e in sent.events if e.get("model") == assistant.MODEL]
+    assert len(calls) == 10 * 300 == simulator.stats.assistant_calls
+    ok = [e for e in calls if "error" not in e]
+    assert all(set(e["usage"]) == {"input_tokens", "output_tokens", "cached_input_tokens"}
+               and 0 < e["ttft_ms"] < e["latency_ms"] for e in ok)
+
+    def minute(event: dict) -> float:
+        ts = datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
+        return (ts - start).total_seconds() / 60
+
+    outage = scenario.outage
+    during = [e for e in calls if outage.covers(minute(e))]
+    before = [e for e in calls if minute(e) < outage.start_min]
+    failing = [e for e in during if "error" in e]
+    assert 0.08 < len(failing) / len(during) < 0.18
+    assert {e["error"] for e in failing} == {"TimeoutError", "RateLimitError"}
+    assert all(e["prediction"] is None and "usage" not in e for e in failing)
+    assert sum("error" in e for e in before) / len(before) < 0.02

@@ -55,8 +55,8 @@ class PricingIn(BaseModel):
     per_second: PriceValue = Field(default=None, ge=0.0, allow_inf_nan=False,
                                    description="Price per second of latency.")
     effective_from: datetime | None = Field(
-        default=None, description="When the revision comes into force: now when left out, "
-        "never in the past.")
+        default=None, description="When the revision comes into force: now when left out; "
+        "never in the past, except for a model's first price (e.g. before replaying history).")
 
     @field_validator("effective_from")
     @classmethod
@@ -180,7 +180,8 @@ def _prices(session: Session, names: list[str]) -> dict[str, PricingView | None]
 
 
 def _add_price(session: Session, model: str, pricing: PricingIn | None) -> None:
-    """Store a price revision, refusing one in the past or in another currency."""
+    """Store a price revision, refusing one in another currency, or in the past unless it is
+    the model's first (nothing was priced before it, so nothing is rewritten)."""
     from infersight.storage.prices import add_price_revision, price_history
     from infersight.storage.types import utc_now
 
@@ -189,17 +190,17 @@ def _add_price(session: Session, model: str, pricing: PricingIn | None) -> None:
                       "prices to charge from now on (zero for none)")
     now = utc_now()
     start = pricing.effective_from or now
-    if start < now - PAST_TOLERANCE:
-        raise invalid("body.pricing.effective_from",
-                      "must not be in the past (past windows keep their cost; see "
-                      "POST /v1/models/{model}/recompute-cost)")
     history = price_history(session, model)
+    if history and start < now - PAST_TOLERANCE:
+        raise invalid("body.pricing.effective_from",
+                      "must not be in the past once the model has a price (past windows keep "
+                      "their cost; see POST /v1/models/{model}/recompute-cost)")
     if history and history[-1][1].get("currency") != pricing.currency:
         raise invalid("body.pricing.currency",
                       f"the model is priced in {history[-1][1].get('currency')}; its currency "
                       "cannot change (costs of different currencies do not add up)")
     values = pricing.model_dump(exclude={"effective_from"}, exclude_none=True)
-    add_price_revision(session, model, max(start, now), values)
+    add_price_revision(session, model, start if not history else max(start, now), values)
 
 
 def _view(model: Any, versions: list[VersionView], default_window: float,
