@@ -11,6 +11,9 @@ Thresholds and why:
   inputs, see :mod:`infersight.drift.multivariate`) significantly (0.001) and at least 2 %
   above the reference's, for 2 windows, ≥ 500 rows: correlations between inputs broke while
   each feature's own distribution may hold, which no per-feature test sees.
+- ``embedding_drift``: an embedding feature's own decision (``embedding_drift``: the
+  Benjamini-Hochberg global test over its principal components at 0.001, see
+  :mod:`infersight.drift.embedding`) for 2 windows, ≥ 500 vectors, per embedding feature.
 - ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "@prediction"``) for
   2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
   0.25 major).
@@ -50,7 +53,7 @@ Thresholds and why:
   estimated performance drop (see :mod:`infersight.alerts.recommendation`).
 
 >>> [r.name for r in builtin_rules()][:3]
-['data_drift_share', 'multivariate_drift', 'prediction_drift']
+['data_drift_share', 'multivariate_drift', 'embedding_drift']
 >>> builtin_retraining_rule().name
 'retraining_recommended'
 """
@@ -84,6 +87,18 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "severity": "warning",
         "annotations": {"summary": "The joint distribution of the inputs moved from the "
                                    "reference (PCA reconstruction error)"},
+    },
+    {
+        "name": "embedding_drift",
+        "metric": "embedding_drift",
+        "feature": "any",
+        "op": ">",
+        "threshold": 0.5,
+        "for": 2,
+        "min_samples": 500,
+        "severity": "warning",
+        "annotations": {"summary": "An embedding input (e.g. the prompts' topics) moved from "
+                                   "the reference"},
     },
     {
         "name": "prediction_drift",
@@ -198,7 +213,8 @@ def builtin_retraining_rule() -> RetrainingRule:
     """The built-in retraining recommendation."""
     return RetrainingRule(
         name="retraining_recommended",
-        drift_rules=["data_drift_share", "multivariate_drift", "prediction_drift"],
+        drift_rules=["data_drift_share", "multivariate_drift", "embedding_drift",
+                     "prediction_drift"],
         performance_rules=["performance_drop", "error_increase", "rmse_increase",
                            "mape_increase", "estimated_performance_drop"],
     )

@@ -619,9 +619,10 @@ def run_embedding(rows: int, repeat: int, seed: int) -> int:
         for _ in range(repeat):
             for method_name, method in methods.items():
                 for name, frame in frames.items():
-                    current = pd.DataFrame(frame)
+                    # fresh frames each call: the domain classifier adds a target column
+                    current, ref_copy = pd.DataFrame(frame), ref_frame.copy()
                     (score, drifted, _label), wall, cpu = _timed(
-                        lambda: method(current, ref_frame))  # noqa: B023
+                        lambda: method(current, ref_copy))  # noqa: B023
                     keep("Evidently", f"{method_name}, {name}", wall, cpu)
                     decisions.setdefault("Evidently", {})[f"{method_name}, {name}"] = (
                         f"drift={bool(drifted)} (score {float(score):.3f})")

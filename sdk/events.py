@@ -25,7 +25,7 @@ from typing import Any, cast
 from .config import UNVERSIONED, SdkConfig
 from .counters import Counters
 from .extract import (
-    Scalar,
+    Value,
     clean_prediction,
     clean_value,
     feature_rows,
@@ -52,7 +52,7 @@ class InvalidEvent(Exception):
     """A logged event is malformed (dropped as ``invalid_event``)."""
 
 
-def hash_value(value: Scalar, salt: bytes = b"") -> str:
+def hash_value(value: Value, salt: bytes = b"") -> str:
     """SHA-256 of ``salt + str(value)`` in UTF-8, first 16 hex digits (64 bits).
 
     >>> hash_value("a@b.c")
@@ -303,7 +303,7 @@ class EventBuilder:
             events[0][1]["usage"] = usage
         return events
 
-    def _redact(self, row: dict[str, Scalar], drop: frozenset[str], hide: frozenset[str]) -> dict[str, Scalar]:
+    def _redact(self, row: dict[str, Value], drop: frozenset[str], hide: frozenset[str]) -> dict[str, Value]:
         salt = self._config.hash_salt
         cleaned = {name: value for name, value in row.items() if name not in drop}
         for name in hide:

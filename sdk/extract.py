@@ -2,14 +2,17 @@
 
 Never imports pandas, numpy or pydantic: a DataFrame is recognised by ``columns`` and
 ``to_dict``, an array by ``ndim`` and ``tolist``, a pydantic model by ``model_dump``.
-Values become what the wire format carries: numbers, strings, booleans or ``None``
-(missing); NaN and infinities count as missing.
+Values become what the wire format carries: numbers, strings, booleans, vectors of numbers
+(lists, tuples and 1-D arrays: embeddings) or ``None`` (missing); NaN and infinities count as
+missing, and a vector holding one is missing as a whole.
 
 >>> rows, is_batch = feature_rows({"amount": 12.5, "country": "FR", "age": float("nan")})
 >>> rows, is_batch
 ([{'amount': 12.5, 'country': 'FR', 'age': None}], False)
 >>> feature_rows([[1, 2], [3, 4]], feature_names=["a", "b"])[0]
 [{'a': 1, 'b': 2}, {'a': 3, 'b': 4}]
+>>> feature_rows({"prompt_embedding": (0.12, -0.5, 1)})[0]
+[{'prompt_embedding': [0.12, -0.5, 1.0]}]
 >>> clean_prediction({"label": "fraud", "score": 0.93})
 {'label': 'fraud', 'score': 0.93}
 """
@@ -23,7 +26,9 @@ from typing import Any
 
 __all__ = [
     "MAX_STRING_LENGTH",
+    "MAX_VECTOR_LENGTH",
     "Scalar",
+    "Value",
     "clean_prediction",
     "clean_value",
     "feature_rows",
@@ -32,17 +37,23 @@ __all__ = [
 ]
 
 Scalar = float | int | str | bool | None
+Value = Scalar | list[float]
+"""A feature value as sent: a scalar, or a vector of finite numbers (an embedding)."""
 MAX_STRING_LENGTH = 1024
 """Longer string values are cut to this many characters (keeps events bounded)."""
+MAX_VECTOR_LENGTH = 4096
+"""Longer vectors are sent as missing (the wire format's bound)."""
 
 _PLAIN = (int, str, bool, type(None))
 
 
-def clean_value(value: Any) -> Scalar:
-    """One feature value as a wire scalar.
+def clean_value(value: Any) -> Value:
+    """One feature value as the wire format carries it.
 
     >>> clean_value(float("inf")), clean_value("x" * 2000)[-3:], clean_value(_dt.date(2024, 5, 1))
     (None, 'xxx', '2024-05-01')
+    >>> clean_value([0.5, 2]), clean_value([0.5, float("nan")]), clean_value(["a", "b"])
+    ([0.5, 2.0], None, "['a', 'b']")
     """
     kind = type(value)
     if kind is float:
@@ -67,7 +78,25 @@ def _int64(value: int) -> Scalar:
     return number if math.isfinite(number) else None
 
 
-def _clean_other(value: Any) -> Scalar:
+def _vector(items: Sequence[Any]) -> Value:
+    """Numbers as a vector (missing if one is not finite, or beyond the length bound); other
+    items as their text, as before vectors existed."""
+    vector: list[float] = []
+    for item in items:
+        if isinstance(item, bool | str | bytes) or not hasattr(item, "__float__"):
+            return str(list(items))[:MAX_STRING_LENGTH]
+        try:
+            vector.append(float(item))
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if len(vector) > MAX_VECTOR_LENGTH or not all(math.isfinite(v) for v in vector):
+        return None
+    return vector
+
+
+def _clean_other(value: Any) -> Value:
+    if isinstance(value, list | tuple):
+        return _vector(value)
     if _is_missing_marker(value):
         return None
     if isinstance(value, bool):
@@ -84,6 +113,8 @@ def _clean_other(value: Any) -> Scalar:
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "ndim", None) == 0:  # a numpy scalar or 0-d array
         return clean_value(item())
+    if getattr(value, "ndim", None) == 1 and callable(getattr(value, "tolist", None)):
+        return _vector(value.tolist())  # a 1-D array
     number_like = getattr(value, "__float__", None)
     if number_like is not None and not isinstance(value, complex):
         try:
@@ -99,9 +130,9 @@ def _is_missing_marker(value: Any) -> bool:
     return type(value).__name__ in {"NAType", "NaTType"}
 
 
-def _row(mapping: Mapping[Any, Any]) -> dict[str, Scalar]:
+def _row(mapping: Mapping[Any, Any]) -> dict[str, Value]:
     """One cleaned row; the common types are handled inline (this is the worker's hot loop)."""
-    row: dict[str, Scalar] = {}
+    row: dict[str, Value] = {}
     for key, value in mapping.items():
         if type(key) is not str:
             key = str(key)
@@ -170,7 +201,7 @@ def is_data_like(value: Any) -> bool:
 
 def feature_rows(
     value: Any, feature_names: Sequence[str] | None = None
-) -> tuple[list[dict[str, Scalar]], bool]:
+) -> tuple[list[dict[str, Value]], bool]:
     """Feature rows of one call and whether it was a batch (one event per row).
 
     Accepts a mapping, a pandas DataFrame (batch) or Series, a numpy array or list of

@@ -178,6 +178,7 @@ class Worker:
         next_offsets: dict[TopicPartition, int] = {}
         for record in records:
             next_offsets[record.topic_partition] = record.offset + 1
+        refused_at_decode = len(dead)
         try:
             self.writer.write(decoded, dead, next_offsets, decoded_at)
         except offset_store.OffsetConflict as exc:
@@ -202,6 +203,9 @@ class Worker:
                     break  # the database failed: the rest waits for the rewind
                 done += committed
             return done
+        if len(dead) > refused_at_decode and self.deadletters is not None:
+            for letter in dead[refused_at_decode:]:  # refused while aggregating (committed)
+                self.deadletters.publish(letter.topic.encode(), letter.message())
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return len(records)
 

@@ -162,11 +162,41 @@ class BatchAggregator:
         versions = {(p.model, p.version) for preds, _ in by_partition.values() for p in preds}
         self.catalog.register(session, versions)
         for pkey, (predictions, labels) in sorted(by_partition.items()):
+            predictions = self._refuse_bad_vectors(session, pkey, predictions, effects)
             if predictions:
                 self._predictions(session, pkey, predictions, effects)
             if labels:
                 self.labels(session, pkey, labels, effects)
         self.detect_concept_drift(session, effects)
+
+    def _refuse_bad_vectors(
+        self, session: Session, pkey: str, predictions: list[wire.Prediction],
+        effects: BatchEffects,
+    ) -> list[wire.Prediction]:
+        """Dead-letter (``invalid_value``) the predictions holding a vector of another length
+        than their version's reference embedding; the others go on."""
+        dimensions: dict[tuple[str, str], dict[str, int]] = {}
+        kept = []
+        for p in predictions:
+            key = (p.model, p.version)
+            if key not in dimensions:
+                reference = self.catalog.reference(session, *key)
+                dimensions[key] = {} if reference is None else \
+                    statistics.vector_dimensions(reference)
+            problem = next((
+                f"features[{name!r}]: a vector of {len(value)} numbers, but the reference's "
+                f"embedding has {size}"
+                for name, size in dimensions[key].items()
+                if type(value := p.features.get(name)) is list and len(value) != size), None)
+            if problem is None:
+                kept.append(p)
+                continue
+            topic, _, partition = pkey.rpartition("/")
+            effects.dead_letters.append(RefusedInput(
+                topic, int(partition) if partition.isdigit() else None, None, "invalid_value",
+                f"prediction {p.prediction_id!r} of {p.model!r} v{p.version}: {problem}",
+                bytes(wire.encode_batch([p]))))
+        return kept
 
     def detect_concept_drift(self, session: Session, effects: BatchEffects) -> None:
         """Feed the batch's joined labels to the concept-drift detectors (same transaction)."""

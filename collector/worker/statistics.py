@@ -62,6 +62,14 @@ def build_reference(
                                threshold=settings.threshold)
 
 
+def vector_dimensions(reference: Reference) -> dict[str, int]:
+    """``{feature: length}`` of the reference's embedding features."""
+    from infersight.drift.embedding import EmbeddingProfile
+
+    return {name: profile.dimension for name, profile in reference.features.items()
+            if isinstance(profile, EmbeddingProfile)}
+
+
 def new_state(reference: Reference) -> WindowState:
     return reference.new_window()
 

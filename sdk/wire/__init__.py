@@ -34,6 +34,7 @@ from infersight.sdk.wire.events import (
     MAX_STRING_CHARS,
     MAX_TAGS,
     MAX_USAGE_KEYS,
+    MAX_VECTOR_LENGTH,
     REASONS,
     SCHEMA,
     USAGE_KEYS,
@@ -50,7 +51,7 @@ from infersight.sdk.wire.events import (
 __all__ = [
     "DEADLETTER_MAX_RAW_BYTES", "DEADLETTER_SCHEMA", "DEADLETTER_TOPIC", "EVENTS_TOPIC",
     "LABELS_TOPIC", "MAX_CLASSES", "MAX_FEATURES", "MAX_MESSAGE_BYTES", "MAX_NAME_CHARS",
-    "MAX_STRING_CHARS", "MAX_TAGS", "MAX_USAGE_KEYS", "REASONS", "SCHEMA", "USAGE_KEYS", "DeadLetterMessage", "DecodedBatch",
+    "MAX_STRING_CHARS", "MAX_TAGS", "MAX_USAGE_KEYS", "MAX_VECTOR_LENGTH", "REASONS", "SCHEMA", "USAGE_KEYS", "DeadLetterMessage", "DecodedBatch",
     "FeatureValue", "Label", "LabelValue", "Prediction", "PredictionValue", "Rejected",
     "ScoredLabel", "decode_batch", "decode_deadletter", "encode_batch", "encode_deadletter",
 ]

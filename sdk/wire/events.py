@@ -25,6 +25,8 @@ MAX_NAME_CHARS: Final = 256
 """Model, version, prediction id, error type, and feature, tag and class names."""
 MAX_STRING_CHARS: Final = 4_096
 """String feature values, tag values and string labels."""
+MAX_VECTOR_LENGTH: Final = 4_096
+"""Numbers in one vector feature value (an embedding)."""
 MAX_USAGE_KEYS: Final = 16
 """Entries of a prediction's ``usage`` (token counts)."""
 USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
@@ -51,8 +53,11 @@ Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 TokenCount = Annotated[int, msgspec.Meta(ge=0)]
 """A ``usage`` entry: a number of tokens."""
-FeatureValue = float | Text | bool | None
-"""A feature value: numbers (integers are read as floats), strings, booleans; null = missing."""
+Vector = Annotated[list[float], msgspec.Meta(max_length=MAX_VECTOR_LENGTH)]
+"""An embedding: finite numbers, as many as the feature's reference vectors hold."""
+FeatureValue = float | Text | bool | Vector | None
+"""A feature value: numbers (integers are read as floats), strings, booleans, vectors of
+numbers (embeddings); null = missing."""
 LabelValue = Text | int | float | bool
 """A class label or a target value. Integers beyond 64 bits are read as floats."""
 

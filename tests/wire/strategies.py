@@ -20,7 +20,8 @@ TIMESTAMPS = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC) | OFFSETS
 )
 # Integers in features are read as floats: keep them exactly representable so that round trips compare equal.
-FEATURE_VALUES = FINITE | st.integers(-(2**53), 2**53) | TEXT | st.booleans() | st.none()
+FEATURE_VALUES = (FINITE | st.integers(-(2**53), 2**53) | TEXT | st.booleans() | st.none()
+                  | st.lists(FINITE, max_size=6))  # vectors: embeddings
 LABEL_VALUES = TEXT | INT64 | FINITE | st.booleans()
 PREDICTION_VALUES = st.one_of(
     FINITE,
@@ -96,7 +97,9 @@ MUTATIONS: list[tuple[str, Any]] = [
     *[("any", lambda e, ts=ts: _set(e, ("ts",), ts)) for ts in BAD_TIMESTAMPS],
     ("any", lambda e: _set(e, ("ts",), 1714564800)),
     ("prediction", lambda e: _set(e, ("features",), [1, 2])),
-    ("prediction", lambda e: _set(e, ("features", "x"), [1])),
+    ("prediction", lambda e: _set(e, ("features", "x"), ["a"])),  # a vector holds numbers
+    ("prediction", lambda e: _set(e, ("features", "x"), [[1.0]])),
+    ("prediction", lambda e: _set(e, ("features", "x"), [1.0] * 4097)),
     ("prediction", lambda e: _set(e, ("features", "x"), {"a": 1})),
     ("prediction", lambda e: _set(e, ("features", "x"), INFINITY)),
     ("prediction", lambda e: _set(e, ("features", "x"), "v" * 4097)),
