@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -217,7 +218,8 @@ class FeatureHistogram(BaseModel):
     model: str
     version: str
     feature: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "embedding"]
+    """An embedding's bins are those of its projection on its first principal component."""
     start: datetime
     end: datetime
     reference_count: int
@@ -274,6 +276,7 @@ def _fmt(value: float | None) -> str:
 def _histogram(context: ApiContext, model: str, feature: str, version: str | None,
                start: datetime, end: datetime) -> FeatureHistogram:
     from infersight.drift.categorical import CategoricalProfile
+    from infersight.drift.embedding import EmbeddingProfile
     from infersight.storage.registry import get_model, list_versions
 
     with context.sessions.begin() as session:
@@ -307,6 +310,16 @@ def _histogram(context: ApiContext, model: str, feature: str, version: str | Non
                                           signatures)
             state = rollups.merge_parts(reference, parts).state
     feature_state = state.features[feature]
+    if isinstance(profile, EmbeddingProfile):
+        if not profile.projections:
+            raise ApiError(404, "no_components", f"embedding {feature!r} has no component")
+        first = SimpleNamespace(counts=feature_state.counts[0])
+        return FeatureHistogram(
+            model=model, version=chosen, feature=feature, kind="embedding", start=start,
+            end=end, reference_count=int(profile.projections[0].count),
+            current_count=int(feature_state.n),
+            current_missing=int(feature_state.missing + feature_state.invalid),
+            bins=_numeric_bins(profile.projections[0], first))
     categorical = isinstance(profile, CategoricalProfile)
     bins = (_categorical_bins(profile, feature_state) if categorical
             else _numeric_bins(profile, feature_state))
