@@ -138,7 +138,7 @@ def _bootstrap(session: Any, model: str, versions: list[Any]) -> ReferenceBootst
 def _overview(context: ApiContext, model: str) -> ModelOverview:
     from infersight.alerts.config import api_rules
     from infersight.collector.api.provisional import drift_min_rows, window_closing
-    from infersight.dashboards.thresholds import MULTIVARIATE_DRIFT_Z
+    from infersight.drift.multivariate import DRIFT_Z
     from infersight.storage.alert_states import count_firing
     from infersight.storage.metrics import REFERENCE_WINDOW_START as AFTER
     from infersight.storage.metrics import dataset_value, latest_dataset_window, window_span
@@ -187,7 +187,7 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
         features=features, reference_performance=performance, firing_alerts=firing,
         closed_until=watermark, drift_min_rows=min_rows,
-        multivariate_drift_z=MULTIVARIATE_DRIFT_Z, reference_bootstrap=bootstrap,
+        multivariate_drift_z=DRIFT_Z, reference_bootstrap=bootstrap,
     )
 
 
