@@ -39,7 +39,7 @@ DATASET_METRICS = ["count", "drift_share", "label_coverage", "latency_p50_ms",
                    "f1", "roc_auc", "estimated_precision", "estimated_recall", "estimated_f1",
                    "estimated_roc_auc", "request_count", "request_rate", "error_count",
                    "error_rate", "input_tokens", "output_tokens", "time_to_first_token_p95_ms",
-                   "cost"]
+                   "cost", "reconstruction_error", "reconstruction_error_drift"]
 
 
 def seed(conn: psycopg.Connection[Any], models: int, days: int, features: int) -> int:

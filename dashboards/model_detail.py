@@ -30,6 +30,7 @@ from infersight.dashboards.thresholds import (
     DRIFT_SHARE_ALERT,
     JS_DRIFT,
     LABEL_COVERAGE_ALERT,
+    MULTIVARIATE_DRIFT_Z,
     PREDICTION_PSI_ALERT,
     PSI_DRIFT,
     PSI_WATCH,
@@ -148,6 +149,35 @@ GROUP BY 1, 2
 ORDER BY 1, 2
 """
 
+MULTIVARIATE_DRIFT_SQL = f"""
+SELECT $__timeGroupAlias(window_start, $__interval),
+  CASE metric WHEN 'reconstruction_error' THEN 'mean error ' ELSE 'z ' END || version AS metric,
+  CASE metric WHEN 'reconstruction_error'
+    THEN sum(value * sample_size) / nullif(sum(sample_size), 0)
+    ELSE max(value) END AS value
+FROM metric_points
+WHERE {DATASET} AND metric IN ('reconstruction_error', 'reconstruction_error_drift')
+  AND $__timeFilter(window_start)
+  AND {drift_shown()}
+GROUP BY 1, metric_points.metric, version
+ORDER BY 1, 2
+"""
+"""Per version: the z (largest in each interval) and the mean error (row-weighted)."""
+
+EMBEDDING_DRIFT_SQL = f"""
+SELECT $__timeGroupAlias(window_start, $__interval),
+  feature || CASE metric WHEN 'embedding_drifted_components' THEN ' drifted components'
+                         ELSE ' mean distance' END AS metric,
+  max(value) AS value
+FROM metric_points
+WHERE {SCOPE} AND metric IN ('embedding_drifted_components', 'embedding_mean_distance')
+  AND $__timeFilter(window_start)
+  AND {drift_shown()}
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+"""Every embedding feature of the model (only embeddings have these metrics)."""
+
 ALERT_STATES_SQL = """
 SELECT rule, version, nullif(feature, '') AS feature, severity, status, value, threshold,
   streak, pending_since, firing_since, resolved_at, window_start AS last_window
@@ -242,6 +272,43 @@ def _drift() -> list[Json]:
     ]
 
 
+def right_axis(pattern: str, unit: str = "none") -> Json:
+    """A field override: series whose name matches ``pattern`` on a right axis of ``unit``,
+    without the panel's threshold lines (they belong to the left axis)."""
+    return {
+        "matcher": {"id": "byRegexp", "options": pattern},
+        "properties": [
+            {"id": "custom.axisPlacement", "value": "right"},
+            {"id": "unit", "value": unit},
+            {"id": "min", "value": 0},
+            {"id": "custom.thresholdsStyle", "value": {"mode": "off"}},
+        ],
+    }
+
+
+def _joint_drift(y: int) -> list[Json]:
+    """Multivariate drift of the tabular features and drift of each embedding feature."""
+    return [
+        timeseries("Multivariate drift", [sql_target(MULTIVARIATE_DRIFT_SQL)],
+                   grid(0, y, 12, 8), threshold_steps=((MULTIVARIATE_DRIFT_Z, "red"),),
+                   overrides=[right_axis("^mean error .*")],
+                   description="PCA reconstruction error of the tabular features together: "
+                               "the z of each window's mean error against the reference's "
+                               "(left; the line is the z from which multivariate_drift can "
+                               "be 1, when the mean is also 2 % above the reference's) and the "
+                               "mean error itself (right). Empty for models with fewer than "
+                               "two tabular features."),
+        timeseries("Embedding drift", [sql_target(EMBEDDING_DRIFT_SQL)], grid(12, y, 12, 8),
+                   unit="percentunit", minimum=0,
+                   overrides=[right_axis(".* mean distance$")],
+                   description="Per embedding feature: the share of its principal components "
+                               "whose test drifted (left) and the distance between the "
+                               "window's and the reference's mean vectors, over the "
+                               "reference's spread (right). Empty for models without "
+                               "embeddings."),
+    ]
+
+
 def _prediction_and_performance() -> list[Json]:
     return [
         row("Prediction drift and performance", 29),
@@ -273,13 +340,14 @@ def _below(rows: int, panels: list[Json]) -> list[Json]:
 
 def model_detail() -> Json:
     """One model: inference health (rate, errors, latency, tokens, cost), drift per feature,
-    prediction drift, performance and alerts."""
+    multivariate and embedding drift, prediction drift, performance and alerts."""
     variables = [
         sql_variable("model", "Model", MODEL_VARIABLE_SQL),
         sql_variable("version", "Version", VERSION_VARIABLE_SQL, multi=True),
         sql_variable("feature", "Feature", FEATURE_VARIABLE_SQL, multi=True, on_time_change=True),
     ]
-    panels = _summary() + health_row(4) + _below(HEIGHT, _drift() + _prediction_and_performance())
+    panels = (_summary() + health_row(4)
+              + _below(HEIGHT, _drift() + _joint_drift(29) + _below(8, _prediction_and_performance())))
     return dashboard(UID, "infersight: model detail", panels, variables=variables,
                      annotations=_annotations(), builtin_annotations=False,
                      description="Inference health, drift, performance and alerts of one "

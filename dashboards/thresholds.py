@@ -1,12 +1,13 @@
 """Threshold lines drawn on the dashboards, read from the code that decides (never copied).
 
->>> PSI_DRIFT, DRIFT_SHARE_ALERT, DRIFT_MIN_ROWS
-(0.2, 0.3, 500)
+>>> PSI_DRIFT, DRIFT_SHARE_ALERT, DRIFT_MIN_ROWS, round(MULTIVARIATE_DRIFT_Z, 2)
+(0.2, 0.3, 500, 3.09)
 """
 
 from __future__ import annotations
 
 from infersight.alerts.builtin import builtin_rules
+from infersight.drift.multivariate import DRIFT_Z
 from infersight.drift.stattests import TESTS
 from infersight.drift.windowing import DEFAULT_LATENESS_FRACTION
 
@@ -39,3 +40,6 @@ DRIFT_MIN_ROWS = _builtin_min_samples("data_drift_share")
 """Rows an open window needs before its drift scores are drawn (the built-in drift rules')."""
 LATENESS_FRACTION = DEFAULT_LATENESS_FRACTION
 """The worker's default allowed lateness (``INFERSIGHT_WORKER_LATENESS``), which closes windows."""
+MULTIVARIATE_DRIFT_Z = DRIFT_Z
+"""The reconstruction error's z (``reconstruction_error_drift``) from which a window's
+``multivariate_drift`` can be 1 (its mean error must also be 2 % above the reference's)."""

@@ -300,6 +300,37 @@
     }, open, true);
   }
 
+  /** Multivariate drift (PCA reconstruction error of the tabular features together), for the
+      newest version with a reference: its z per window against the line from which a window
+      can count as drift, and the latest window's decision. Hidden without those points. */
+  async function renderMultivariate(o, range) {
+    const version = o.versions_with_reference[o.versions_with_reference.length - 1];
+    const ofVersion = (points) => points.filter((p) => p.version === version);
+    const [z, decisions] = (await Promise.all([
+      metrics(o.model, "reconstruction_error_drift", "", range),
+      metrics(o.model, "multivariate_drift", "", range)])).map(ofVersion);
+    const card = $("multivariate");
+    card.hidden = !z.length;
+    if (card.hidden) return;
+    const open = state.open || NO_OPEN;
+    const limit = o.multivariate_drift_z;
+    const shown = z.map((p) => [secs(p.window_start), open.hidden(p) ? null : p.value]);
+    const xs = shown.map((p) => p[0]);
+    const last = latestClosed(decisions.filter((p) => !open.hidden(p)));
+    const badge = $("mv-decision");
+    badge.className = "badge " + (!last ? "muted" : last.value === 1 ? "bad" : "ok");
+    badge.textContent = !last ? "not judged yet" : last.value === 1 ? "drift" : "no drift";
+    card.dataset.decision = last ? String(last.value) : "";
+    $("mv-hint").textContent = `v${version} · z of the window's mean reconstruction error against the reference's` +
+      (last ? ` · ${closedLabel(last)}` : "");
+    timeChart("multivariate", $("chart-multivariate"), [
+      line("z", "#d2a8ff", { width: 2, points: { show: true, size: 4 } }),
+      line("drift from z " + fmt(limit, 2), "#f85149", { width: 1, dash: [4, 4] }),
+    ], [shown, [[Math.min(...xs), limit], [Math.max(...xs), limit]]], {
+      y: { range: (u, lo, hi) => [Math.min(0, lo), Math.max(limit * 1.3, hi * 1.1)] },
+    }, open, true);
+  }
+
   const TEST_NAMES = { wasserstein_normed: "Wasserstein", js_distance: "JS dist.", ks: "KS", ks_statistic: "KS", ks_pvalue: "KS", chi2: "χ²", chi2_pvalue: "χ²", psi: "PSI" };
 
   function renderRanking(ranking) {
@@ -316,16 +347,29 @@
       const t = f.tests[0];
       const p = t ? (t.adjusted_pvalue !== null && t.adjusted_pvalue !== undefined ? "p " + t.adjusted_pvalue.toExponential(1) : fmt(t.value)) : "–";
       const width = Math.round(48 * Math.min(1, (f.score || 0) / max));
-      return `<tr data-feature="${esc(f.feature)}" class="${f.feature === state.feature ? "on" : ""}">
-        <td>${esc(f.feature)}</td>
+      const cells = f.kind === "embedding" ? embeddingCells(f) : `
         <td><span class="bar" style="width:${width}px"></span>${fmt(f.score)}</td>
-        <td title="${t ? esc(t.test) : ""}">${t ? esc(TEST_NAMES[t.test] || t.test) : "–"}</td><td>${p}</td>
+        <td title="${t ? esc(t.test) : ""}">${t ? esc(TEST_NAMES[t.test] || t.test) : "–"}</td><td>${p}</td>`;
+      return `<tr data-feature="${esc(f.feature)}" data-kind="${esc(f.kind)}" class="${f.feature === state.feature ? "on" : ""}">
+        <td title="${esc(f.feature)}">${esc(f.feature)}</td>${cells}
         <td>${f.drifted ? '<span class="badge bad">drift</span>' : '<span class="badge muted">ok</span>'}</td></tr>`;
     }).join("");
     tbody.querySelectorAll("tr").forEach((tr) => {
       tr.onclick = () => { state.feature = tr.dataset.feature; refreshFeature(); renderRankingSelection(); };
     });
     return version.features;
+  }
+
+  /** An embedding's score, test and value cells: the share of its principal components that
+      drifted (or, without it, its mean distance), the "embedding" kind, its mean distance. */
+  function embeddingCells(f) {
+    const share = f.metrics.embedding_drifted_components;
+    const distance = f.metrics.embedding_mean_distance;
+    const score = share !== null && share !== undefined
+      ? `<td data-score title="share of the embedding's principal components whose test drifted">${pct(share)} comp.</td>`
+      : `<td data-score title="distance of the mean vectors over the reference's spread">${fmt(distance)}</td>`;
+    return `${score}<td title="embedding feature: judged over its principal components"><span class="kind">embedding</span></td>
+      <td title="mean distance: the mean vectors' distance over the reference's spread">d ${fmt(distance)}</td>`;
   }
 
   function renderRankingSelection() {
@@ -350,7 +394,11 @@
     const el = $("chart-hist");
     const h = await api(`/v1/models/${encodeURIComponent(o.model)}/histogram`,
       { feature: state.feature, start: range.startIso, end: range.endIso });
-    $("hist-hint").textContent = `${h.kind} · ${h.current_count.toLocaleString()} values in range vs ${h.reference_count.toLocaleString()} in reference`;
+    const embedding = h.kind === "embedding";
+    $("hist-what").textContent = embedding ? ": projection on its first principal component" : ": reference vs current";
+    $("hist-hint").textContent = embedding
+      ? `embedding · ${h.current_count.toLocaleString()} vectors in range vs ${h.reference_count.toLocaleString()} in reference, on the reference's first principal component`
+      : `${h.kind} · ${h.current_count.toLocaleString()} values in range vs ${h.reference_count.toLocaleString()} in reference`;
     const xs = h.bins.map((_, i) => i);
     const data = [xs, h.bins.map((b) => b.reference), h.bins.map((b) => h.current_count ? b.current : null)];
     const bars = uPlot.paths.bars;
@@ -375,7 +423,8 @@
   }
 
   async function renderFeatureSeries(o, range) {
-    const names = ["psi", "js_distance", "wasserstein_normed", "hellinger"];
+    const names = ["psi", "js_distance", "wasserstein_normed", "hellinger",
+      "embedding_drifted_components", "embedding_mean_distance"];  // the last two: embeddings
     const all = await metrics(o.model, null, state.feature, range);
     const by = Object.fromEntries(names.map((n) => [n, []]));
     const open = state.open || NO_OPEN;
@@ -585,6 +634,7 @@
   function renderReference(o) {
     const has = o.versions_with_reference.length > 0;
     document.querySelectorAll(".needs-reference").forEach((el) => { el.hidden = !has; });
+    if (!has) $("multivariate").hidden = true;  // shown by renderMultivariate when it has points
     $("no-reference").hidden = has;
     if (has) return;
     const b = o.reference_bootstrap;
@@ -608,7 +658,7 @@
       renderRankingSelection();
     }
     await Promise.all([
-      renderDrift(o, range, ranking), renderPerformance(o, range),
+      renderDrift(o, range, ranking), renderMultivariate(o, range), renderPerformance(o, range),
       state.feature ? refreshFeature() : Promise.resolve(),
     ]);
   }

@@ -1,7 +1,8 @@
 """An embedding feature in the API's views: ranked alongside the other features in
 ``/drift``, its first principal component's projection in ``/histogram`` (checked against
-numpy on the same vectors), and the page's overview, on SQLite (the same code serves
-Postgres)."""
+numpy on the same vectors), the page's overview, on SQLite (the same code serves
+Postgres), and the page in headless chromium: the embedding's row in the ranked table, its
+drill-down titled as the projection, and no multivariate chart (one tabular feature only)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from infersight.storage.windows import WindowStateRecord, upsert_window_states
 from infersight.settings import Settings
 from tests.drift.test_embedding import topics
 from tests.page.conftest import serve
+from tests.page.test_page import _open
 
 MODEL, START, ROWS, DIM = "search", datetime(2026, 3, 2, 9, 0, tzinfo=UTC), 800, 12
 
@@ -87,3 +89,60 @@ def test_the_page_overview_serves_an_embedding_model(served) -> None:
     response = httpx.get(f"{base}/v1/models/{MODEL}/overview", params=RANGE)
     assert response.status_code == 200, response.text
     assert "query" in response.text  # the embedding is among the model's features
+
+
+def _model_page(browser, base: str, width: int = 1500):
+    page = _open(browser, f"{base}/#{MODEL}", width=width)
+    page.wait_for_selector("#rank tr[data-feature='query'][data-kind='embedding']")
+    return page
+
+
+def test_the_ranked_table_shows_the_embeddings_drifted_components(served, browser) -> None:
+    base, _reference, _window = served
+    body = httpx.get(f"{base}/v1/models/{MODEL}/drift", params=RANGE).raise_for_status().json()
+    metrics = body["versions"][0]["features"][0]["metrics"]
+    page = _model_page(browser, base)
+    try:
+        row = page.locator("#rank tr[data-feature='query']")
+        share = metrics["embedding_drifted_components"]
+        assert 0 < share <= 1
+        assert row.locator("td[data-score]").inner_text() == f"{round(share * 100)}% comp."
+        assert row.locator(".kind").inner_text().lower() == "embedding"
+        assert f"d {metrics['embedding_mean_distance']:.3f}" in row.inner_text()
+        assert row.locator(".badge").inner_text().lower() == "drift"
+        clicks = page.locator("#rank tr[data-feature='clicks']")
+        assert clicks.get_attribute("data-kind") == "numeric" and not clicks.locator(".kind").count()
+        assert page.locator("#multivariate").is_hidden()  # no multivariate points for it
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_the_embeddings_drill_down_is_titled_as_its_projection(served, browser) -> None:
+    base, _reference, _window = served
+    page = _model_page(browser, base)
+    try:
+        title = page.locator("#hist-title")
+        page.wait_for_function("document.getElementById('chart-hist').dataset.feature === 'query'")
+        assert title.inner_text() == "Feature query: projection on its first principal component"
+        assert "first principal component" in page.locator("#hist-hint").inner_text()
+        page.locator("#rank tr[data-feature='clicks']").click()
+        page.wait_for_function("document.getElementById('chart-hist').dataset.feature === 'clicks'")
+        assert title.inner_text() == "Feature clicks: reference vs current"
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_embedding_row_and_title_fit_from_1280_pixels(served, browser, width: int) -> None:
+    base, _reference, _window = served
+    page = _model_page(browser, base, width=width)
+    try:
+        clipped = page.evaluate("""() => [...document.querySelectorAll(
+            '#rank .badge, #rank .kind, #rank tbody td:not(:first-child), .table-wrap, #hist-title')]
+            .filter((el) => el.scrollWidth > el.clientWidth + 1)
+            .map((el) => el.className || el.tagName + ':' + el.textContent)""")
+        assert clipped == []
+    finally:
+        page.close()

@@ -8,6 +8,9 @@ seeded generator, so every test can recompute what a panel should show from ``Se
 Every model also has the inference-health points (requests, errors by type, latency of failed
 calls); ``fraud`` is also generative and priced (tokens, time to first token, cost). They
 come from a generator of their own, so the drift figures are the same with or without them.
+``fraud`` also has multivariate drift (reconstruction error, its z and the decision) and one
+embedding feature, ``EMBEDDING``, from a third generator: the embedding has only its
+embedding metrics (no ``count``), so the feature lists of the other panels stay the same.
 
 Each model's watermark leaves its last window open; ``fraud``'s holds only ``OPEN_ROWS``
 rows, with the wild drift scores a tiny sample gives (PSI 2.76), which the drift panels
@@ -44,6 +47,9 @@ MIN_ROWS = 500
 LATENESS = 0.1
 ERROR_TYPES = ("TimeoutError", "RateLimitError")
 GENERATIVE = "fraud"
+JOINT = "fraud"
+"""The model with multivariate drift and an embedding feature."""
+EMBEDDING = "query"
 
 
 @dataclass
@@ -110,9 +116,23 @@ def _health_points(rng: random.Random, calls: int, generative: bool) -> list[
     return points
 
 
+def _joint_points(rng: random.Random, drifted: bool) -> list[tuple[str | None, str, float]]:
+    """``(feature, metric, value)`` of one window's multivariate and embedding drift."""
+    z = rng.uniform(5.0, 12.0) if drifted else rng.uniform(-2.0, 2.5)
+    error = rng.uniform(1.2, 1.5) if drifted else rng.uniform(0.95, 1.05)
+    share = rng.uniform(0.3, 0.8) if drifted else rng.uniform(0.0, 0.05)
+    return [(None, "reconstruction_error", error), (None, "reconstruction_error_drift", z),
+            (None, "multivariate_drift", float(drifted)),
+            (EMBEDDING, "embedding_drifted_components", share),
+            (EMBEDDING, "embedding_mean_distance", share / 2 + rng.uniform(0.0, 0.02)),
+            (EMBEDDING, "embedding_mean_cosine_distance", share / 10),
+            (EMBEDDING, "embedding_drift", float(drifted))]
+
+
 def build_points(seed: int = 7) -> SeedData:
     rng = random.Random(seed)
     health = random.Random(seed + 1)
+    joint = random.Random(seed + 2)
     data = SeedData()
     for model, spec in MODELS.items():
         for version in spec["versions"]:
@@ -144,6 +164,9 @@ def build_points(seed: int = 7) -> SeedData:
                 for feature, metric, value, size in _health_points(health, events,
                                                                    model == GENERATIVE):
                     add(feature, metric, value, size)
+                if model == JOINT:
+                    for feature, metric, value in _joint_points(joint, drifted):
+                        add(feature, metric, value, events)
                 if spec["task"] == "binary":
                     for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
                         add(None, metric, rng.uniform(0.6, 0.95), labelled)

@@ -115,6 +115,9 @@ class ModelOverview(BaseModel):
     drift_min_rows: int
     """Rows an open window needs before the page draws its drift scores: the smallest
     ``min_samples`` of the alert rules in force on ``drift_share`` (built-in: 500)."""
+    multivariate_drift_z: float
+    """The reconstruction error's z from which a window can count as multivariate drift
+    (``reconstruction_error_drift``; the page draws it as a line)."""
     reference_bootstrap: ReferenceBootstrap | None
     """Null when the newest version has a reference (or the model has no version yet)."""
 
@@ -135,6 +138,7 @@ def _bootstrap(session: Any, model: str, versions: list[Any]) -> ReferenceBootst
 def _overview(context: ApiContext, model: str) -> ModelOverview:
     from infersight.alerts.config import api_rules
     from infersight.collector.api.provisional import drift_min_rows, window_closing
+    from infersight.drift.multivariate import DRIFT_Z
     from infersight.storage.alert_states import count_firing
     from infersight.storage.metrics import REFERENCE_WINDOW_START as AFTER
     from infersight.storage.metrics import dataset_value, latest_dataset_window, window_span
@@ -182,7 +186,8 @@ def _overview(context: ApiContext, model: str) -> ModelOverview:
         first_window=_utc(first), last_window=_utc(last), latest=latest,
         latest_window=_utc(latest_window), latest_labelled_window=_utc(labelled_window),
         features=features, reference_performance=performance, firing_alerts=firing,
-        closed_until=watermark, drift_min_rows=min_rows, reference_bootstrap=bootstrap,
+        closed_until=watermark, drift_min_rows=min_rows,
+        multivariate_drift_z=DRIFT_Z, reference_bootstrap=bootstrap,
     )
 
 
