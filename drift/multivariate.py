@@ -100,7 +100,9 @@ class ReconstructionProfile:
             categorical: Mapping[str, CategoricalProfile | None]) -> ReconstructionProfile | None:
         """Fit on reference ``columns``; ``categorical[name]`` is a categorical feature's
         profile (None for a numeric feature). None when fewer than :data:`MIN_FEATURES`
-        features or :data:`MIN_REFERENCE_ROWS` rows can take part."""
+        features or :data:`MIN_REFERENCE_ROWS` rows can take part, or when keeping
+        :data:`VARIANCE_KEPT` of the variance takes as many components as features (inputs
+        nearly uncorrelated: every row reconstructs exactly, its error is round-off)."""
         numeric = [n for n, p in categorical.items() if p is None]
         encodings: dict[str, dict[str, float]] = {}
         for name, categories in categorical.items():
@@ -128,6 +130,8 @@ class ReconstructionProfile:
             pca_mean, components, held_out = _fit(scaled)
         except np.linalg.LinAlgError:  # degenerate data (e.g. values near the float limits)
             return None
+        if components.shape[0] >= scaled.shape[1]:
+            return None  # the kept variance needs every axis: nothing is left to reconstruct
         edges = np.unique(np.quantile(held_out, np.linspace(0.0, 1.0, ERROR_BINS + 1)[1:-1]))
         return cls(numeric, encodings, fill, center, scale, pca_mean, components, edges,
                    float(held_out.mean()), float(held_out.std(ddof=1)), int(held_out.size))

@@ -3,9 +3,14 @@
 Each call classifies a customer message (``billing``, ``technical``, ``account``, ``other``)
 and drafts a reply. What it reports is what serving teams watch first: token usage (input,
 cached input, output), the time to the first streamed token, the latency, and failures. It
-has a price (:data:`PRICING`) and no reference: its health metrics show from its first
-window. For a few simulated minutes (:class:`Outage`) its upstream times out and rate-limits
-about one call in eight, which the built-in ``error_rate_high`` rule turns into an alert.
+has a price (:data:`PRICING`) and no uploaded reference: its health metrics show from its
+first window, and the worker takes its reference from that window (the automatic
+reference). Each call's features include the message's embedding (:data:`EMBEDDING_DIM`
+numbers: one topic direction per intent plus noise). For a few simulated minutes
+(:class:`Outage`) its upstream times out and rate-limits about one call in eight, which the
+built-in ``error_rate_high`` rule turns into an alert; from minute :data:`TOPIC_SHIFT_MIN` a
+release brings a surge of technical questions, which ``embedding_drift`` sees in the
+embeddings.
 
 >>> import numpy as np
 >>> calls = simulate_calls(np.random.default_rng(0), 2000, minute=0.0)
@@ -16,6 +21,8 @@ about one call in eight, which the built-in ``error_rate_high`` rule turns into 
 True
 >>> all(c.ttft_ms < c.latency_ms for c in ok)
 True
+>>> len(ok[0].features["message_embedding"])
+16
 >>> outage = simulate_calls(np.random.default_rng(0), 2000, minute=Outage().start_min)
 >>> 0.08 < sum(c.error is not None for c in outage) / 2000 < 0.18
 True
@@ -30,9 +37,15 @@ import numpy as np
 
 MODEL = "support-assistant"
 VERSION = "2"
-RATE_PER_MINUTE = 240
-"""Calls per simulated minute: enough for the 200-call minimum of ``error_rate_high``."""
+RATE_PER_MINUTE = 520
+"""Calls per simulated minute: enough for the 500-vector minimum of ``embedding_drift``."""
 INTENTS = ("billing", "technical", "account", "other")
+INTENT_MIX = (0.35, 0.3, 0.2, 0.15)
+SHIFTED_MIX = (0.15, 0.65, 0.12, 0.08)
+"""The intents after the release (simulated minute :data:`TOPIC_SHIFT_MIN` on)."""
+TOPIC_SHIFT_MIN = 14.0
+EMBEDDING_DIM = 16
+_TOPICS = np.random.default_rng(42).normal(size=(len(INTENTS), EMBEDDING_DIM))
 CHANNELS = ("web", "mobile", "email")
 SYSTEM_PROMPT_TOKENS = 350
 """A fixed system prompt, served from the provider's prompt cache on most calls."""
@@ -76,7 +89,10 @@ def simulate_calls(rng: np.random.Generator, n: int, minute: float,
     outage = outage or Outage()
     chars = rng.lognormal(np.log(600.0), 0.6, n)
     channels = rng.choice(len(CHANNELS), n, p=[0.5, 0.35, 0.15])
-    intents = rng.choice(len(INTENTS), n, p=[0.35, 0.3, 0.2, 0.15])
+    mix = SHIFTED_MIX if minute >= TOPIC_SHIFT_MIN else INTENT_MIX
+    intents = rng.choice(len(INTENTS), n, p=list(mix))
+    embeddings = _TOPICS[intents] + 0.9 * rng.normal(size=(n, EMBEDDING_DIM))
+    embeddings = np.round(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True), 4)
     cached = rng.random(n) < 0.7
     output = np.maximum(rng.lognormal(np.log(180.0), 0.5, n).round(), 1)
     ttft = rng.lognormal(np.log(320.0), 0.3, n)
@@ -85,7 +101,8 @@ def simulate_calls(rng: np.random.Generator, n: int, minute: float,
     timeout_share, limit_share = (0.09, 0.03) if outage.covers(minute) else (0.0, 0.003)
     calls = []
     for i in range(n):
-        features = {"channel": CHANNELS[channels[i]], "message_chars": round(float(chars[i]))}
+        features = {"channel": CHANNELS[channels[i]], "message_chars": round(float(chars[i])),
+                    "message_embedding": embeddings[i].tolist()}
         if draw[i] < timeout_share:
             calls.append(Call(features, None, 30_000.0, None, None, "TimeoutError"))
             continue

@@ -141,9 +141,12 @@ def test_worker_killed_with_sigkill_repeatedly_gives_the_same_metrics(
     kills = sorted(rng.uniform(low, low + 0.2) for low in (0.1, 0.35, 0.6))
     log = tmp_path / "worker.log"
     at_kill = []
-    for share in kills:
+    for started, share in enumerate(kills, 1):
         worker = WorkerProcess(env, log)
         try:
+            # this worker resumed from the stored offsets (the previous one may already
+            # have passed this kill's share: it is killed right after resuming)
+            wait_for_log(log, "sought to stored offsets", timeout=60, times=started)
             _run_until(database, "killed", produced, share, timeout=60)
             time.sleep(rng.uniform(0.0, 0.3))  # land anywhere in the batch cycle
         finally:

@@ -110,7 +110,7 @@ def test_broker_killed_mid_stream_costs_nothing_in_user_code_and_sending_resumes
         predict({"phase": "after", "i": i})
     assert infersight.flush(timeout=15), infersight.stats()
     after = infersight.stats()
-    assert after["sent"] == resumed["sent"] + 20
+    assert after["sent"] == resumed["sent"] + 20, (resumed, after)
     messages = read_topic(
         fresh_kafka_broker.bootstrap, EVENTS_TOPIC,
         stop_when=lambda events: sum(event.features["phase"] == "after" for event in events) >= 20,
