@@ -144,8 +144,10 @@ class ReconstructionProfile:
     def errors(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
         """Each row's reconstruction error (element-wise in a fixed order: a row's value does
         not depend on the batch it came in)."""
-        scaled = _bounded((self.encode(columns, rows) - self.center) / self.scale)
-        return _reconstruction_errors(scaled, self.pca_mean, self.components)
+        encoded = self.encode(columns, rows)  # a fresh array: standardised in place
+        encoded -= self.center
+        encoded /= self.scale
+        return _reconstruction_errors(_bounded(encoded), self.pca_mean, self.components)
 
     def new_state(self) -> ReconstructionState:
         """An empty window state over this profile's error histogram."""
@@ -242,8 +244,7 @@ def _encode(columns: Mapping[str, Any], rows: int, numeric: list[str],
             categorical: dict[str, dict[str, float]], fill: dict[str, float]) -> ArrayF:
     """The encoded matrix; a missing value takes ``fill[name]`` (NaN for a numeric feature
     without one)."""
-    # column-major: each feature is written contiguously (the reconstruction reads rows, and
-    # makes its centred copy row-major)
+    # column-major: each feature is written, and later read, contiguously
     out = np.empty((rows, len(numeric) + len(categorical)), dtype=np.float64, order="F")
     for j, name in enumerate(numeric):
         column = columns.get(name)
@@ -265,10 +266,10 @@ _BOUND = 1e100
 
 
 def _bounded(scaled: ArrayF) -> ArrayF:
-    """NaN to 0, everything else clipped to ±:data:`_BOUND` (infinities included)."""
-    bounded = np.clip(scaled, -_BOUND, _BOUND)
-    bounded[np.isnan(bounded)] = 0.0
-    return bounded
+    """NaN to 0, everything else clipped to ±:data:`_BOUND` (infinities included), in place."""
+    np.clip(scaled, -_BOUND, _BOUND, out=scaled)
+    scaled[np.isnan(scaled)] = 0.0
+    return scaled
 
 
 def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:
@@ -287,13 +288,14 @@ def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:
 
 def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> ArrayF:
     """Per-row distances to the reconstruction: √(‖x‖² - ‖projection‖²), the components being
-    orthonormal. ``einsum`` without ``optimize`` sums each output element by itself, in a
-    fixed order, on contiguous rows: unlike a BLAS matrix product, a row's error does not
-    depend on the rows batched with it."""
-    centred = np.ascontiguousarray(scaled - mean)
-    projected = np.einsum("nf,kf->nk", centred, components, optimize=False)
-    squares: ArrayF = (np.einsum("nf,nf->n", centred, centred, optimize=False)
-                       - np.einsum("nk,nk->n", projected, projected, optimize=False))
+    orthonormal. Computed features x rows (each feature contiguous, as :func:`_encode` lays
+    them out); ``einsum`` without ``optimize`` sums each output element by itself over the
+    features, in a fixed order: unlike a BLAS matrix product, a row's error does not depend on
+    the rows batched with it."""
+    columns = np.asfortranarray(scaled - mean).T
+    projected = np.einsum("kf,fn->kn", components, columns, optimize=False)
+    squares: ArrayF = (np.einsum("fn,fn->n", columns, columns, optimize=False)
+                       - np.einsum("kn,kn->n", projected, projected, optimize=False))
     return np.sqrt(np.clip(squares, 0.0, None))
 
 
