@@ -14,6 +14,11 @@ Thresholds and why:
 - ``embedding_drift``: an embedding feature's own decision (``embedding_drift``: the
   Benjamini-Hochberg global test over its principal components at 0.001, see
   :mod:`infersight.drift.embedding`) for 2 windows, ≥ 500 vectors, per embedding feature.
+- ``schema_change``: a reference feature absent (or null) in every row of a window
+  (``feature_missing``), ≥ 100 rows: a column that vanished after a deploy, at once.
+- ``out_of_range``: ``out_of_range_rate > 0.05`` for 2 windows, ≥ 500 values: more than one
+  value in twenty outside the reference's [min, max]; a reference of m rows leaves about 2/m
+  of unchanged data outside it, so 5 % is a broken unit or pipeline, not noise.
 - ``prediction_drift``: ``psi > 0.2`` on the prediction (``feature = "@prediction"``) for
   2 windows, ≥ 500 rows. 0.2 is the conventional PSI "significant shift" line (0.1 slight,
   0.25 major).
@@ -99,6 +104,27 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "severity": "warning",
         "annotations": {"summary": "An embedding input (e.g. the prompts' topics) moved from "
                                    "the reference"},
+    },
+    {
+        "name": "schema_change",
+        "metric": "feature_missing",
+        "feature": "any",
+        "op": ">",
+        "threshold": 0.5,
+        "min_samples": 100,
+        "severity": "critical",
+        "annotations": {"summary": "A feature of the reference is missing from every event"},
+    },
+    {
+        "name": "out_of_range",
+        "metric": "out_of_range_rate",
+        "feature": "any",
+        "op": ">",
+        "threshold": 0.05,
+        "for": 2,
+        "min_samples": 500,
+        "severity": "warning",
+        "annotations": {"summary": "Many values of a feature lie outside the reference's range"},
     },
     {
         "name": "prediction_drift",

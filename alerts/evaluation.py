@@ -28,7 +28,8 @@ decidable by such a rule (it neither fires nor resolves) unless it is within the
 
 Sample sizes: a point's ``sample_size`` (labelled rows for ``f1``, scored rows for
 ``estimated_f1``, rows for ``latency_p99_ms``), except ``drift_share``, whose sample size is
-the number of tested features: its window's row ``count`` is used instead.
+the number of tested features, and ``feature_missing``, whose is the feature's non-missing
+values: their window's row ``count`` is used instead.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ from infersight.storage.models import MetricPoint
 from sqlalchemy.orm import Session
 
 ROW_COUNT_METRIC = "count"
-SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share"})
-"""Metrics whose ``sample_size`` is not a number of rows."""
+SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share", "feature_missing"})
+"""Metrics whose ``sample_size`` is not the number of rows judged (the tested features; the
+non-missing values of a feature that is missing)."""
 
 LOOKBACK_SLACK = 24
 """Windows read beyond ``for`` so that under-sampled windows can be skipped."""

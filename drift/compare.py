@@ -48,10 +48,13 @@ def numeric_metrics(profile: NumericProfile, state: NumericState,
     """
     metrics = {"count": float(state.count),
                "missing_rate": (state.missing + state.invalid) / state.count
-               if state.count else float("nan")}
+               if state.count else float("nan"),
+               "invalid_rate": state.invalid / state.count if state.count else float("nan")}
     n, m = state.n, int(profile.ref_counts.sum())
     if n == 0 or m == 0:
         return {k: v for k, v in metrics.items() if not np.isnan(v)}
+    if state.counts.size >= 3:  # the first bin is below the reference minimum, the last above
+        metrics["out_of_range_rate"] = float(state.counts[0] + state.counts[-1]) / n
     metrics.update(all_distances(profile.coarse(state.counts),
                                  profile.coarse(profile.ref_counts)))
     w1 = wasserstein_binned(profile, state)
@@ -182,6 +185,8 @@ def compare(reference: Reference, window: WindowState,
         if state is None:
             state = profile.new_state()
         kind, metrics, n = _metrics(profile, state)
+        if state.count:  # absent from every row of the window (a schema change)
+            metrics["feature_missing"] = float(state.missing == state.count)
         details[name] = FeatureDrift(kind, metrics, n)
         items.append((details[name], profile))
     prediction_detail = None

@@ -17,7 +17,7 @@ DESIGN_METRICS = {"psi", "js_distance", "hellinger", "kl_divergence", "wasserste
                   "label_coverage", "mae", "rmse", "mape", "estimated_precision",
                   "estimated_recall", "estimated_f1", "estimated_roc_auc", "latency_p50_ms",
                   "latency_p95_ms", "latency_p99_ms"}
-EXTRA_METRICS = {"new_category_rate", "estimated_precision_stderr", "estimated_recall_stderr",
+EXTRA_METRICS = {"new_category_rate", "invalid_rate", "out_of_range_rate", "feature_missing", "estimated_precision_stderr", "estimated_recall_stderr",
                  "estimated_f1_stderr", "estimated_roc_auc_stderr", "accuracy_stderr",
                  "precision_stderr", "recall_stderr", "f1_stderr", "roc_auc_stderr",
                  "mae_stderr", "rmse_stderr", "mape_stderr",
@@ -213,7 +213,10 @@ def test_edge_cases_never_crash() -> None:
     report = compare(ref, one)
     assert report.features["normal"]["count"] == 1.0 and not report.drifted("normal")
     assert report.features["with_bad"]["missing_rate"] == 1.0
-    assert report.features["all_missing"] == {"count": 1.0, "missing_rate": 1.0}
+    assert report.features["all_missing"] == {"count": 1.0, "missing_rate": 1.0,
+                                              "invalid_rate": 0.0, "feature_missing": 1.0}
+    assert report.features["with_bad"]["invalid_rate"] == 1.0  # -inf is not a value
+    assert report.features["normal"]["feature_missing"] == 0.0
     moved = ref.new_window()
     moved.update({"constant": np.full(5000, 4.0), "one_category": ["y"] * 5000,
                   "normal": [np.nan, np.inf, -np.inf, None, 1.0] * 1000})
@@ -253,3 +256,20 @@ def test_bad_input_gives_clear_errors() -> None:
     report = compare(ref, window)
     assert report.features["x"]["missing_rate"] == pytest.approx(2 / 3)
     assert report.features["c"]["count"] == 3.0
+
+
+def test_data_quality_rates_equal_numpy_on_the_same_values() -> None:
+    rng = np.random.default_rng(3)
+    reference_values = rng.normal(size=4000)
+    ref = Reference.from_data({"x": reference_values, "gone": rng.normal(size=4000)})
+    values = rng.normal(0.5, 2.0, 700)
+    column = [*values.tolist(), "n/a", "", float("inf"), None, None]
+    window = ref.new_window()
+    window.update({"x": column})  # "gone" is absent from every row
+    report = compare(ref, window)
+    x = report.features["x"]
+    outside = (values < reference_values.min()) | (values > reference_values.max())
+    assert x["out_of_range_rate"] == pytest.approx(outside.mean(), abs=1e-12)
+    assert x["invalid_rate"] == pytest.approx(3 / len(column))  # two texts and an infinity
+    assert x["missing_rate"] == pytest.approx(5 / len(column))
+    assert x["feature_missing"] == 0.0 and report.features["gone"]["feature_missing"] == 1.0
