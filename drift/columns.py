@@ -159,6 +159,66 @@ def to_float(column: Any) -> tuple[ArrayF, int]:
     return out, invalid
 
 
+MAX_NON_NUMBER_SHARE = 0.02
+"""A column of numbers with at most this share of other values (typos, ``"n/a"``) stays
+numeric, those values counted as invalid; with more, and numbers still the majority, it is
+refused as mixed."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_)
+
+
+def _reads_as_number(value: Any) -> bool:
+    """A number, or text holding a finite one (how a CSV column with a typo arrives)."""
+    if _is_number(value):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except ValueError:
+        return False
+
+
+def non_numbers(column: Any) -> list[tuple[int, Any]]:
+    """``(row, value)`` of the present values of a column that are not numbers (text holding
+    a number counts as one; None, NaN and empty cells count as missing).
+
+    >>> non_numbers([1.5, "2", None, "abc", float("nan"), "n/a"])
+    [(3, 'abc'), (5, 'n/a')]
+    """
+    out = []
+    for row, value in enumerate(column):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+            continue
+        if not _reads_as_number(value):
+            out.append((row, value))
+    return out
+
+
+def _numbers_or_text(column: list[Any]) -> FeatureKind:
+    """Text with a few numbers is categorical; numbers with a few other values (≤
+    :data:`MAX_NON_NUMBER_SHARE`) numeric; numbers with more is refused as mixed."""
+    bad = non_numbers(column)
+    if not bad:  # numbers, some written as text; only text: numeric-looking codes, categories
+        return "numeric" if any(_is_number(v) for v in column) else "categorical"
+    present = len(column) - sum(1 for v in column if v is None or v == ""
+                                or (isinstance(v, float) and np.isnan(v)))
+    numbers = present - len(bad)
+    if numbers <= present / 2:
+        return "categorical"
+    if len(bad) <= MAX_NON_NUMBER_SHARE * present:
+        return "numeric"
+    row, value = bad[0]
+    raise ValueError(
+        f"the column is mixed: {numbers} of {present} values are numbers and {len(bad)} "
+        f"are not (e.g. {value!r} at row {row + 1}); declare its kind with feature_types "
+        f"(`infersight reference upload ... --feature-types NAME=numeric`: the others count as "
+        f"missing; `NAME=categorical`: every value is a category)")
+
+
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, list | tuple | np.ndarray)
 
@@ -173,6 +233,8 @@ def infer_kind(column: Any) -> FeatureKind:
     ('numeric', 'categorical', 'categorical')
     >>> infer_kind([[0.1, 0.2], None, [0.3, 0.4]])
     'embedding'
+    >>> infer_kind(["12.5", "3"] * 50 + ["abc"])  # a CSV column with one typo
+    'numeric'
     >>> infer_kind([[0.1, 0.2], [0.3]])
     Traceback (most recent call last):
     ValueError: a column of vectors must hold vectors of one length (numbers only): found lengths 1, 2
@@ -198,9 +260,10 @@ def infer_kind(column: Any) -> FeatureKind:
         return "categorical"
     if not pd.api.types.is_numeric_dtype(series.dtype):
         values = series.dropna()
-        if values.empty or not all(isinstance(v, int | float | np.integer | np.floating)
-                                   and not isinstance(v, bool | np.bool_) for v in values):
+        if values.empty:
             return "categorical"
+        if not all(_is_number(v) for v in values):
+            return _numbers_or_text(list(series))
         series = values.astype(np.float64)
     values = series.dropna()
     if values.empty:

@@ -206,6 +206,9 @@ def reference_upload(
     hash_column: Annotated[list[str] | None, typer.Option(
         "--hash", help="Column to send hashed, as monitor(hash=...) does (repeat for several; "
         "salt: INFERSIGHT_HASH_SALT).")] = None,
+    feature_types: Annotated[list[str] | None, typer.Option(
+        "--feature-types", help="A column's kind, overriding the inferred one: NAME=numeric, "
+        "NAME=categorical or NAME=embedding (repeat for several).")] = None,
 ) -> None:
     """Upload a reference CSV or Parquet file for MODEL VERSION (to INFERSIGHT_API_URL).
 
@@ -222,6 +225,14 @@ def reference_upload(
         problem = "no such file" if file.suffix.lower() in READERS else "expected a .csv or .parquet file"
         typer.echo(f"infersight reference upload: {file}: {problem}", err=True)
         raise typer.Exit(code=2)
+    kinds: dict[str, str] = {}
+    for item in feature_types or []:
+        name, sep, kind = item.rpartition("=")
+        if not sep or not name:
+            typer.echo(f"infersight reference upload: --feature-types {item!r}: write "
+                       "NAME=numeric, NAME=categorical or NAME=embedding", err=True)
+            raise typer.Exit(code=2)
+        kinds[name] = kind
     settings = load_settings()
     try:
         answer = upload_reference_file(
@@ -229,6 +240,7 @@ def reference_upload(
             label_column=label_column, prediction_column=prediction_column,
             score_column=score_column, task=task, positive_class=positive_class,
             threshold=threshold, redact=redact or (), hash=hash_column or (),
+            feature_types=kinds or None,
         )
     except (ReferenceFileError, ReferenceUploadError) as exc:
         typer.echo(f"infersight reference upload: {exc}", err=True)
@@ -239,6 +251,8 @@ def reference_upload(
     perf = answer.get("reference_performance") or {}
     if perf:
         typer.echo("reference performance: " + json.dumps(perf, sort_keys=True))
+    for warning in answer.get("warnings") or []:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @grafana_app.command("sync")

@@ -13,7 +13,7 @@ redacted and hashed exactly as for a DataFrame uploaded from Python or a live ev
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def upload_reference_file(
     label_column: str | None = None, prediction_column: str | None = None,
     score_column: str | None = None, task: str | None = None, positive_class: Any = None,
     threshold: float | None = None, redact: Iterable[str] = (), hash: Iterable[str] = (),
-    timeout: float = 600.0,
+    timeout: float = 600.0, feature_types: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read ``path`` and upload it as the reference of ``model`` / ``version``; returns the
     API's answer. Raises :class:`ReferenceFileError` or
@@ -96,6 +96,7 @@ def upload_reference_file(
             model, version, features, predictions, labels, task=task,
             positive_class=positive_class, threshold=threshold, api_url=api_url,
             api_key=api_key, timeout=timeout, redact=redact, hash=hash,
+            feature_types=feature_types,
         )
     except ValueError as exc:  # the SDK's own validation of the columns
         raise ReferenceFileError(str(exc)) from None

@@ -76,6 +76,7 @@ def reference_body(
     features: Any, predictions: Any = None, labels: Any = None, *, task: str | None = None,
     positive_class: Any = None, threshold: float | None = None,
     redact: Iterable[str] = (), hash: Iterable[str] = (), hash_salt: bytes = b"",
+    feature_types: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON document ``upload_reference`` posts (validated; raises ``ValueError`` with the reason).
 
@@ -100,7 +101,7 @@ def reference_body(
             columns[name] = [None if value is None else hash_value(value, hash_salt) for value in columns[name]]
     if task is not None and task not in _TASKS:
         raise ValueError(f"task must be one of {sorted(_TASKS)}, got {task!r}")
-    return {
+    body: dict[str, Any] = {
         "features": columns,
         "predictions": _sequence(predictions, "predictions", rows),
         "labels": _sequence(labels, "labels", rows),
@@ -108,6 +109,9 @@ def reference_body(
         "positive_class": clean_value(positive_class),
         "threshold": None if threshold is None else float(threshold),
     }
+    if feature_types:
+        body["feature_types"] = {str(name): str(kind) for name, kind in feature_types.items()}
+    return body
 
 
 def upload_reference(
@@ -115,11 +119,14 @@ def upload_reference(
     task: str | None = None, positive_class: Any = None, threshold: float | None = None,
     api_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
     redact: Iterable[str] | None = None, hash: Iterable[str] | None = None,
+    feature_types: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Upload the reference data of ``model`` / ``version``; returns the API's JSON answer.
 
     ``api_url`` and ``api_key`` default to ``INFERSIGHT_API_URL`` / ``INFERSIGHT_API_KEY``.
     Redaction and hashing default to what ``init`` configured for this model.
+    ``feature_types`` overrides inferred kinds: ``{"zip": "categorical"}`` (``numeric``,
+    ``categorical`` or ``embedding``).
     """
     import json
     import urllib.error
@@ -139,6 +146,7 @@ def upload_reference(
         features, predictions, labels, task=task, positive_class=positive_class, threshold=threshold,
         redact=config.redact | defaults.redact | field_names(redact, "redact"),
         hash=config.hash | defaults.hash | field_names(hash, "hash"), hash_salt=config.hash_salt,
+        feature_types=feature_types,
     )
     base = (api_url or build_config(transport="memory").api_url if api_url is None else api_url).rstrip("/")
     key = api_key if api_key is not None else build_config(transport="memory").api_key

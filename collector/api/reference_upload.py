@@ -47,6 +47,7 @@ class UploadOptions:
     task: str | None = None
     positive_class: Any = None
     threshold: float | None = None
+    feature_types: dict[str, str] | None = None
 
 
 @dataclass
@@ -61,6 +62,7 @@ class ParsedReference:
     threshold: float | None = None
     rows: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    feature_types: dict[str, str] | None = None
 
 
 class _JsonReference(msgspec.Struct, forbid_unknown_fields=False):
@@ -70,6 +72,7 @@ class _JsonReference(msgspec.Struct, forbid_unknown_fields=False):
     task: str | None = None
     positive_class: Any = None
     threshold: float | None = None
+    feature_types: dict[str, str] | None = None
 
 
 def parse_json(body: bytes) -> ParsedReference:
@@ -94,7 +97,8 @@ def parse_json(body: bytes) -> ParsedReference:
         if values is not None and len(values) != rows:
             raise UploadProblem(f"body.{what}", f"has {len(values)} values, features have {rows} rows")
     return ParsedReference(doc.features, doc.predictions, doc.labels, doc.task,
-                           doc.positive_class, doc.threshold, rows)
+                           doc.positive_class, doc.threshold, rows,
+                           feature_types=doc.feature_types)
 
 
 def _from_frame(frame: Any, options: UploadOptions) -> ParsedReference:
@@ -127,7 +131,7 @@ def _from_frame(frame: Any, options: UploadOptions) -> ParsedReference:
     else:
         predictions = predicted if predicted is not None else scores
     return ParsedReference(features, predictions, labels, options.task, options.positive_class,
-                           options.threshold, len(frame))
+                           options.threshold, len(frame), feature_types=options.feature_types)
 
 
 def parse_csv(stream: IO[bytes], options: UploadOptions) -> ParsedReference:
@@ -171,6 +175,26 @@ def parse_parquet(stream: IO[bytes], options: UploadOptions) -> ParsedReference:
     return _from_frame(frame, options)
 
 
+def non_number_warnings(reference: Any, parsed: ParsedReference, shown: int = 5) -> list[str]:
+    """What the upload should tell: numeric features holding values that are not numbers
+    (profiled as missing), by row (1-based, in the data) and value."""
+    from infersight.drift.columns import non_numbers
+
+    features = parsed.features
+    warnings = []
+    for name, kind in reference.feature_kinds.items():
+        if kind != "numeric" or name not in features:
+            continue
+        column = features[name]
+        bad = non_numbers(column.tolist() if hasattr(column, "tolist") else column)
+        if bad:
+            listed = ", ".join(f"row {row + 1} {value!r}" for row, value in bad[:shown])
+            more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+            warnings.append(f"feature {name!r}: {len(bad)} value(s) are not numbers and were "
+                            f"profiled as missing: {listed}{more}")
+    return warnings
+
+
 def build_reference(parsed: ParsedReference) -> Any:
     """The :class:`~infersight.drift.Reference` profile of the parsed columns."""
     from infersight.drift import Reference
@@ -183,6 +207,7 @@ def build_reference(parsed: ParsedReference) -> Any:
     try:
         return Reference.from_data(parsed.features, predictions=parsed.predictions,
                                    labels=parsed.labels, task=parsed.task,
-                                   positive_label=parsed.positive_class, threshold=float(threshold))
+                                   positive_label=parsed.positive_class, threshold=float(threshold),
+                                   feature_types=parsed.feature_types)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise UploadProblem("body", f"cannot profile this reference: {exc}") from None

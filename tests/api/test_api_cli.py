@@ -122,3 +122,27 @@ def test_reference_upload_command_redacts_and_hashes_like_the_sdk(sqlite_url: st
 
     categories = set(reference.features["email"].vocabulary) | set(reference.features["email"].extra or ())
     assert hash_value("u0@x.io", b"") in categories and "u0@x.io" not in categories
+
+
+def test_reference_upload_command_takes_feature_types_and_prints_the_warnings(
+        sqlite_url: str, tmp_path: Path) -> None:
+    codes = [str(i) if i % 4 else f"code-{i}" for i in range(200)]
+    amounts = [str(10 + i) for i in range(200)]
+    amounts[9] = "abc"
+    path = tmp_path / "mixed.csv"
+    path.write_text("code,amount\n" + "\n".join(f"{c},{a}" for c, a in zip(codes, amounts,
+                                                                       strict=True)))
+    with serve(sqlite_url) as api:
+        env = {"INFERSIGHT_API_URL": api.url, "INFERSIGHT_API_KEY": api.key("admin")}
+        refused = runner.invoke(app, ["reference", "upload", "shop", "1", str(path)], env=env)
+        assert refused.exit_code == 1 and "--feature-types" in refused.output
+        result = runner.invoke(app, ["reference", "upload", "shop", "1", str(path),
+                                     "--feature-types", "code=categorical"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "feature 'amount': 1 value(s) are not numbers" in result.output
+        assert "row 10 'abc'" in result.output
+        kinds = api.get("/v1/models/shop").json()
+        assert kinds["versions"][0]["has_reference"]
+    bad = runner.invoke(app, ["reference", "upload", "shop", "1", str(path),
+                              "--feature-types", "code"])
+    assert bad.exit_code == 2 and "NAME=numeric" in bad.output

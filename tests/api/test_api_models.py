@@ -181,3 +181,50 @@ def test_reference_larger_than_the_limit_is_413(sqlite_url: str) -> None:
         assert response.status_code == 413
         assert response.json()["error"] == "payload_too_large"
         assert api.get("/v1/models").json() == []
+
+
+def test_a_numeric_csv_column_with_a_typo_stays_numeric_and_the_upload_says_where(
+        sqlite_api: Api) -> None:
+    amounts = [f"{10 + i * 0.5}" for i in range(199)]
+    amounts.insert(41, "abc")  # data row 42
+    csv = "amount,country\n" + "\n".join(
+        f"{a},{'FR' if i % 2 else 'DE'}" for i, a in enumerate(amounts))
+    response = sqlite_api.post("/v1/models/typo/versions/1/reference", content=csv.encode(),
+                               headers={"Content-Type": "text/csv"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["features"] == {"amount": "numeric", "country": "categorical"}
+    assert body["warnings"] == ["feature 'amount': 1 value(s) are not numbers and were "
+                                "profiled as missing: row 42 'abc'"]
+    profile = _stored(sqlite_api, "typo", "1").features["amount"]
+    assert (profile.count, profile.missing) == (200, 1)
+
+
+def test_a_really_mixed_column_is_refused_with_the_override_to_use(sqlite_api: Api) -> None:
+    values = [str(i) if i % 4 else f"code-{i}" for i in range(200)]  # a quarter is text
+    csv = "mixed\n" + "\n".join(values)
+    response = sqlite_api.post("/v1/models/mixed/versions/1/reference", content=csv.encode(),
+                               headers={"Content-Type": "text/csv"})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "feature 'mixed'" in detail and "150 of 200 values are numbers" in detail
+    assert "'code-0' at row 1" in detail and "feature_types" in detail
+
+
+def test_feature_types_override_the_inferred_kind_in_every_upload_form(sqlite_api: Api) -> None:
+    values = [str(i) if i % 4 else f"code-{i}" for i in range(200)]
+    csv = ("mixed\n" + "\n".join(values)).encode()
+    as_csv = sqlite_api.post("/v1/models/mixed/versions/1/reference", content=csv,
+                             headers={"Content-Type": "text/csv"},
+                             params={"feature_types": ["mixed:categorical"]})
+    assert as_csv.status_code == 201, as_csv.text
+    assert as_csv.json()["features"] == {"mixed": "categorical"}
+    as_json = sqlite_api.post("/v1/models/mixed/versions/2/reference", json={
+        "features": {"mixed": values}, "feature_types": {"mixed": "numeric"}})
+    assert as_json.status_code == 201, as_json.text
+    assert as_json.json()["features"] == {"mixed": "numeric"}
+    assert as_json.json()["warnings"][0].startswith("feature 'mixed': 50 value(s) are not numbers")
+    bad = sqlite_api.post("/v1/models/mixed/versions/3/reference", content=csv,
+                          headers={"Content-Type": "text/csv"},
+                          params={"feature_types": ["mixed:text"]})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "query.feature_types"

@@ -150,9 +150,12 @@ class ReferenceResult(BaseModel):
     version: str
     rows: int
     features: dict[str, str]
-    """Feature name → ``numeric`` or ``categorical``."""
+    """Feature name → ``numeric``, ``categorical`` or ``embedding``."""
     task: str | None
     reference_performance: dict[str, float]
+    warnings: list[str] = []
+    """What was accepted but is worth a look, e.g. a numeric column's values that are not
+    numbers (profiled as missing), by row and value."""
 
 
 def _versions(session: Session, names: list[str]) -> dict[str, list[VersionView]]:
@@ -338,7 +341,7 @@ def _parse(stream: IO[bytes], content_type: str, options: upload.UploadOptions) 
         return upload.parse_csv(stream, options)
     if content_type in ("", "application/json") or content_type.endswith("+json"):
         parsed = upload.parse_json(stream.read())
-        for name in ("task", "positive_class", "threshold"):
+        for name in ("task", "positive_class", "threshold", "feature_types"):
             value = getattr(options, name)
             if value is not None:
                 setattr(parsed, name, value)
@@ -364,6 +367,7 @@ def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], con
                     if given[name] is None and setting is not None:
                         setattr(parsed, name, setting)
         reference = upload.build_reference(parsed)
+        warnings = upload.non_number_warnings(reference, parsed)
     except upload.UploadProblem as exc:
         raise invalid(exc.field, exc.problem) from None
     finally:
@@ -385,7 +389,7 @@ def _store(context: ApiContext, model: str, version: str, stream: IO[bytes], con
     perf = {k: float(v) for k, v in reference.performance.items() if math.isfinite(v)}
     return ReferenceResult(model=model, version=version, rows=reference.rows,
                            features=reference.feature_kinds, task=reference.task,
-                           reference_performance=perf)
+                           reference_performance=perf, warnings=warnings)
 
 
 @router.post("/models/{model}/versions/{version}/reference", status_code=201,
@@ -402,6 +406,9 @@ async def upload_reference(
     task: Annotated[Task | None, Query()] = None,
     positive_class: Annotated[str | None, Query(description="Positive class (numbers are read as numbers).")] = None,
     threshold: Annotated[float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False)] = None,
+    feature_types: Annotated[list[str] | None, Query(
+        description="A column's kind, overriding the inferred one: NAME:numeric, "
+        "NAME:categorical or NAME:embedding (repeat for several).")] = None,
 ) -> ReferenceResult:
     """Upload the reference (training/validation) data of a model version; it replaces any
     earlier reference of that version."""
@@ -412,7 +419,14 @@ async def upload_reference(
             positive = int(positive_class)
         except ValueError:
             positive = {"true": True, "false": False}.get(positive_class.lower(), positive_class)
+    kinds: dict[str, str] = {}
+    for item in feature_types or []:
+        name, sep, kind = item.rpartition(":")
+        if not sep or not name or kind not in ("numeric", "categorical", "embedding"):
+            raise invalid("query.feature_types", f"{item!r}: write NAME:numeric, "
+                          "NAME:categorical or NAME:embedding")
+        kinds[name] = kind
     options = upload.UploadOptions(label_column, prediction_column, score_column, task, positive,
-                                   threshold)
+                                   threshold, kinds or None)
     stream = await spool_body(request, context.config.max_reference_bytes, "the reference")
     return await run_in_threadpool(_store, context, model, version, stream, content_type, options)
