@@ -65,8 +65,12 @@ def judge_window(
     """
     config = config or AlertConfig()
     stored = api_rules(session)
-    all_rules = [r for r in config.all_rules(stored) if r.matches_model(model)]
     active = {r.name for r in config.active_rules(stored)}
+    retraining = [r for r in config.active_retraining_rules() if r.matches_model(model)]
+    feeding = {name for r in retraining for name in (*r.drift_rules, *r.performance_rules)}
+    # a disabled rule is judged only when it feeds a retraining recommendation
+    all_rules = [r for r in config.all_rules(stored)
+                 if r.matches_model(model) and (r.name in active or r.name in feeding)]
     references = reference_values(session, model, version, reference_performance)
     judgements = {
         rule.name: judge(session, rule, model, version, now, references) for rule in all_rules
@@ -78,11 +82,10 @@ def judge_window(
         if name in active
         for j in found
     ]
-    for rule in config.active_retraining_rules():
-        if rule.matches_model(model):
-            candidate = _retraining_candidate(session, rule, model, version, judgements)
-            if candidate is not None:
-                candidates.append(candidate)
+    for rule in retraining:
+        candidate = _retraining_candidate(session, rule, model, version, judgements)
+        if candidate is not None:
+            candidates.append(candidate)
 
     silences = active_silences(session, now)
     return [_apply(session, c, now, config, silences) for c in candidates]

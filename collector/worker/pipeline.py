@@ -176,13 +176,14 @@ class BatchAggregator:
         """Dead-letter (``invalid_value``) the predictions holding a vector of another length
         than their version's reference embedding; the others go on."""
         dimensions: dict[tuple[str, str], dict[str, int]] = {}
+        for key in {(p.model, p.version) for p in predictions}:
+            reference = self.catalog.reference(session, *key)
+            dimensions[key] = {} if reference is None else statistics.vector_dimensions(reference)
+        if not any(dimensions.values()):
+            return predictions  # no embedding feature: nothing to check, per event
         kept = []
         for p in predictions:
             key = (p.model, p.version)
-            if key not in dimensions:
-                reference = self.catalog.reference(session, *key)
-                dimensions[key] = {} if reference is None else \
-                    statistics.vector_dimensions(reference)
             problem = next((
                 f"features[{name!r}]: a vector of {len(value)} numbers, but the reference's "
                 f"embedding has {size}"

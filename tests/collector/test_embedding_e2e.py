@@ -11,20 +11,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from infersight.collector.worker.config import WorkerConfig
-from infersight.collector.worker.kafka_bus import KafkaConsumerBus, KafkaDeadLetterPublisher
-from infersight.collector.worker.loop import Worker
+from infersight.collector.worker.kafka_bus import KafkaDeadLetterPublisher
 from infersight.drift import Reference
 from infersight.sdk.wire import DEADLETTER_TOPIC, EVENTS_TOPIC, LABELS_TOPIC, decode_deadletter
 from infersight.storage.db import make_engine, session_factory, upgrade
 from infersight.storage.models import DeadLetter
 from infersight.storage.registry import set_reference
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from sqlalchemy import select
 
 import infersight
-from tests.collector.harness import create_topics, metric_snapshot, wait_until_done
-from tests.collector.inprocess import start
+from tests.collector.harness import create_topics, metric_snapshot
+from tests.collector.inprocess import consume_all
 from tests.drift.test_embedding import topics
 from tests.support.postgres import temporary_database
 from tests.support.tansu import TansuBroker
@@ -63,21 +61,8 @@ def run(module_broker: TansuBroker) -> Iterator[dict[str, Any]]:
             assert infersight.flush(timeout=60)
         finally:
             infersight.shutdown(timeout=10)
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-        try:
-            expected = {(tp.topic, tp.partition): n for tp, n in consumer.end_offsets(
-                [TopicPartition(EVENTS_TOPIC, p) for p in (0, 1)]).items() if n}
-        finally:
-            consumer.close()
-        bus = KafkaConsumerBus(bootstrap, GROUP, [EVENTS_TOPIC, LABELS_TOPIC],
-                               session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        running = start(Worker(bus, engine, WorkerConfig(window_s=60, eval_interval_s=0.5,
-                                                         group=GROUP, poll_timeout_s=0.2),
-                               deadletters=KafkaDeadLetterPublisher(bootstrap, DEADLETTER_TOPIC)))
-        try:
-            wait_until_done(url, GROUP, expected, timeout=90)
-        finally:
-            running.stop()
+        consume_all(bootstrap, engine, url, GROUP, window_s=60,
+                    deadletters=KafkaDeadLetterPublisher(bootstrap, DEADLETTER_TOPIC))
         with session_factory(engine)() as session:
             letters = list(session.scalars(select(DeadLetter)))
         engine.dispose()

@@ -13,17 +13,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from infersight.collector.worker.config import WorkerConfig
-from infersight.collector.worker.kafka_bus import KafkaConsumerBus
-from infersight.collector.worker.loop import Worker
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import make_engine, session_factory, upgrade
 from infersight.storage.prices import add_price_revision
-from kafka import KafkaConsumer, TopicPartition
 
 import infersight
-from tests.collector.harness import create_topics, metric_snapshot, wait_until_done
-from tests.collector.inprocess import start
+from tests.collector.harness import create_topics, metric_snapshot
+from tests.collector.inprocess import consume_all
 from tests.support.postgres import temporary_database
 from tests.support.tansu import TansuBroker
 
@@ -72,20 +68,9 @@ def points(module_broker: TansuBroker) -> Iterator[dict[tuple[str, str], tuple[f
             assert infersight.flush(timeout=60)
         finally:
             infersight.shutdown(timeout=10)
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
         try:
-            expected = {(tp.topic, tp.partition): n for tp, n in consumer.end_offsets(
-                [TopicPartition(EVENTS_TOPIC, p) for p in (0, 1)]).items() if n}
+            consume_all(bootstrap, engine, url, GROUP, window_s=3600)
         finally:
-            consumer.close()
-        bus = KafkaConsumerBus(bootstrap, GROUP, [EVENTS_TOPIC, LABELS_TOPIC],
-                               session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        running = start(Worker(bus, engine, WorkerConfig(window_s=3600, eval_interval_s=0.5,
-                                                         group=GROUP, poll_timeout_s=0.2)))
-        try:
-            wait_until_done(url, GROUP, expected, timeout=90)
-        finally:
-            running.stop()
             engine.dispose()
         snapshot = metric_snapshot(url)
         by_metric: dict[tuple[str, str], list[tuple[float, int]]] = {}

@@ -17,14 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from infersight.collector.worker.config import WorkerConfig
-from infersight.collector.worker.kafka_bus import KafkaConsumerBus
-from infersight.collector.worker.loop import Worker
 from infersight.drift import Reference
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import make_engine, session_factory, upgrade
 from infersight.storage.registry import set_reference
-from kafka import KafkaConsumer, TopicPartition
 
 import infersight
 from tests.collector.harness import (
@@ -32,9 +28,8 @@ from tests.collector.harness import (
     assert_same_metrics,
     create_topics,
     metric_snapshot,
-    wait_until_done,
 )
-from tests.collector.inprocess import start
+from tests.collector.inprocess import consume_all
 from tests.support.postgres import temporary_database
 from tests.support.tansu import TansuBroker
 
@@ -172,29 +167,11 @@ def evaluated(module_broker: TansuBroker) -> Iterator[dict[MetricKey, tuple[floa
             assert sent["dropped"] == 0 and sent["sent"] == EVENTS * len(CASES), sent
         finally:
             infersight.shutdown(timeout=10)
-        expected = _end_offsets(bootstrap)
-        assert sum(expected.values()) > 0
-        bus = KafkaConsumerBus(bootstrap, GROUP, [EVENTS_TOPIC, LABELS_TOPIC],
-                               session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        running = start(Worker(bus, engine, WorkerConfig(window_s=60, eval_interval_s=0.5,
-                                                         group=GROUP, poll_timeout_s=0.2)))
         try:
-            wait_until_done(url, GROUP, expected, timeout=90)
+            consume_all(bootstrap, engine, url, GROUP, window_s=60)
         finally:
-            running.stop()
             engine.dispose()
         yield metric_snapshot(url)
-
-
-def _end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [TopicPartition(EVENTS_TOPIC, p)
-                      for p in sorted(consumer.partitions_for_topic(EVENTS_TOPIC) or ())]
-        return {(tp.topic, tp.partition): n for tp, n in consumer.end_offsets(partitions).items()
-                if n}
-    finally:
-        consumer.close()
 
 
 def _points_of(points: dict[MetricKey, tuple[float | None, int]],
