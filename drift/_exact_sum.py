@@ -23,26 +23,7 @@ _EXACT_SHIFT = 1126  # every finite double is an integer multiple of 2**-1126 (a
 
 def exact_int_sum(values: np.ndarray) -> int:
     """The exact sum of finite doubles, as an integer count of 2**-1126 (vectorised)."""
-    values = np.ravel(values).astype(np.float64)
-    if values.size == 0:
-        return 0
-    mantissa, exponent = np.frexp(values)  # values = mantissa * 2**exponent, 0.5 <= |mantissa| < 1
-    integers = (mantissa * 2.0**53).astype(np.int64)  # exact: 53 significant bits
-    shifts = exponent.astype(np.int64) - 53 + _EXACT_SHIFT  # >= 0 for every finite double
-    groups, inverse = np.unique(shifts, return_inverse=True)
-    inverse = inverse.ravel()
-    high, low = integers >> 26, integers & ((1 << 26) - 1)  # |parts| < 2**27
-    total = 0
-    chunk = 1 << 25  # keeps float64 bincount sums of the parts below 2**52, hence exact
-    for start in range(0, values.size, chunk):
-        part = slice(start, start + chunk)
-        high_sums = np.bincount(inverse[part], weights=high[part], minlength=len(groups))
-        low_sums = np.bincount(inverse[part], weights=low[part], minlength=len(groups))
-        for shift, h, lo in zip(
-            groups.tolist(), high_sums.tolist(), low_sums.tolist(), strict=True
-        ):
-            total += ((int(h) << 26) + int(lo)) << shift
-    return total
+    return exact_column_sums(np.ravel(values).reshape(-1, 1))[0]
 
 
 def exact_to_float(total: int) -> float:

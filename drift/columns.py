@@ -182,45 +182,84 @@ def _reads_as_number(value: Any) -> bool:
         return False
 
 
+def _present_non_numbers(column: Any) -> tuple[pd.Series, npt.NDArray[np.bool_],
+                                                npt.NDArray[np.bool_], bool]:
+    """The column as a Series, its missing rows (None, NaN, empty text), its present rows that
+    are not numbers (text holding a finite number counts as one), and whether any value is a
+    number proper (not text). Text columns are classified by their distinct values, so a
+    100k-row column of a few categories costs a few checks, not 100k."""
+    series = _as_series(column)
+    rows = len(series)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series, series.isna().to_numpy(), ~series.isna().to_numpy(), False
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series, series.isna().to_numpy(), np.zeros(rows, dtype=bool), rows > 0
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        distinct = list(uniques)
+        empty = np.array([v == "" for v in distinct] + [True], dtype=bool)
+        number = np.array([_reads_as_number(v) for v in distinct] + [False], dtype=bool)
+        missing = empty[codes]  # code -1 (None, NaN) takes the last entry
+        return series, missing, ~missing & ~number[codes], False
+    values = series.tolist()  # mixed types: value by value
+    missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) or
+                        (isinstance(v, str) and v == "") for v in values], dtype=bool)
+    bad = np.array([not m and not _reads_as_number(v) for v, m in zip(values, missing,
+                                                                      strict=True)], dtype=bool)
+    return series, missing, bad, any(_is_number(v) for v in values)
+
+
+def _as_series(column: Any) -> pd.Series:
+    if isinstance(column, pd.Series):
+        return column
+    return pd.Series(column if isinstance(column, np.ndarray) else list(column))
+
+
 def non_numbers(column: Any) -> list[tuple[int, Any]]:
     """``(row, value)`` of the present values of a column that are not numbers (text holding
     a number counts as one; None, NaN and empty cells count as missing).
 
     >>> non_numbers([1.5, "2", None, "abc", float("nan"), "n/a"])
     [(3, 'abc'), (5, 'n/a')]
+    >>> non_numbers(["1", "x", "", None, "1", "x"])
+    [(1, 'x'), (5, 'x')]
     """
-    out = []
-    for row, value in enumerate(column):
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
-            continue
-        if not _reads_as_number(value):
-            out.append((row, value))
-    return out
+    series, _, bad, _ = _present_non_numbers(column)
+    return [(row, series.iat[row]) for row in np.flatnonzero(bad).tolist()]
 
 
-def _numbers_or_text(column: list[Any]) -> FeatureKind:
+def _numbers_or_text(column: Any) -> FeatureKind:
     """Text with a few numbers is categorical; numbers with a few other values (≤
     :data:`MAX_NON_NUMBER_SHARE`) numeric; numbers with more is refused as mixed."""
-    bad = non_numbers(column)
-    if not bad:  # numbers, some written as text; only text: numeric-looking codes, categories
-        return "numeric" if any(_is_number(v) for v in column) else "categorical"
-    present = len(column) - sum(1 for v in column if v is None or v == ""
-                                or (isinstance(v, float) and np.isnan(v)))
-    numbers = present - len(bad)
+    series, missing, bad, typed_numbers = _present_non_numbers(column)
+    refused = int(bad.sum())
+    if not refused:  # numbers, some written as text; only text: numeric-looking codes, categories
+        return "numeric" if typed_numbers else "categorical"
+    present = int((~missing).sum())
+    numbers = present - refused
     if numbers <= present / 2:
         return "categorical"
-    if len(bad) <= MAX_NON_NUMBER_SHARE * present:
+    if refused <= MAX_NON_NUMBER_SHARE * present:
         return "numeric"
-    row, value = bad[0]
+    row = int(np.flatnonzero(bad)[0])
     raise ValueError(
-        f"the column is mixed: {numbers} of {present} values are numbers and {len(bad)} "
-        f"are not (e.g. {value!r} at row {row + 1}); declare its kind with feature_types "
-        f"(`infersight reference upload ... --feature-types NAME=numeric`: the others count as "
-        f"missing; `NAME=categorical`: every value is a category)")
+        f"the column is mixed: {numbers} of {present} values are numbers and {refused} "
+        f"are not (e.g. {series.iat[row]!r} at row {row + 1}); declare its kind with "
+        f"feature_types (`infersight reference upload ... --feature-types NAME=numeric`: the "
+        f"others count as missing; `NAME=categorical`: every value is a category)")
+
+
+_VECTOR_TYPES = (list, tuple, np.ndarray)
+_NUMBER_TYPES = frozenset({"integer", "floating", "mixed-integer-float"})
+"""pandas' inferred types of an object column holding numbers only."""
+_SCALAR_TYPES = frozenset({"string", "empty", "boolean", "bytes", "decimal", "complex",
+                           "datetime", "datetime64", "date", "time", "timedelta", "timedelta64",
+                           "period", "interval", *_NUMBER_TYPES})
+"""Inferred types that cannot hold a vector (the rest, e.g. ``mixed``, are scanned)."""
 
 
 def _is_sequence(value: Any) -> bool:
-    return isinstance(value, list | tuple | np.ndarray)
+    return isinstance(value, _VECTOR_TYPES)
 
 
 def infer_kind(column: Any) -> FeatureKind:
@@ -241,30 +280,18 @@ def infer_kind(column: Any) -> FeatureKind:
     """
     if isinstance(column, np.ndarray) and column.ndim == 2:
         return "embedding"
-    if any(_is_sequence(v) for v in column):
-        from .embedding import as_vector
-
-        vectors = [as_vector(v) for v in column if v is not None]
-        if any(v is None for v in vectors) or not all(_is_sequence(v) for v in column
-                                                      if v is not None):
-            raise ValueError("a column of vectors must hold vectors of numbers only (or None "
-                             "for a missing one)")
-        lengths = sorted({v.size for v in vectors if v is not None})
-        if len(lengths) != 1:
-            raise ValueError("a column of vectors must hold vectors of one length (numbers "
-                             f"only): found lengths {', '.join(map(str, lengths[:5]))}")
-        return "embedding"
-    series = column if isinstance(column, pd.Series) else pd.Series(
-        list(column) if not isinstance(column, np.ndarray) else column)
+    series = _as_series(column)
     if pd.api.types.is_bool_dtype(series.dtype):
         return "categorical"
     if not pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.dropna()
-        if values.empty:
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        if inferred == "empty":
             return "categorical"
-        if not all(_is_number(v) for v in values):
-            return _numbers_or_text(list(series))
-        series = values.astype(np.float64)
+        if inferred not in _SCALAR_TYPES and any(_is_sequence(v) for v in series):
+            return _vector_kind(series)
+        if inferred not in _NUMBER_TYPES:
+            return _numbers_or_text(series)
+        series = series.dropna().astype(np.float64)
     values = series.dropna()
     if values.empty:
         return "numeric"
@@ -272,3 +299,19 @@ def infer_kind(column: Any) -> FeatureKind:
     if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.unique(arr).size == 2:
         return "categorical"
     return "numeric"
+
+
+def _vector_kind(series: pd.Series) -> FeatureKind:
+    """``embedding`` when every present value is a vector of numbers of one length."""
+    from .embedding import as_vector
+
+    vectors = [as_vector(v) for v in series if v is not None]
+    if any(v is None for v in vectors) or not all(_is_sequence(v) for v in series
+                                                  if v is not None):
+        raise ValueError("a column of vectors must hold vectors of numbers only (or None "
+                         "for a missing one)")
+    lengths = sorted({v.size for v in vectors if v is not None})
+    if len(lengths) != 1:
+        raise ValueError("a column of vectors must hold vectors of one length (numbers "
+                         f"only): found lengths {', '.join(map(str, lengths[:5]))}")
+    return "embedding"

@@ -118,13 +118,21 @@ class ReconstructionProfile:
         fill = {name: max(frequencies.values()) for name, frequencies in encodings.items()}
         data = _encode(columns, rows, numeric, encodings, fill)  # numeric gaps still NaN
         for j, name in enumerate(numeric):  # impute them with the reference mean
-            present = np.isfinite(data[:, j])
-            fill[name] = float(data[present, j].mean()) if present.any() else 0.0
-            data[~present, j] = fill[name]
+            column = data[:, j]
+            missing = np.isnan(column)
+            if not missing.any():
+                fill[name] = float(column.mean())
+                continue
+            fill[name] = 0.0 if missing.all() else float(column[~missing].mean())
+            column[missing] = fill[name]
         center = data.mean(axis=0)
-        std = data.std(axis=0)
+        data -= center  # standardised in place, column by column
+        std = np.sqrt(np.einsum("ij,ij->j", data, data) / rows)
         scale = np.where(std > 0, std, 1.0)
-        scaled = _bounded((data - center) / scale)
+        if not (np.isfinite(center).all() and np.isfinite(scale).all()):
+            return None  # values near the float limits: their moments overflow
+        data /= scale
+        scaled = np.clip(data, -_BOUND, _BOUND, out=data)
         scaled = scaled[::-(-rows // MAX_FIT_ROWS)]  # every row, or an even stride of them
         try:
             pca_mean, components, held_out = _fit(scaled)
@@ -136,18 +144,12 @@ class ReconstructionProfile:
         return cls(numeric, encodings, fill, center, scale, pca_mean, components, edges,
                    float(held_out.mean()), float(held_out.std(ddof=1)), int(held_out.size))
 
-    def encode(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
-        """``rows x features``: numbers as they are, categories by reference frequency,
-        missing or invalid values imputed."""
-        return _encode(columns, rows, self.numeric, self.categorical, self.fill)
-
     def errors(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
         """Each row's reconstruction error (element-wise in a fixed order: a row's value does
         not depend on the batch it came in)."""
-        encoded = self.encode(columns, rows)  # a fresh array: standardised in place
-        encoded -= self.center
-        encoded /= self.scale
-        return _reconstruction_errors(_bounded(encoded), self.pca_mean, self.components)
+        centred = _encode(columns, rows, self.numeric, self.categorical, self.fill,
+                          (self.center, self.scale, self.pca_mean))
+        return _reconstruction_errors(centred, self.components)
 
     def new_state(self) -> ReconstructionState:
         """An empty window state over this profile's error histogram."""
@@ -241,35 +243,51 @@ class ReconstructionState:
 
 
 def _encode(columns: Mapping[str, Any], rows: int, numeric: list[str],
-            categorical: dict[str, dict[str, float]], fill: dict[str, float]) -> ArrayF:
+            categorical: dict[str, dict[str, float]], fill: dict[str, float],
+            standardise: tuple[ArrayF, ArrayF, ArrayF] | None = None) -> ArrayF:
     """The encoded matrix; a missing value takes ``fill[name]`` (NaN for a numeric feature
-    without one)."""
+    without one). With ``standardise = (center, scale, pca_mean)`` each column is written
+    standardised, bounded (:data:`_BOUND`) and centred on the PCA's mean, in the same pass."""
     # column-major: each feature is written, and later read, contiguously
     out = np.empty((rows, len(numeric) + len(categorical)), dtype=np.float64, order="F")
     for j, name in enumerate(numeric):
         column = columns.get(name)
         values = np.full(rows, np.nan) if column is None else to_float(column)[0]
-        out[:, j] = np.where(np.isfinite(values), values, fill.get(name, np.nan))
+        encoded = out[:, j]
+        np.copyto(encoded, values)
+        finite = np.isfinite(values)
+        if not finite.all():
+            np.copyto(encoded, fill.get(name, np.nan), where=~finite)
+        if standardise is not None:
+            _standardised(encoded, standardise, j)
     for j, (name, frequencies) in enumerate(categorical.items(), len(numeric)):
         column = columns.get(name)
         if column is None:
-            out[:, j] = fill[name]
-            continue
-        codes, keys = factorize(column)
-        encoded = np.array([frequencies.get(key, 0.0) for key in keys] + [fill[name]])
-        out[:, j] = encoded[np.where(codes >= 0, codes, len(keys))]  # -1: missing
+            table = np.array([fill[name]])
+            codes = np.zeros(rows, dtype=np.intp)
+        else:
+            codes, keys = factorize(column)
+            table = np.array([frequencies.get(key, 0.0) for key in keys] + [fill[name]])
+            codes = np.where(codes >= 0, codes, len(keys))  # -1: missing
+        if standardise is not None:  # standardise the few distinct values, not every row
+            table = _standardised(table, standardise, j)
+        np.take(table, codes, out=out[:, j])
     return out
+
+
+def _standardised(values: ArrayF, standardise: tuple[ArrayF, ArrayF, ArrayF],
+                  j: int) -> ArrayF:
+    """Column ``j``'s finite ``values`` standardised, bounded and centred, in place."""
+    center, scale, pca_mean = standardise
+    values -= center[j]
+    values /= scale[j]
+    np.clip(values, -_BOUND, _BOUND, out=values)  # finite in, so no NaN out
+    values -= pca_mean[j]
+    return values
 
 
 _BOUND = 1e100
 """Standardised values are clipped to ±this: squares and sums of a few hundred stay finite."""
-
-
-def _bounded(scaled: ArrayF) -> ArrayF:
-    """NaN to 0, everything else clipped to ±:data:`_BOUND` (infinities included), in place."""
-    np.clip(scaled, -_BOUND, _BOUND, out=scaled)
-    scaled[np.isnan(scaled)] = 0.0
-    return scaled
 
 
 def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:
@@ -286,13 +304,13 @@ def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:
     return mean, np.ascontiguousarray(axes[:min(keep, axes.shape[0])])
 
 
-def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> ArrayF:
-    """Per-row distances to the reconstruction: √(‖x‖² - ‖projection‖²), the components being
-    orthonormal. Computed features x rows (each feature contiguous, as :func:`_encode` lays
-    them out); ``einsum`` without ``optimize`` sums each output element by itself over the
-    features, in a fixed order: unlike a BLAS matrix product, a row's error does not depend on
-    the rows batched with it."""
-    columns = np.asfortranarray(scaled - mean).T
+def _reconstruction_errors(centred: ArrayF, components: ArrayF) -> ArrayF:
+    """Per-row distances to the reconstruction: √(‖x‖² - ‖projection‖²) of rows ``x``
+    centred on the PCA's mean, the components being orthonormal. Computed features x rows
+    (each feature contiguous, as :func:`_encode` lays them out); ``einsum`` without
+    ``optimize`` sums each output element by itself over the features, in a fixed order:
+    unlike a BLAS matrix product, a row's error does not depend on the rows batched with it."""
+    columns = np.asfortranarray(centred).T
     projected = np.einsum("kf,fn->kn", components, columns, optimize=False)
     squares: ArrayF = (np.einsum("fn,fn->n", columns, columns, optimize=False)
                        - np.einsum("kn,kn->n", projected, projected, optimize=False))
@@ -302,7 +320,7 @@ def _reconstruction_errors(scaled: ArrayF, mean: ArrayF, components: ArrayF) -> 
 def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF]:
     """The PCA of all rows, and each row's error under a PCA fitted without its fold (every
     fifth row): the folds' moments are computed once; each fit takes all but its own."""
-    folds = [np.ascontiguousarray(scaled[fold::FOLDS]) for fold in range(FOLDS)]
+    folds = [np.asfortranarray(scaled[fold::FOLDS]) for fold in range(FOLDS)]
     grams = [part.T @ part for part in folds]
     totals = [part.sum(axis=0) for part in folds]
     gram: ArrayF = np.sum(grams, axis=0)
@@ -311,5 +329,5 @@ def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF]:
     errors = np.empty(rows)
     for fold, part in enumerate(folds):
         mean, components = _pca(gram - grams[fold], total - totals[fold], rows - part.shape[0])
-        errors[fold::FOLDS] = _reconstruction_errors(part, mean, components)
+        errors[fold::FOLDS] = _reconstruction_errors(part - mean, components)
     return (*_pca(gram, total, rows), errors)
