@@ -44,7 +44,10 @@ The peers pin other pandas/numpy versions than the project, so they live in thei
     bench/.venv-peers/bin/python bench/drift_vs_peers.py --part multivariate
     bench/.venv-peers/bin/python bench/drift_vs_peers.py --part embedding
 
-(Evidently 0.7 does not import under pandas 3, hence the pin.) The peers' usage telemetry is
+(Evidently 0.7 does not import under pandas 3, hence the pin.) infersight's worker runs numpy on
+one BLAS thread per process (its CLI sets ``OPENBLAS_NUM_THREADS=1`` unless told otherwise);
+prefix a run with ``OPENBLAS_NUM_THREADS=1`` to time every tool that way, which is what the
+per-core figures mean. The peers' usage telemetry is
 switched off through their environment variables before they are imported. Run with the project's own venv,
 the peers are skipped with a message and infersight and scipy still run.
 """

@@ -413,11 +413,21 @@ SERVER_PACKAGES = frozenset({
 exits with code 2 and the line that installs it, never a traceback."""
 
 
+BLAS_THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Thread pools of numpy's BLAS: one thread each unless the environment says otherwise."""
+
+
 def main() -> None:
+    import os
     import sys
 
     from infersight.extras import MissingExtraError
 
+    # A worker does its numeric work on one core and scales by processes (docs/pipeline.md):
+    # a BLAS pool spinning on a busy machine cost the window update 40 % more CPU. Set before
+    # numpy is first imported, which no command has done yet.
+    for name in BLAS_THREAD_SETTINGS:
+        os.environ.setdefault(name, "1")
     try:
         app()
     except MissingExtraError as error:
