@@ -78,7 +78,8 @@ class ReconstructionProfile:
     def __init__(self, numeric: list[str], categorical: dict[str, dict[str, float]],
                  fill: dict[str, float], center: ArrayF, scale: ArrayF, pca_mean: ArrayF,
                  components: ArrayF, edges: ArrayF, reference_mean: float,
-                 reference_std: float, reference_rows: int) -> None:
+                 reference_std: float, reference_rows: int,
+                 residual: ArrayF | None = None) -> None:
         self.numeric = numeric
         self.categorical = categorical
         """``{feature: {category: reference frequency}}``; unseen categories encode as 0."""
@@ -86,6 +87,9 @@ class ReconstructionProfile:
         """Encoded value imputed for a missing value of each feature."""
         self.center, self.scale = center, scale
         self.pca_mean, self.components = pca_mean, components
+        self.residual = residual
+        """The discarded axes, kept when fewer than the components: the error is then the
+        norm of the row's projection on them (fewer products per row)."""
         self.edges = edges
         self.reference_mean, self.reference_std = reference_mean, reference_std
         self.reference_rows = reference_rows
@@ -135,21 +139,22 @@ class ReconstructionProfile:
         scaled = np.clip(data, -_BOUND, _BOUND, out=data)
         scaled = scaled[::-(-rows // MAX_FIT_ROWS)]  # every row, or an even stride of them
         try:
-            pca_mean, components, held_out = _fit(scaled)
+            pca_mean, components, residual, held_out = _fit(scaled)
         except np.linalg.LinAlgError:  # degenerate data (e.g. values near the float limits)
             return None
         if components.shape[0] >= scaled.shape[1]:
             return None  # the kept variance needs every axis: nothing is left to reconstruct
         edges = np.unique(np.quantile(held_out, np.linspace(0.0, 1.0, ERROR_BINS + 1)[1:-1]))
         return cls(numeric, encodings, fill, center, scale, pca_mean, components, edges,
-                   float(held_out.mean()), float(held_out.std(ddof=1)), int(held_out.size))
+                   float(held_out.mean()), float(held_out.std(ddof=1)), int(held_out.size),
+                   residual)
 
     def errors(self, columns: Mapping[str, Any], rows: int) -> ArrayF:
         """Each row's reconstruction error (element-wise in a fixed order: a row's value does
         not depend on the batch it came in)."""
         centred = _encode(columns, rows, self.numeric, self.categorical, self.fill,
                           (self.center, self.scale, self.pca_mean))
-        return _reconstruction_errors(centred, self.components)
+        return _reconstruction_errors(centred, self.components, self.residual)
 
     def new_state(self) -> ReconstructionState:
         """An empty window state over this profile's error histogram."""
@@ -181,6 +186,8 @@ class ReconstructionProfile:
             "k": int(self.components.shape[0]),
             "edges": _codec.encode_floats(self.edges),
             "mean": self.reference_mean, "std": self.reference_std, "rows": self.reference_rows,
+            **({} if self.residual is None else
+               {"residual": _codec.encode_floats(self.residual.ravel())}),
         }
 
     @classmethod
@@ -195,7 +202,9 @@ class ReconstructionProfile:
             _codec.decode_array(d["pca_mean"], np.float64).copy(),
             components.reshape(int(d["k"]), center.size),
             _codec.decode_array(d["edges"], np.float64).copy(),
-            float(d["mean"]), float(d["std"]), int(d["rows"]))
+            float(d["mean"]), float(d["std"]), int(d["rows"]),
+            None if "residual" not in d else _codec.decode_array(
+                d["residual"], np.float64).reshape(-1, center.size).copy())
 
 
 class ReconstructionState:
@@ -290,34 +299,45 @@ _BOUND = 1e100
 """Standardised values are clipped to ±this: squares and sums of a few hundred stay finite."""
 
 
-def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF]:
-    """Mean and the fewest principal axes explaining more than :data:`VARIANCE_KEPT`
-    (scikit-learn's rule for a fractional ``n_components``), from the rows' moments
-    ``gram = Σ x xᵀ`` and ``total = Σ x``: a features x features problem, whatever the rows."""
+def _pca(gram: ArrayF, total: ArrayF, rows: int) -> tuple[ArrayF, ArrayF, ArrayF | None]:
+    """Mean, the fewest principal axes explaining more than :data:`VARIANCE_KEPT`
+    (scikit-learn's rule for a fractional ``n_components``) and, when they are fewer, the
+    discarded axes; from the rows' moments ``gram = Σ x xᵀ`` and ``total = Σ x``: a features x
+    features problem, whatever the rows."""
     mean = total / rows
     variance, axes = np.linalg.eigh(gram - rows * np.outer(mean, mean))
     order = np.argsort(variance)[::-1]
     variance, axes = np.clip(variance[order], 0.0, None), axes[:, order].T
     explained = variance.sum()
     ratio = np.cumsum(variance) / explained if explained > 0 else np.ones(variance.size)
-    keep = int(np.searchsorted(ratio, VARIANCE_KEPT, side="right")) + 1
-    return mean, np.ascontiguousarray(axes[:min(keep, axes.shape[0])])
+    keep = min(int(np.searchsorted(ratio, VARIANCE_KEPT, side="right")) + 1, axes.shape[0])
+    residual = np.ascontiguousarray(axes[keep:]) if axes.shape[0] - keep < keep + 1 else None
+    return mean, np.ascontiguousarray(axes[:keep]), residual
 
 
-def _reconstruction_errors(centred: ArrayF, components: ArrayF) -> ArrayF:
-    """Per-row distances to the reconstruction: √(‖x‖² - ‖projection‖²) of rows ``x``
-    centred on the PCA's mean, the components being orthonormal. Computed features x rows
-    (each feature contiguous, as :func:`_encode` lays them out); ``einsum`` without
-    ``optimize`` sums each output element by itself over the features, in a fixed order:
-    unlike a BLAS matrix product, a row's error does not depend on the rows batched with it."""
+def _reconstruction_errors(centred: ArrayF, components: ArrayF,
+                           residual: ArrayF | None = None) -> ArrayF:
+    """Per-row distances to the reconstruction of rows ``x`` centred on the PCA's mean: the
+    norm of ``x``'s projection on the ``residual`` axes when given, else √(‖x‖² -
+    ‖projection‖²), the axes being orthonormal. Computed features x rows (each feature
+    contiguous, as :func:`_encode` lays them out); ``einsum`` without ``optimize`` sums each
+    output element by itself over the features, in a fixed order: unlike a BLAS matrix
+    product, a row's error does not depend on the rows batched with it. A single row is
+    computed as two: alone, its sums would run along the features' contiguous axis, in
+    another order."""
+    if centred.shape[0] == 1:
+        return _reconstruction_errors(np.repeat(centred, 2, axis=0), components, residual)[:1]
     columns = np.asfortranarray(centred).T
+    if residual is not None:
+        away = np.einsum("kf,fn->kn", residual, columns, optimize=False)
+        return np.sqrt(np.einsum("kn,kn->n", away, away, optimize=False))
     projected = np.einsum("kf,fn->kn", components, columns, optimize=False)
     squares: ArrayF = (np.einsum("fn,fn->n", columns, columns, optimize=False)
                        - np.einsum("kn,kn->n", projected, projected, optimize=False))
     return np.sqrt(np.clip(squares, 0.0, None))
 
 
-def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF]:
+def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF | None, ArrayF]:
     """The PCA of all rows, and each row's error under a PCA fitted without its fold (every
     fifth row): the folds' moments are computed once; each fit takes all but its own."""
     folds = [np.asfortranarray(scaled[fold::FOLDS]) for fold in range(FOLDS)]
@@ -328,6 +348,7 @@ def _fit(scaled: ArrayF) -> tuple[ArrayF, ArrayF, ArrayF]:
     rows = scaled.shape[0]
     errors = np.empty(rows)
     for fold, part in enumerate(folds):
-        mean, components = _pca(gram - grams[fold], total - totals[fold], rows - part.shape[0])
-        errors[fold::FOLDS] = _reconstruction_errors(part - mean, components)
+        mean, components, residual = _pca(gram - grams[fold], total - totals[fold],
+                                          rows - part.shape[0])
+        errors[fold::FOLDS] = _reconstruction_errors(part - mean, components, residual)
     return (*_pca(gram, total, rows), errors)
