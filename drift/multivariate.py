@@ -330,7 +330,8 @@ def _reconstruction_errors(centred: ArrayF, components: ArrayF,
     columns = np.asfortranarray(centred).T
     if residual is not None:
         away = np.einsum("kf,fn->kn", residual, columns, optimize=False)
-        return np.sqrt(np.einsum("kn,kn->n", away, away, optimize=False))
+        distances: ArrayF = np.sqrt(np.einsum("kn,kn->n", away, away, optimize=False))
+        return distances
     projected = np.einsum("kf,fn->kn", components, columns, optimize=False)
     squares: ArrayF = (np.einsum("fn,fn->n", columns, columns, optimize=False)
                        - np.einsum("kn,kn->n", projected, projected, optimize=False))
