@@ -1,7 +1,10 @@
 """Model outputs: the task, the kind of prediction, and reading predictions of any accepted form.
 
 A prediction may be a number (score or regression value), a class label, a list of class
-probabilities, or ``{"label": ..., "score": float | {class: prob}}``. Classes are compared by
+probabilities, or ``{"label": ..., "score": float | {class: prob}}``; a model whose outputs
+are vectors that are not class probabilities (a component below 0, or a row not summing to 1)
+is an *embedding* model (task ``embedding``): its output is profiled like an embedding
+feature, and its drift is prediction drift. Classes are compared by
 their normalised key (:func:`~infersight.drift.categorical.category_key`).
 
 Examples
@@ -12,6 +15,8 @@ Examples
 >>> out = spec.read([0.3, {"score": 0.9}, [0.2, 0.8]])
 >>> out.scores.tolist(), out.labels
 ([0.3, 0.9, 0.8], ['0', '1', '1'])
+>>> PredictionSpec.infer([[0.5, -0.2, 0.1], [0.3, 0.4, -0.6]]).task
+'embedding'
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ import numpy.typing as npt
 from .categorical import category_key
 from .columns import to_float
 
-Task = Literal["binary", "multiclass", "regression"]
-PredictionKind = Literal["score", "class", "value"]
+Task = Literal["binary", "multiclass", "regression", "embedding"]
+PredictionKind = Literal["score", "class", "value", "embedding"]
 ArrayF = npt.NDArray[np.float64]
 _MAX_CLASSES_FOR_INTEGER_LABELS = 20
 
@@ -101,6 +106,8 @@ class PredictionSpec:
         preds = [as_mapping(p) for p in _as_list(predictions)]
         label_list = _as_list(labels) if labels is not None else []
         first = next((p for p in preds if p is not None), None)
+        if task == "embedding" or (task is None and _vectors_not_probabilities(preds)):
+            return cls("embedding", "embedding", [], None, threshold)
         has_scores = first is not None and (
             (_is_number(first) and all(_is_number(p) and 0.0 <= float(p) <= 1.0
                                        for p in preds if p is not None)
@@ -110,7 +117,8 @@ class PredictionSpec:
         if task is None:
             task = _infer_task(preds, label_list, has_scores, first)
         if task not in ("binary", "multiclass", "regression"):
-            raise ValueError(f"task must be 'binary', 'multiclass' or 'regression', not {task!r}")
+            raise ValueError("task must be 'binary', 'multiclass', 'regression' or 'embedding', "
+                             f"not {task!r}")
         if task == "regression":
             return cls("regression", "value", [], None, threshold)
         task_name: Task = "binary" if task == "binary" else "multiclass"
@@ -303,6 +311,25 @@ def _label_of(p: Any) -> str | None:
     if isinstance(p, list | tuple | np.ndarray):
         return None
     return category_key(p)
+
+
+_PROBABILITY_CHECK_ROWS = 1000
+"""Vector predictions checked for being class probabilities (the first ones present)."""
+
+
+def _vectors_not_probabilities(preds: list[Any]) -> bool:
+    """Vector predictions with a component below 0 or a row not summing to 1 (± 0.001)."""
+    rows = [p for p in preds[:10 * _PROBABILITY_CHECK_ROWS]
+            if isinstance(p, list | tuple | np.ndarray)][:_PROBABILITY_CHECK_ROWS]
+    if not rows:
+        return False
+    try:
+        matrix = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False  # ragged or not numbers: not an embedding either
+    if matrix.ndim != 2 or not np.isfinite(matrix).all():
+        return False
+    return bool((matrix < 0).any() or (np.abs(matrix.sum(axis=1) - 1.0) > 1e-3).any())
 
 
 def _infer_task(preds: list[Any], labels: list[Any], has_scores: bool, first: Any) -> Task:

@@ -192,6 +192,10 @@ class Reference:
         prediction_profile = None
         performance: dict[str, float] = {}
         cbpe = None
+        if spec.kind == "embedding":  # an embedding service: no labels to score
+            output = predictions if isinstance(predictions, np.ndarray) else pred_list
+            return cls(profiles, rows, spec, profile_column(output, "embedding"), None, {},
+                       None, multivariate)
         if pred_list is not None:
             read = spec.read(predictions if isinstance(predictions, np.ndarray) else pred_list)
             if spec.kind == "score":
@@ -242,6 +246,9 @@ class Reference:
             h.update(b"pn" + self.prediction.edges.tobytes())
         elif isinstance(self.prediction, CategoricalProfile):
             h.update(b"pc" + "\0".join(self.prediction.vocabulary).encode())
+        elif isinstance(self.prediction, EmbeddingProfile):
+            h.update(b"pe" + self.prediction.mean.tobytes()
+                     + self.prediction.components.tobytes())
         if self.multivariate is not None:
             h.update(self.multivariate.fingerprint())
         return h.digest()

@@ -175,6 +175,9 @@ class WindowState:
         spec, profile, state = ref.prediction_spec, ref.prediction, self.prediction
         if spec is None or profile is None or state is None:
             return  # the reference has no predictions: nothing to compare them with
+        if spec.kind == "embedding":
+            _update_state(state, profile, preds, len(preds))
+            return
         read = spec.read(preds, need_labels=spec.kind != "score")
         if spec.kind == "score" and read.scores is not None:
             _update_state(state, profile, read.scores, len(read.scores))
@@ -210,6 +213,8 @@ class WindowState:
         spec = ref.prediction_spec
         if spec is None:
             raise ValueError("the reference has no predictions or labels: task unknown")
+        if spec.kind == "embedding":
+            return  # an embedding model's labels are not scored
         read = spec.read(predictions)
         truth = list(y_true.tolist() if hasattr(y_true, "tolist") else y_true)
         if spec.task == "regression":
