@@ -260,15 +260,17 @@ class NumericState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Self:
         """Inverse of :meth:`to_dict`."""
-        counts = _codec.decode_array(d["c"], np.int64)
-        state = cls(counts.size)
-        state.counts = counts.copy()
-        state._n = int(counts.sum())
+        state = cls.__new__(cls)  # every field set below: no arrays allocated to be replaced
+        state.counts = _codec.decode_array(d["c"], np.int64)  # a fresh, writable copy
+        state._n = int(state.counts.sum())
         state.count, state.missing, state.invalid = int(d["count"]), int(d["missing"]), int(d["invalid"])
         if "mean" in d:  # a state written before the window sketch went also holds a "kll"
             state.mean, state.m2 = float(d["mean"]), float(d["m2"])
             state.min, state.max = float(d["min"]), float(d["max"])
-            state.tail_sums = np.array([float(v) for v in d["tails"]], dtype=np.float64)
+            state.tail_sums = np.array(d["tails"], dtype=np.float64)
+        else:
+            state.mean, state.m2, state.min, state.max = 0.0, 0.0, np.inf, -np.inf
+            state.tail_sums = np.zeros(4, dtype=np.float64)
         return state
 
 
