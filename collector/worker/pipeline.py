@@ -173,14 +173,18 @@ class BatchAggregator:
         self, session: Session, pkey: str, predictions: list[wire.Prediction],
         effects: BatchEffects,
     ) -> list[wire.Prediction]:
-        """Dead-letter (``invalid_value``) the predictions holding a vector of another length
-        than their version's reference embedding; the others go on."""
+        """Dead-letter (``invalid_value``) the predictions holding a vector that does not fit
+        their version's reference: a feature's of another length than its embedding, an
+        embedding model's output of another length, class probabilities outside [0, 1].
+        The others go on."""
+        outputs = any(type(p.prediction) is list for p in predictions)
+        references: dict[tuple[str, str], Reference | None] = {}
         dimensions: dict[tuple[str, str], dict[str, int]] = {}
         for key in {(p.model, p.version) for p in predictions}:
-            reference = self.catalog.reference(session, *key)
+            references[key] = reference = self.catalog.reference(session, *key)
             dimensions[key] = {} if reference is None else statistics.vector_dimensions(reference)
-        if not any(dimensions.values()):
-            return predictions  # no embedding feature: nothing to check, per event
+        if not outputs and not any(dimensions.values()):
+            return predictions  # no vector to check: nothing to do per event
         kept = []
         for p in predictions:
             key = (p.model, p.version)
@@ -189,6 +193,9 @@ class BatchAggregator:
                 f"embedding has {size}"
                 for name, size in dimensions[key].items()
                 if type(value := p.features.get(name)) is list and len(value) != size), None)
+            reference = references[key]
+            if problem is None and reference is not None and type(p.prediction) is list:
+                problem = statistics.prediction_problem(reference, p.prediction)
             if problem is None:
                 kept.append(p)
                 continue
@@ -231,8 +238,10 @@ class BatchAggregator:
             start = starts.get((model, p.ts))
             if start is None:
                 start = starts[(model, p.ts)] = specs[model].start_of(p.ts)
-            stored = (prediction_value(p) if references[version_key] is not None
-                      else bootstrap_value(p))
+            reference = references[version_key]
+            stored = (bootstrap_value(p) if reference is None
+                      else None if reference.task == "embedding"  # no label join: keep no vector
+                      else prediction_value(p))
             index_rows.append({
                 "model": model, "prediction_id": pid, "version": p.version,
                 "window_start": start, "ts": p.ts, "prediction": stored,

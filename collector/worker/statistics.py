@@ -70,6 +70,27 @@ def vector_dimensions(reference: Reference) -> dict[str, int]:
             if isinstance(profile, EmbeddingProfile)}
 
 
+def prediction_problem(reference: Reference, prediction: list[Any]) -> str | None:
+    """Why a vector ``prediction`` does not fit the version's reference (None: it fits): an
+    embedding model's output of another length, or class probabilities outside [0, 1]."""
+    from infersight.drift.embedding import EmbeddingProfile
+    from infersight.sdk.wire import MAX_CLASSES
+
+    spec = reference.prediction_spec
+    if isinstance(reference.prediction, EmbeddingProfile):
+        size = reference.prediction.dimension
+        return None if len(prediction) == size else (
+            f"prediction: a vector of {len(prediction)} numbers, but the reference's output "
+            f"has {size}")
+    if spec is None or spec.task == "regression":
+        return None
+    if len(prediction) > MAX_CLASSES:
+        return f"prediction: {len(prediction)} class probabilities, at most {MAX_CLASSES:,}"
+    bad = next(((i, v) for i, v in enumerate(prediction) if not 0.0 <= v <= 1.0), None)
+    return None if bad is None else (
+        f"prediction[{bad[0]}]: a class probability must be within [0, 1], got {bad[1]!r}")
+
+
 def new_state(reference: Reference) -> WindowState:
     return reference.new_window()
 
