@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
+from operator import itemgetter
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -134,6 +135,8 @@ def _entries(columns: dict[str, list[Any]], n: int) -> Iterable[dict[str, Any]]:
     if not columns:
         return ({} for _ in range(n))
     names = tuple(columns)
+    if not any(None in column for column in columns.values()):
+        return map(dict, map(zip, repeat(names, n), zip(*columns.values(), strict=True)))
     return ({k: v for k, v in zip(names, row, strict=True) if v is not None}
             for row in zip(*columns.values(), strict=True))  # fmt: skip
 
@@ -158,23 +161,29 @@ class ColumnarBatch:
 # -- encoding -------------------------------------------------------------------------------------
 
 
-def _get(event: Any, name: str, default: Any = None) -> Any:
-    if isinstance(event, Prediction | Label):
-        return getattr(event, name, default)
-    return event.get(name, default)
+def _mapping(event: Any) -> Mapping[str, Any]:
+    return msgspec.structs.asdict(event) if isinstance(event, Prediction | Label) else event
 
 
-def _column_map(events: Sequence[Any], name: str) -> dict[str, list[Any]]:
-    """``{key: [value of each event or None]}`` of a per-event map field, keys in first-seen order."""
-    maps = [_get(e, name) or {} for e in events]
+def _column_map(maps: list[Any]) -> dict[str, list[Any]]:
+    """``{key: [each map's value or None]}`` of per-event maps, keys in first-seen order."""
+    if not maps or not any(maps):
+        return {}
+    names = tuple(maps[0])
+    if names and set(map(len, maps)) == {len(names)}:  # the usual case: the same keys in each
+        try:
+            if len(names) == 1:
+                return {names[0]: [m[names[0]] for m in maps]}
+            return dict(zip(names, map(list, zip(*map(itemgetter(*names), maps), strict=False)), strict=True))
+        except KeyError:
+            pass
     keys: dict[str, None] = {}
     for m in maps:
         keys.update(dict.fromkeys(m))
     return {key: [m.get(key) for m in maps] for key in keys}
 
 
-def _optional(events: Sequence[Any], name: str) -> list[Any] | None:
-    values = [_get(e, name) for e in events]
+def _optional(values: list[Any]) -> list[Any] | None:
     return values if any(v is not None for v in values) else None
 
 
@@ -189,31 +198,34 @@ def prediction_blocks(events: Sequence[Any]) -> list[PredictionBlock]:
     ...      "features": {}, "prediction": 1}])]
     [('m', ['a'])]
     """
-    groups: dict[tuple[Any, Any], list[Any]] = {}
-    for event in events:
-        groups.setdefault((_get(event, "model"), _get(event, "version")), []).append(event)
-    return [
-        PredictionBlock(
-            model=model, version=version,
-            prediction_id=[_get(e, "prediction_id") for e in group],
-            ts=[_get(e, "ts") for e in group], features=_column_map(group, "features"),
-            prediction=[_get(e, "prediction") for e in group],
-            latency_ms=_optional(group, "latency_ms"), tags=_column_map(group, "tags"),
-            error=_optional(group, "error"), usage=_column_map(group, "usage"),
-            ttft_ms=_optional(group, "ttft_ms"),
-        )
-        for (model, version), group in groups.items()
-    ]
+    groups: dict[tuple[Any, Any], list[Mapping[str, Any]]] = {}
+    for event in map(_mapping, events):
+        groups.setdefault((event.get("model"), event.get("version")), []).append(event)
+    blocks = []
+    for (model, version), group in groups.items():
+        column = {name: [e.get(name) for e in group] for name in _FIELDS}
+        blocks.append(PredictionBlock(
+            model=model, version=version, prediction_id=column["prediction_id"],
+            ts=column["ts"], features=_column_map([m or {} for m in column["features"]]),
+            prediction=column["prediction"], latency_ms=_optional(column["latency_ms"]),
+            tags=_column_map(column["tags"]), error=_optional(column["error"]),
+            usage=_column_map(column["usage"]), ttft_ms=_optional(column["ttft_ms"]),
+        ))  # fmt: skip
+    return blocks
+
+
+_FIELDS: Final = ("prediction_id", "ts", "features", "prediction", "latency_ms", "tags", "error",
+                  "usage", "ttft_ms")  # fmt: skip
 
 
 def label_blocks(events: Sequence[Any]) -> list[LabelBlock]:
     """Labels (structs or mappings) in blocks, one per model, in order of first appearance."""
-    groups: dict[Any, list[Any]] = {}
-    for event in events:
-        groups.setdefault(_get(event, "model"), []).append(event)
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
+    for event in map(_mapping, events):
+        groups.setdefault(event.get("model"), []).append(event)
     return [
-        LabelBlock(model=model, prediction_id=[_get(e, "prediction_id") for e in group],
-                   label=[_get(e, "label") for e in group], ts=[_get(e, "ts") for e in group])
+        LabelBlock(model=model, prediction_id=[e.get("prediction_id") for e in group],
+                   label=[e.get("label") for e in group], ts=[e.get("ts") for e in group])
         for model, group in groups.items()
     ]  # fmt: skip
 
@@ -242,7 +254,7 @@ def encode_batch_v2(events: Sequence[Mapping[str, Any] | Prediction | Label]) ->
     predictions: list[Any] = []
     labels: list[Any] = []
     for index, event in enumerate(events):
-        ts = _get(event, "ts")
+        ts = event.ts if isinstance(event, Prediction | Label) else event.get("ts")
         if isinstance(ts, datetime) and ts.utcoffset() is None:
             raise ValueError(f"events[{index}].ts: naive datetime {ts}; give it a timezone")
         kind = "label" if isinstance(event, Label) else (
@@ -254,6 +266,35 @@ def encode_batch_v2(events: Sequence[Mapping[str, Any] | Prediction | Label]) ->
     if labels:
         document["labels"] = label_blocks(labels)
     return bytes(_encoder.encode(document))
+
+
+def as_v1_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The events of a parsed v2 document as v1 event objects (JSON values as they are, no
+    validation): what the batch says, in the shape of ``{"events": [...]}``.
+
+    Examples
+    --------
+    >>> as_v1_events({"schema": "infersight.events/v2", "labels": [{"model": "m",
+    ...     "prediction_id": ["a"], "label": [1], "ts": ["2024-01-01T00:00:00Z"]}]})
+    [{'type': 'label', 'model': 'm', 'prediction_id': 'a', 'label': 1, 'ts': '2024-01-01T00:00:00Z'}]
+    """
+    events: list[dict[str, Any]] = []
+    for block in document.get("predictions", []):
+        for i in range(len(block["prediction_id"])):
+            event = {"type": "prediction", "model": block["model"], "version": block["version"]}
+            event |= {name: block[name][i] for name in _FIELDS
+                      if name in block and name not in ("features", "tags", "usage")}
+            event["features"] = {k: v[i] for k, v in block.get("features", {}).items()}
+            for name in ("tags", "usage"):
+                if name in block:
+                    event[name] = {k: v[i] for k, v in block[name].items() if v[i] is not None}
+            events.append(event)
+    for block in document.get("labels", []):
+        events.extend({"type": "label", "model": block["model"], "prediction_id": pid,
+                       "label": label, "ts": ts}
+                      for pid, label, ts in zip(block["prediction_id"], block["label"],
+                                                block["ts"], strict=True))  # fmt: skip
+    return events
 
 
 # -- decoding -------------------------------------------------------------------------------------
