@@ -11,13 +11,19 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 import msgspec
-from infersight.sdk.wire.codec import _diagnose_envelope, decode_event, unknown_schema
+from infersight.sdk.wire.codec import (
+    _decode_event_by_event,
+    _diagnose_envelope,
+    decode_event,
+    unknown_schema,
+)
 from infersight.sdk.wire.columnar import LabelBlock, NonNegative, PredictionBlock, _sound
 from infersight.sdk.wire.events import (
     MAX_FEATURES,
     MAX_NAME_CHARS,
     MAX_TAGS,
     MAX_USAGE_KEYS,
+    SCHEMA,
     SCHEMA_V2,
     DecodedBatch,
     FeatureValue,
@@ -70,6 +76,8 @@ def decode_event_by_event(data: bytes) -> DecodedBatch:
         if isinstance(diagnosis, DecodedBatch):
             return diagnosis
         schema, blocks = diagnosis
+    if schema == SCHEMA:  # "infersight.events/v2" was in the first bytes, but not as the schema
+        return _decode_event_by_event(data)
     if schema != SCHEMA_V2:
         return unknown_schema(data, schema)
     result = DecodedBatch()

@@ -218,6 +218,9 @@ def test_v1_and_v2_messages_mix_on_one_stream_and_the_schema_may_come_last() -> 
         assert decode_batch(message).labels == [event]
         assert decode_columns(message).labels[0].rows() == [event]
     assert decode_batch(b'{"schema": "infersight.events/v2"}') == DecodedBatch()
+    misleading = b'{"note": "infersight.events/v2", "schema": "infersight.events/v1", "events": ['
+    assert decode_batch(misleading + encode_batch([event]).split(b'"events":[', 1)[1]).labels == [
+        event]
 
 
 def test_the_schema_accepts_the_documented_v2_example_and_refuses_a_v1_body_under_v2() -> None:
