@@ -161,6 +161,8 @@ def decode_batch(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> De
         return DecodedBatch(predictions, labels)
     except Exception as error:  # a bug must not stop a consumer: say so, and dead-letter the input
         raw = data if isinstance(data, bytes) else repr(data).encode()
+        if type(error) is msgspec.DecodeError:  # bytes skipped unread at first, e.g. not UTF-8
+            return _reject_message(raw, "invalid_json", _invalid_json_detail(raw, str(error)))
         return _reject_message(raw, "invalid_value", f"undecodable message ({error!r})")
 
 

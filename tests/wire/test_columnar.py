@@ -260,3 +260,20 @@ EXAMPLE = b"""{
     {"model": "fraud", "prediction_id": ["req-000042"], "label": [1], "ts": ["2024-05-03T09:30:00Z"]}
   ]
 }"""
+
+
+@settings(max_examples=400, deadline=None)
+@given(events=st.lists(EVENTS, min_size=1, max_size=4), data=st.data())
+def test_corrupted_v2_messages_decode_without_raising_or_hiding_a_bug(
+    events: list[Prediction | Label], data: st.DataObject
+) -> None:
+    from infersight.sdk.wire import REASONS
+
+    raw = bytearray(encode_batch_v2(events))
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(raw) - 1))
+        raw[position] = data.draw(st.sampled_from(b'{}[]",:0123456789eE.-+ntfxZ\\\xff'))
+    for batch in (decode_batch(bytes(raw)), decode_columns(bytes(raw))):
+        for rejected in batch.rejected:
+            assert rejected.reason in REASONS and rejected.detail
+            assert not rejected.detail.startswith("undecodable message"), rejected.detail
