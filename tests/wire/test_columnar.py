@@ -277,3 +277,16 @@ def test_corrupted_v2_messages_decode_without_raising_or_hiding_a_bug(
         for rejected in batch.rejected:
             assert rejected.reason in REASONS and rejected.detail
             assert not rejected.detail.startswith("undecodable message"), rejected.detail
+
+
+def test_the_documented_disagreement_tag_bounds_are_judged_per_event() -> None:
+    """101 tag columns, but each event has 100 tags at most (a null entry is none)."""
+    tags = {f"t{k}": ["v", None] if k == 0 else [None, "v"] if k == 1 else ["v", "v"]
+            for k in range(101)}  # fmt: skip
+    document = {"schema": SCHEMA_V2, "predictions": [{**GOOD_BLOCK, "tags": tags}]}
+    batch = decode_batch(msgspec.json.encode(document))
+    assert batch.rejected == [] and [len(p.tags) for p in batch.predictions] == [100, 100]
+    assert not VALIDATOR.is_valid(document)
+    tags["t0"] = ["v", "v"]
+    batch = decode_batch(msgspec.json.encode(document))
+    assert [(r.index, r.reason) for r in batch.rejected] == [(1, "limit_exceeded")]
