@@ -219,7 +219,13 @@ _FIELDS: Final = ("prediction_id", "ts", "features", "prediction", "latency_ms",
 
 
 def label_blocks(events: Sequence[Any]) -> list[LabelBlock]:
-    """Labels (structs or mappings) in blocks, one per model, in order of first appearance."""
+    """Labels (structs or mappings) in blocks, one per model, in order of first appearance.
+
+    >>> [(b.model, b.label) for b in label_blocks([
+    ...     {"model": "m", "prediction_id": "a", "label": 1, "ts": "2024-01-01T00:00:00Z"},
+    ...     {"model": "n", "prediction_id": "b", "label": 0, "ts": "2024-01-01T00:00:00Z"}])]
+    [('m', [1]), ('n', [0])]
+    """
     groups: dict[Any, list[Mapping[str, Any]]] = {}
     for event in map(_mapping, events):
         groups.setdefault(event.get("model"), []).append(event)
@@ -344,7 +350,12 @@ def _sound(block: PredictionBlock | LabelBlock) -> bool:
 
 
 def decode_typed(data: bytes) -> BatchV2 | None:
-    """The fast path: the whole batch typed and sound, or None (look event by event)."""
+    """The fast path: the whole batch typed and sound, or None (look event by event).
+
+    >>> decode_typed(b'{"schema": "infersight.events/v2", "labels": [{"model": "m",'
+    ...              b' "prediction_id": ["a", "b"], "label": [1], "ts": []}]}') is None
+    True
+    """
     try:
         batch = _batch_decoder.decode(data)
     except msgspec.MsgspecError:
@@ -386,5 +397,9 @@ _V2_MARK: Final = b'"infersight.events/v2"'
 
 
 def is_v2(data: bytes) -> bool:
-    """Whether the message names ``infersight.events/v2`` where producers put ``schema``: first."""
+    """Whether the message names ``infersight.events/v2`` where producers put ``schema``: first.
+
+    >>> is_v2(b'{"schema": "infersight.events/v2", "predictions": []}'), is_v2(b'{"events": []}')
+    (True, False)
+    """
     return _V2_MARK in data[:64]
