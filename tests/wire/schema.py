@@ -1,4 +1,4 @@
-"""Build docs/wire-format.schema.json from the codec's msgspec types (``python -m tests.wire.schema``).
+"""Build docs/wire-format.schema.json (v1 and v2) from the codec's msgspec types (``python -m tests.wire.schema``).
 
 msgspec's generated schema is post-edited where JSON Schema and the decoder would otherwise
 disagree: timestamps get the pattern the decoder accepts, numbers the finite double range, feature
