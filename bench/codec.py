@@ -2,9 +2,11 @@
 
 Run: ``.venv/bin/python bench/codec.py [--batches 40] [--repeats 7]``. Prints the best and median
 of the repeats in events per CPU-second of this thread (so other jobs on a shared machine take
-their wall time, not ours), the rows taking turns. Side by side, for scale:
-untyped parsing of the same bytes with msgspec, orjson (if installed) and the standard library,
-none of which validates anything.
+their wall time, not ours), the rows taking turns, and the bytes per event of each layout:
+``infersight.events/v1`` (one object per event) and the columnar ``infersight.events/v2`` side by
+side — v2 decoded to rows (what ``decode_batch`` gives the worker) and to columns
+(``decode_columns``, no row built). Side by side, for scale: untyped parsing of the same bytes with
+msgspec, orjson (if installed) and the standard library, none of which validates anything.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from infersight.sdk.wire import Prediction, decode_batch, encode_batch
+from infersight.sdk.wire import (
+    Prediction,
+    decode_batch,
+    decode_columns,
+    encode_batch,
+    encode_batch_v2,
+)
 
 BATCH_SIZE = 500
 CATEGORIES = ["card", "transfer", "cash", "crypto", "voucher"]
@@ -46,11 +54,17 @@ def make_events(count: int, seed: int = 7) -> list[Prediction]:
 
 
 def with_bad_events(message: bytes, share: float, seed: int = 11) -> bytes:
-    """The same batch with ``share`` of its events made invalid (a string latency)."""
+    """The same batch (v1 or v2) with ``share`` of its events made invalid (a string latency)."""
     document = msgspec.json.decode(message)
     rng = random.Random(seed)
-    for index in rng.sample(range(len(document["events"])), round(share * len(document["events"]))):
-        document["events"][index]["latency_ms"] = "slow"
+    if "events" in document:
+        rows = document["events"]
+        for index in rng.sample(range(len(rows)), round(share * len(rows))):
+            rows[index]["latency_ms"] = "slow"
+    else:
+        column = document["predictions"][0]["latency_ms"]
+        for index in rng.sample(range(len(column)), round(share * len(column))):
+            column[index] = "slow"
     return msgspec.json.encode(document)
 
 
@@ -78,19 +92,31 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})  # one core
 
     batches = [make_events(BATCH_SIZE, seed=s) for s in range(args.batches)]
+    dicts = [msgspec.to_builtins(batch) for batch in batches]  # as the SDK's background thread has them
     messages = [encode_batch(batch) for batch in batches]
     bad_messages = [with_bad_events(m, 0.01) for m in messages]
+    columnar = [encode_batch_v2(batch) for batch in batches]
+    bad_columnar = [with_bad_events(m, 0.01) for m in columnar]
     total = BATCH_SIZE * args.batches
-    assert all(len(decode_batch(m).predictions) == BATCH_SIZE for m in messages)
-    assert all(len(decode_batch(m).rejected) == 5 for m in bad_messages)
+    assert all(decode_batch(m).predictions == b for m, b in zip(messages, batches, strict=True))
+    assert all(decode_batch(m).predictions == b for m, b in zip(columnar, batches, strict=True))
+    assert all(len(decode_columns(m).predictions[0]) == BATCH_SIZE for m in columnar)
+    assert all(len(decode_batch(m).rejected) == 5 for m in (*bad_messages, *bad_columnar))
 
     def run(function: Callable[[bytes], object], inputs: list[bytes]) -> Callable[[], object]:
         return lambda: [function(item) for item in inputs]
 
     rows: list[tuple[str, Callable[[], object]]] = [
-        ("encode_batch (structs)", lambda: [encode_batch(batch) for batch in batches]),
+        ("v1 encode_batch (structs)", lambda: [encode_batch(batch) for batch in batches]),
+        ("v2 encode_batch_v2 (structs)", lambda: [encode_batch_v2(batch) for batch in batches]),
+        ("v1 encode_batch (dicts, as the SDK)", lambda: [encode_batch(batch) for batch in dicts]),
+        ("v2 encode_batch_v2 (dicts, as the SDK)",
+         lambda: [encode_batch_v2(batch) for batch in dicts]),
         ("decode_batch", run(decode_batch, messages)),
+        ("v2 decode_batch (rows)", run(decode_batch, columnar)),
+        ("v2 decode_columns (columns)", run(decode_columns, columnar)),
         ("decode_batch, 1% bad events", run(decode_batch, bad_messages)),
+        ("v2 decode_batch, 1% bad events", run(decode_batch, bad_columnar)),
         ("msgspec.json.decode, untyped (no validation)", run(msgspec.json.decode, messages)),
         ("json.loads, untyped (no validation)", run(json.loads, messages)),
     ]
@@ -102,14 +128,15 @@ def main() -> None:
         print("(orjson not installed: its row is skipped)")
 
     size = statistics.mean(len(m) for m in messages) / BATCH_SIZE
-    print(
-        f"{args.batches} batches x {BATCH_SIZE} events, 25 features, {size:.0f} bytes/event, one core"
-    )
+    size_v2 = statistics.mean(len(m) for m in columnar) / BATCH_SIZE
+    print(f"{args.batches} batches x {BATCH_SIZE} events, 25 features, one core; bytes/event: "
+          f"v1 {size:.0f}, v2 {size_v2:.0f} ({size_v2 / size:.2f}x)")
     print(f"{'':48} {'best ev/s':>12} {'median ev/s':>12} {'vs decode_batch':>16}")
     results = events_per_second(rows, total, args.repeats)
     reference = results["decode_batch"][0]
     for name, (best, median) in results.items():
         print(f"{name:48} {best:12,.0f} {median:12,.0f} {best / reference:15.2f}x")
+    print("(decode_batch and the untyped rows read v1 messages; rows named v2 read v2 messages)")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def init(
     batch_bytes: int | None = None,
     flush_interval: float | str | None = None,
     exit_timeout: float | str | None = None,
+    wire_format: str | None = None,
 ) -> None:
     """Configure the SDK; arguments win over ``INFERSIGHT_*`` variables, which win over defaults.
 
@@ -61,6 +62,9 @@ def init(
     same everywhere a model's data is hashed. Queue and batching: ``queue_size``
     (10,000 records), ``batch_size`` (500 events), ``batch_bytes`` (900 KB),
     ``flush_interval`` (200 ms), ``exit_timeout`` (2 s to flush at interpreter exit).
+    ``wire_format`` (env ``INFERSIGHT_SDK_WIRE_FORMAT``): ``"v1"`` (default) or ``"v2"``, the
+    columnar batches (smaller messages, more encoding work on the background thread; needs a
+    collector that reads v2).
     Calling ``init`` again replaces the previous configuration (flushing it first).
 
     >>> import infersight
@@ -73,6 +77,7 @@ def init(
         transport, api_url=api_url, api_key=api_key, models=models, tags=tags, sample_rate=sample_rate,
         redact=redact, hash=hash, hash_salt=hash_salt, queue_size=queue_size, batch_size=batch_size,
         batch_bytes=batch_bytes, flush_interval=flush_interval, exit_timeout=exit_timeout,
+        wire_format=wire_format,
     )
     _client.install(config)
 

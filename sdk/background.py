@@ -21,7 +21,7 @@ from .keys import message_key
 from .records import FLUSH, QueueItem
 from .sender import OutgoingBatch, Sender
 from .transport import Transport
-from .wire import encode_batch
+from .wire import encode_batch, encode_batch_v2
 
 __all__ = ["BackgroundThread"]
 
@@ -45,6 +45,7 @@ class BackgroundThread:
         self._counters = counters
         self._builder = EventBuilder(config, counters)
         self._batcher = Batcher(config.batch_size, config.batch_bytes, config.flush_interval)
+        self._encode = encode_batch_v2 if config.wire_format == "v2" else encode_batch
         self._sender = Sender(transport, counters, MAX_IN_FLIGHT, config.max_backoff)
         self._stopping = False
         self._drop_reason = "shutdown"
@@ -137,7 +138,7 @@ class BackgroundThread:
     def _send(self, batches: list[Batch]) -> None:
         for batch in batches:
             self.buffered_events -= len(batch.events)
-            result = encode_within_limit(batch.events, encode_batch, self._config.batch_bytes)
+            result = encode_within_limit(batch.events, self._encode, self._config.batch_bytes)
             for _, reason in result.failed:
                 self._counters.dropped("encode_error", 1, reason)
             for value, count in result.messages:

@@ -47,7 +47,10 @@ _ENV = {
     "exit_timeout": "INFERSIGHT_SDK_EXIT_TIMEOUT",
     "sample_rate": "INFERSIGHT_SDK_SAMPLE_RATE",
     "hash_salt": "INFERSIGHT_HASH_SALT",
+    "wire_format": "INFERSIGHT_SDK_WIRE_FORMAT",
 }
+WIRE_FORMATS = ("v1", "v2")
+"""``infersight.events/v1`` (one object per event, the default) or ``/v2`` (columnar)."""
 
 
 class ModelDefaults(NamedTuple):
@@ -78,6 +81,7 @@ class SdkConfig(NamedTuple):
     hash: frozenset[str] = frozenset()
     hash_salt: bytes = b""
     models: Mapping[str, ModelDefaults] = {}
+    wire_format: str = "v1"
 
     def model_defaults(self, model: str) -> ModelDefaults:
         return self.models.get(model, _NO_DEFAULTS)
@@ -177,6 +181,7 @@ def build_config(
     hash: Iterable[str] | None = None,
     hash_salt: str | bytes | None = None,
     models: Mapping[str, Any] | None = None,
+    wire_format: str | None = None,
 ) -> SdkConfig:
     """Resolve arguments, then ``INFERSIGHT_*`` variables, then defaults; validate."""
     env = os.environ if environ is None else environ
@@ -216,7 +221,20 @@ def build_config(
         hash=field_names(hash, "hash"),
         hash_salt=salt.encode() if isinstance(salt, str) else bytes(salt),
         models=_model_defaults(models),
+        wire_format=_wire_format(pick("wire_format", wire_format, "v1")),
     )
+
+
+def _wire_format(value: object) -> str:
+    """
+    >>> _wire_format("v3")
+    Traceback (most recent call last):
+    ...
+    ValueError: wire_format must be 'v1' or 'v2', got 'v3'
+    """
+    if value not in WIRE_FORMATS:
+        raise ValueError(f"wire_format must be 'v1' or 'v2', got {value!r}")
+    return str(value)
 
 
 def _optional_str(value: object) -> str | None:

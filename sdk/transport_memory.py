@@ -24,6 +24,8 @@ import threading
 from typing import Any, NamedTuple
 
 from .transport import DELIVERED, Delivery, Transport
+from .wire import SCHEMA_V2
+from .wire.columnar import as_v1_events
 
 __all__ = ["MemoryTransport", "SentBatch"]
 
@@ -36,8 +38,11 @@ class SentBatch(NamedTuple):
     value: bytes
 
     def decoded(self) -> dict[str, Any]:
-        """The batch's JSON document ``{"schema": ..., "events": [...]}``."""
+        """The batch's JSON document ``{"schema": ..., "events": [...]}`` (a columnar
+        ``infersight.events/v2`` batch with its events as v1 objects)."""
         document: dict[str, Any] = json.loads(self.value)
+        if document.get("schema") == SCHEMA_V2:
+            return {"schema": SCHEMA_V2, "events": as_v1_events(document)}
         return document
 
 

@@ -242,8 +242,12 @@ def test_several_bad_events_are_each_reported_in_order() -> None:
         (b'{"schema": "infersight.events/v1"}', "not_a_batch", "message.events: required field is missing"),
         (b'{"schema": 1, "events": []}', "not_a_batch", "message.schema: expected string, got number"),
         (b'{"schema": "infersight.events/v1", "events": {}}', "not_a_batch", "message.events: expected array, got object"),
-        (b'{"schema": "infersight.events/v2", "events": []}', "unknown_schema", "schema 'infersight.events/v2' is not 'infersight.events/v1'"),
-        (b'{"schema": "infersight.events/v2", "events": [1]}', "unknown_schema", "schema 'infersight.events/v2' is not 'infersight.events/v1'"),
+        (b'{"schema": "infersight.events/v1", "events": [{"type": "label", "model": "\x80"}]}', "invalid_json", "message: invalid JSON (Invalid UTF-8 encoded string)"),
+        (b'{"schema": "infersight.events/v9", "events": []}', "unknown_schema", "schema 'infersight.events/v9' is not 'infersight.events/v1' or 'infersight.events/v2'"),
+        (b'{"schema": "infersight.events/v9", "events": [1]}', "unknown_schema", "schema 'infersight.events/v9' is not 'infersight.events/v1' or 'infersight.events/v2'"),
+        (b'{"schema": "infersight.events/v9"}', "unknown_schema", "schema 'infersight.events/v9' is not 'infersight.events/v1' or 'infersight.events/v2'"),
+        (b'{"schema": "infersight.events/v2", "predictions": {}}', "not_a_batch", "message.predictions: expected array, got object"),
+        (b'{"labels": 3, "schema": "infersight.events/v2"}', "not_a_batch", "message.labels: expected array, got number"),
     ],
 )  # fmt: skip
 def test_a_malformed_message_is_rejected_whole(raw: bytes, reason: str, detail: str) -> None:

@@ -1,7 +1,8 @@
-"""Wire format ``infersight.events/v1``: one JSON batch of events per message.
+"""Wire format ``infersight.events``: one JSON batch of events per message.
 
-Producers write ``{"schema": "infersight.events/v1", "events": [...]}`` (docs/wire-format.md);
-:func:`decode_batch` validates every event, keeps the good ones and explains each bad one.
+Producers write ``{"schema": "infersight.events/v1", "events": [...]}``, or the columnar
+``infersight.events/v2`` (docs/wire-format.md); :func:`decode_batch` reads both, validates
+every event, keeps the good ones and explains each bad one.
 Only the standard library and msgspec are imported: this module is part of the light SDK.
 
 Examples
@@ -16,6 +17,14 @@ Examples
 """
 
 from infersight.sdk.wire.codec import decode_batch, encode_batch
+from infersight.sdk.wire.columnar import (
+    BatchV2,
+    ColumnarBatch,
+    LabelBlock,
+    PredictionBlock,
+    decode_columns,
+    encode_batch_v2,
+)
 from infersight.sdk.wire.deadletter import (
     DEADLETTER_MAX_RAW_BYTES,
     DEADLETTER_SCHEMA,
@@ -37,6 +46,7 @@ from infersight.sdk.wire.events import (
     MAX_VECTOR_LENGTH,
     REASONS,
     SCHEMA,
+    SCHEMA_V2,
     USAGE_KEYS,
     DecodedBatch,
     FeatureValue,
@@ -51,7 +61,9 @@ from infersight.sdk.wire.events import (
 __all__ = [
     "DEADLETTER_MAX_RAW_BYTES", "DEADLETTER_SCHEMA", "DEADLETTER_TOPIC", "EVENTS_TOPIC",
     "LABELS_TOPIC", "MAX_CLASSES", "MAX_FEATURES", "MAX_MESSAGE_BYTES", "MAX_NAME_CHARS",
-    "MAX_STRING_CHARS", "MAX_TAGS", "MAX_USAGE_KEYS", "MAX_VECTOR_LENGTH", "REASONS", "SCHEMA", "USAGE_KEYS", "DeadLetterMessage", "DecodedBatch",
-    "FeatureValue", "Label", "LabelValue", "Prediction", "PredictionValue", "Rejected",
-    "ScoredLabel", "decode_batch", "decode_deadletter", "encode_batch", "encode_deadletter",
+    "MAX_STRING_CHARS", "MAX_TAGS", "MAX_USAGE_KEYS", "MAX_VECTOR_LENGTH", "REASONS", "SCHEMA",
+    "SCHEMA_V2", "USAGE_KEYS", "BatchV2", "ColumnarBatch", "DeadLetterMessage", "DecodedBatch",
+    "FeatureValue", "Label", "LabelBlock", "LabelValue", "Prediction", "PredictionBlock",
+    "PredictionValue", "Rejected", "ScoredLabel", "decode_batch", "decode_columns",
+    "decode_deadletter", "encode_batch", "encode_batch_v2", "encode_deadletter",
 ]

@@ -1,6 +1,8 @@
-"""Encoding and decoding ``infersight.events/v1`` batches (docs/wire-format.md).
+"""Encoding and decoding ``infersight.events`` batches (docs/wire-format.md).
 
-:func:`decode_batch` validates every event, keeps the good ones and explains each bad one.
+:func:`decode_batch` reads v1 and v2 (columnar, :mod:`infersight.sdk.wire.columnar`) alike,
+dispatching on the message's ``schema``; it validates every event, keeps the good ones and
+explains each bad one.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
+from infersight.sdk.wire.columnar import decode_typed, is_v2
 from infersight.sdk.wire.events import (
     MAX_MESSAGE_BYTES,
     MAX_NAME_CHARS,
     SCHEMA,
+    SCHEMA_V2,
     DecodedBatch,
     FeatureValue,
     Label,
@@ -120,14 +124,15 @@ def decode_batch(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> De
         if len(data) > max_bytes:
             detail = f"message of {len(data)} bytes exceeds the limit of {max_bytes}"
             return _reject_message(data, "oversize", detail)
+        if is_v2(data):
+            return _decode_v2(data)
         try:
             batch = _batch_decoder.decode(data)
         except msgspec.MsgspecError:
             return _decode_event_by_event(data)
         if batch.schema != SCHEMA:
-            return _reject_message(
-                data, "unknown_schema", f"schema {batch.schema!r} is not {SCHEMA!r}"
-            )
+            return _decode_v2(data) if batch.schema == SCHEMA_V2 else unknown_schema(
+                data, batch.schema)
         predictions: list[Prediction] = []
         labels: list[Label] = []
         checked_names = _checked_names
@@ -156,6 +161,8 @@ def decode_batch(data: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> De
         return DecodedBatch(predictions, labels)
     except Exception as error:  # a bug must not stop a consumer: say so, and dead-letter the input
         raw = data if isinstance(data, bytes) else repr(data).encode()
+        if type(error) is msgspec.DecodeError:  # bytes skipped unread at first, e.g. not UTF-8
+            return _reject_message(raw, "invalid_json", _invalid_json_detail(raw, str(error)))
         return _reject_message(raw, "invalid_value", f"undecodable message ({error!r})")
 
 
@@ -180,58 +187,100 @@ def _reject_message(raw: bytes, reason: str, detail: str) -> DecodedBatch:
     return DecodedBatch(rejected=[Rejected(None, reason, detail, raw)])
 
 
+def unknown_schema(data: bytes, schema: str) -> DecodedBatch:
+    """The refusal of a message whose ``schema`` is neither v1 nor v2."""
+    return _reject_message(
+        data, "unknown_schema", f"schema {schema!r} is not {SCHEMA!r} or {SCHEMA_V2!r}")
+
+
+def _decode_v2(data: bytes) -> DecodedBatch:
+    typed = decode_typed(data)
+    if typed is None:
+        from infersight.sdk.wire.columnar_check import decode_event_by_event
+
+        return decode_event_by_event(data)
+    result = DecodedBatch()
+    for block in typed.predictions:
+        result.predictions.extend(block.rows())
+    for labels in typed.labels:
+        result.labels.extend(labels.rows())
+    return result
+
+
+def decode_event(raw: bytes | msgspec.Raw) -> Prediction | Label | tuple[str, str]:
+    """One v1 event, or why it is refused: (reason, detail from the event's own fields on)."""
+    try:
+        event = _event_decoder.decode(raw)
+        problem = _finish(event)
+    except msgspec.ValidationError as error:
+        problem = explain(bytes(raw), str(error))
+    return event if problem is None else problem
+
+
 def _decode_event_by_event(data: bytes) -> DecodedBatch:
     """The slow path: something in the message is bad; find what, and keep the good events."""
     try:  # the usual case: a well-formed batch with some bad events
         batch = _raw_batch_decoder.decode(data)
         schema, events = batch.schema, batch.events
     except msgspec.DecodeError:
-        diagnosis = _diagnose_message(data)
+        diagnosis = _diagnose_envelope(data, required=("schema", "events"), arrays=("events",))
         if isinstance(diagnosis, DecodedBatch):
             return diagnosis
-        schema, events = diagnosis
+        schema, arrays = diagnosis
+        events = arrays.get("events", [])
     if schema != SCHEMA:
-        return _reject_message(data, "unknown_schema", f"schema {schema!r} is not {SCHEMA!r}")
+        if schema == SCHEMA_V2:
+            return _decode_v2(data)
+        return unknown_schema(data, schema)
     result = DecodedBatch()
     for index, raw in enumerate(events):
-        try:
-            event = _event_decoder.decode(raw)
-            problem = _finish(event)
-        except msgspec.ValidationError as error:
-            problem = explain(bytes(raw), str(error))
-        if problem is None:
-            if isinstance(event, Prediction):
-                result.predictions.append(event)
-            else:
-                result.labels.append(event)
-        else:
-            reason, detail = problem
+        outcome = decode_event(raw)
+        if isinstance(outcome, tuple):
+            reason, detail = outcome
             result.rejected.append(Rejected(index, reason, f"events[{index}]{detail}", bytes(raw)))
+        elif isinstance(outcome, Prediction):
+            result.predictions.append(outcome)
+        else:
+            result.labels.append(outcome)
     return result
 
 
-def _diagnose_message(data: bytes) -> DecodedBatch | tuple[str, list[msgspec.Raw]]:
-    """Why a message is not a batch; or its schema and events, if it is one after all."""
+def _diagnose_envelope(
+    data: bytes, *, required: tuple[str, ...], arrays: tuple[str, ...]
+) -> DecodedBatch | tuple[str, dict[str, list[msgspec.Raw]]]:
+    """Why a message is not a batch; or its schema and its arrays (those present), if it is
+    one after all. The schema is checked before the rest: it tells which layout to expect."""
     try:
         envelope = _object_decoder.decode(data)
     except msgspec.ValidationError:  # (a subclass of DecodeError: test it first)
         return _reject_message(data, "not_a_batch", f"message: expected object, got {kind_of(data)}")
     except msgspec.DecodeError as error:
         return _reject_message(data, "invalid_json", _invalid_json_detail(data, str(error)))
-    for name in ("schema", "events"):
+    if "schema" not in envelope:
+        return _reject_message(data, "not_a_batch", "message.schema: required field is missing")
+    try:
+        schema = _string_decoder.decode(envelope["schema"])
+    except msgspec.ValidationError:
+        detail = f"message.schema: expected string, got {kind_of(envelope['schema'])}"
+        return _reject_message(data, "not_a_batch", detail)
+    if schema not in (SCHEMA, SCHEMA_V2):
+        return unknown_schema(data, schema)
+    if schema == SCHEMA_V2 and "events" in required:
+        return schema, {}  # the caller hands a v2 message on
+    for name in required:
         if name not in envelope:
             return _reject_message(
                 data, "not_a_batch", f"message.{name}: required field is missing"
             )
-    try:
-        schema = _string_decoder.decode(envelope["schema"])
-        events = _array_decoder.decode(envelope["events"])
-    except msgspec.ValidationError:
-        wrong = "schema" if kind_of(envelope["schema"]) != "string" else "events"
-        expected = "string" if wrong == "schema" else "array"
-        detail = f"message.{wrong}: expected {expected}, got {kind_of(envelope[wrong])}"
-        return _reject_message(data, "not_a_batch", detail)
-    return schema, events
+    found: dict[str, list[msgspec.Raw]] = {}
+    for name in arrays:
+        if name in envelope:
+            try:
+                found[name] = _array_decoder.decode(envelope[name])
+            except msgspec.ValidationError:
+                detail = f"message.{name}: expected array, got {kind_of(envelope[name])}"
+                return _reject_message(data, "not_a_batch", detail)
+    return schema, found
 
 
 _BYTE_AT = re.compile(r"\(byte (\d+)\)")

@@ -12,6 +12,8 @@ from typing import Annotated, Final
 import msgspec
 
 SCHEMA: Final = "infersight.events/v1"
+SCHEMA_V2: Final = "infersight.events/v2"
+"""The columnar layout (:mod:`infersight.sdk.wire.columnar`); decoders read both versions."""
 EVENTS_TOPIC: Final = "infersight.events"
 LABELS_TOPIC: Final = "infersight.labels"
 DEADLETTER_TOPIC: Final = "infersight.deadletter"
@@ -35,7 +37,7 @@ USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cached_input_tokens", "re
 REASONS: Final = (
     "invalid_json",  # not JSON, or not UTF-8
     "not_a_batch",  # not an object with "schema" (a string) and "events" (an array)
-    "unknown_schema",  # "schema" is not infersight.events/v1
+    "unknown_schema",  # "schema" is neither infersight.events/v1 nor infersight.events/v2
     "oversize",  # the message is bigger than max_bytes
     "wrong_type",  # a value of the wrong JSON type (an event that is not an object included)
     "missing_field",  # a required field is absent

@@ -1,4 +1,4 @@
-"""Build docs/wire-format.schema.json from the codec's msgspec types (``python -m tests.wire.schema``).
+"""Build docs/wire-format.schema.json (v1 and v2) from the codec's msgspec types (``python -m tests.wire.schema``).
 
 msgspec's generated schema is post-edited where JSON Schema and the decoder would otherwise
 disagree: timestamps get the pattern the decoder accepts, numbers the finite double range, feature
@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from infersight.sdk import wire
 from infersight.sdk.wire.codec import _Batch
+from infersight.sdk.wire.columnar import BatchV2
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "wire-format.schema.json"
 MAX_DOUBLE = sys.float_info.max
@@ -29,6 +30,10 @@ DESCRIPTIONS = {
     "(`prediction` is then null).",
     "Label": "The ground truth for an earlier prediction, joined on (model, prediction_id).",
     "ScoredLabel": "A class label with its score, or with every class's probability.",
+    "PredictionBlock": "v2: the predictions of one (model, version), one array entry per event; "
+    "every column has as many entries as prediction_id (checked by the decoder). null in a "
+    "column is a missing value (features) or an absent entry (tags, usage).",
+    "LabelBlock": "v2: the labels of one model, one array entry per event.",
 }
 
 
@@ -54,27 +59,29 @@ def _edit(node: Any) -> Any:
 
 
 def build_schema() -> dict[str, Any]:
-    """The JSON Schema (2020-12) of one ``infersight.events/v1`` message."""
-    generated = _edit(msgspec.json.schema(_Batch))
-    defs = generated["$defs"]
-    batch = defs.pop("_Batch")
+    """The JSON Schema (2020-12) of one ``infersight.events`` message, v1 or v2."""
+    (_v1_ref, _v2_ref), components = msgspec.json.schema_components([_Batch, BatchV2])
+    defs = _edit(components)
+    v1 = defs.pop("_Batch")
     for name, description in DESCRIPTIONS.items():
         defs[name]["description"] = description
-    defs["Prediction"]["properties"]["features"]["propertyNames"] = {
-        "minLength": 1,
-        "maxLength": wire.MAX_NAME_CHARS,
-    }
-    batch["properties"]["schema"] = {"const": wire.SCHEMA}
+    names = {"minLength": 1, "maxLength": wire.MAX_NAME_CHARS}
+    defs["Prediction"]["properties"]["features"]["propertyNames"] = names
+    defs["PredictionBlock"]["properties"]["features"]["propertyNames"] = names
+    v1["properties"]["schema"] = {"const": wire.SCHEMA}
+    v1["title"] = wire.SCHEMA
+    defs["BatchV2"]["properties"]["schema"] = {"const": wire.SCHEMA_V2}
+    defs["BatchV2"]["title"] = wire.SCHEMA_V2
+    defs["BatchV2"]["description"] = "Columnar: prediction blocks, then label blocks."
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:infersight:events:v1",
-        "title": "infersight.events/v1 batch",
+        "$id": "urn:infersight:events",
+        "title": "infersight.events batch (v1 or v2)",
         "description": "One message on infersight.events / infersight.labels, or one HTTP ingest "
-        "body. Unknown fields are ignored. See docs/wire-format.md.",
-        "type": "object",
-        "properties": batch["properties"],
-        "required": batch["required"],
-        "$defs": defs,
+        "body: a v1 batch (one object per event) or a v2 batch (columns per block). Unknown "
+        "fields are ignored. See docs/wire-format.md.",
+        "oneOf": [{"$ref": "#/$defs/BatchV1"}, {"$ref": "#/$defs/BatchV2"}],
+        "$defs": {"BatchV1": v1, **defs},
     }
 
 

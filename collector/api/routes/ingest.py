@@ -1,7 +1,8 @@
 """``POST /v1/events`` and ``POST /v1/labels``: wire-format batches onto the bus.
 
-The body is decoded with the shared codec (:func:`infersight.sdk.wire.decode_batch`); the
-accepted events are re-encoded as one batch per model (split to stay under the codec's
+The body is a v1 or a columnar v2 batch, decoded with the shared codec
+(:func:`infersight.sdk.wire.decode_batch`, which dispatches on its ``schema``); the
+accepted events are re-encoded as v1 batches, one per model (split to stay under the codec's
 message limit) and published keyed by model and content (:func:`infersight.sdk.keys.message_key`:
 one model's messages spread over every partition) — predictions to ``infersight.events``,
 labels to ``infersight.labels``, whichever endpoint received them — and refused events go to
@@ -62,9 +63,15 @@ _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {
-            "schema": {"type": "object", "required": ["schema", "events"], "properties": {
-                "schema": {"type": "string", "enum": [wire.SCHEMA]},
-                "events": {"type": "array", "items": {"type": "object"}}}},
+            "schema": {"oneOf": [
+                {"type": "object", "required": ["schema", "events"], "properties": {
+                    "schema": {"type": "string", "enum": [wire.SCHEMA]},
+                    "events": {"type": "array", "items": {"type": "object"}}}},
+                {"type": "object", "required": ["schema"], "properties": {
+                    "schema": {"type": "string", "enum": [wire.SCHEMA_V2]},
+                    "predictions": {"type": "array", "items": {"type": "object"}},
+                    "labels": {"type": "array", "items": {"type": "object"}}}},
+            ]},
             "example": _BATCH_EXAMPLE,
         }},
     }
