@@ -23,7 +23,7 @@ from .config import build_config, field_names
 
 __all__ = ["ReferenceUploadError", "reference_body", "upload_reference"]
 
-_TASKS = {"binary", "multiclass", "regression"}
+_TASKS = {"binary", "multiclass", "regression", "embedding"}
 
 
 class ReferenceUploadError(Exception):

@@ -14,7 +14,7 @@ from infersight.storage.upsert import insert_missing
 from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
-TASKS = ("binary", "multiclass", "regression")
+TASKS = ("binary", "multiclass", "regression", "embedding")
 REFERENCE_SOURCES = ("upload", "first_window")
 ReferenceSource = Literal["upload", "first_window"]
 

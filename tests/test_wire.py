@@ -169,7 +169,7 @@ BAD_EVENTS = [
     ("invalid_timestamp", event_dict(ts="May 1st"), "events[1].ts: expected an RFC 3339 timestamp with a UTC offset (Z or ±hh:mm)"),
     ("invalid_value", event_dict(model=""), "events[1].model: must not be empty"),
     ("invalid_value", event_dict(latency_ms=-1.0), "events[1].latency_ms: must be >= 0.0"),
-    ("invalid_value", event_dict(prediction=[0.5, 1.5]), "events[1].prediction[1]: must be <= 1.0"),
+    ("limit_exceeded", event_dict(prediction=[0.5] * 4097), "events[1].prediction: more than 4096 entries"),
     ("invalid_value", event_dict(prediction={"label": "a", "score": {"a": 1.2}}), 'events[1].prediction.score["a"]: must be <= 1.0'),
     ("invalid_value", event_dict(features={"": 1.0}), 'events[1].features[""] (name): must not be empty'),
     ("limit_exceeded", event_dict(prediction_id="x" * 257), "events[1].prediction_id: more than 256 characters"),

@@ -25,7 +25,7 @@ from typing import IO, Any
 import msgspec
 
 PARQUET_MAGIC = b"PAR1"
-TASKS = ("binary", "multiclass", "regression")
+TASKS = ("binary", "multiclass", "regression", "embedding")
 
 
 class UploadProblem(ValueError):

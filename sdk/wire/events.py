@@ -56,7 +56,8 @@ Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 TokenCount = Annotated[int, msgspec.Meta(ge=0)]
 """A ``usage`` entry: a number of tokens."""
 Vector = Annotated[list[float], msgspec.Meta(max_length=MAX_VECTOR_LENGTH)]
-"""An embedding: finite numbers, as many as the feature's reference vectors hold."""
+"""An embedding: finite numbers, as many as the feature's (or the output's) reference vectors
+hold."""
 FeatureValue = float | Text | bool | Vector | None
 """A feature value: numbers (integers are read as floats), strings, booleans, vectors of
 numbers (embeddings); null = missing."""
@@ -84,11 +85,14 @@ PredictionValue = (
     | int
     | Text
     | bool
-    | Annotated[list[Probability], msgspec.Meta(max_length=MAX_CLASSES)]
+    | Vector
     | ScoredLabel
     | None
 )
-"""A number, a class label, class probabilities, or a label with its score(s)."""
+"""A number, a class label, class probabilities or an embedding model's output vector (an
+array of numbers: the worker checks it against the model's reference, probabilities in
+[0, 1] and at most :data:`MAX_CLASSES`, an output vector of the reference's length), or a
+label with its score(s)."""
 
 
 class Prediction(msgspec.Struct, tag_field="type", tag="prediction", gc=False, omit_defaults=True):

@@ -110,7 +110,7 @@ MUTATIONS: list[tuple[str, Any]] = [
     ("prediction", lambda e: _set(e, ("latency_ms",), "4ms")),
     ("prediction", lambda e: _set(e, ("latency_ms",), INFINITY)),
     ("prediction", lambda e: _set(e, ("prediction",), INFINITY)),
-    ("prediction", lambda e: _set(e, ("prediction",), [0.5, 1.5])),
+    ("prediction", lambda e: _set(e, ("prediction",), [0.5] * 4097)),
     ("prediction", lambda e: _set(e, ("prediction",), [0.5, INFINITY])),
     ("prediction", lambda e: _set(e, ("prediction",), [0.5, "a"])),
     ("prediction", lambda e: _set(e, ("prediction",), {"score": 0.5})),
