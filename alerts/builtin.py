@@ -20,10 +20,12 @@ Thresholds and why:
   renamed or was added after a deploy, at once.
 - ``missing_rate_increase``: a feature's ``missing_rate`` at least 5 points above the
   reference's **and** significantly so (one-sided two-proportion z-test at 0.001 over the
-  window's ``missing_rate_stderr`` and the reference's), ≥ 500 rows: a pipeline that started
-  dropping a field. The test bounds false alarms at about one per 1,000 unchanged windows
-  whatever the rate (computed exactly over the binomial: at most 1.0e-3, near a 48 % rate;
-  below 1e-14 for a feature missing 1 % of the time, where the minimum effect decides).
+  window's ``missing_rate_stderr`` and the reference's, the larger of the window's, the
+  reference's and the pooled rate's variance), ≥ 500 rows: a pipeline that started dropping
+  a field. Computed exactly over the binomial, false alarms stay at about one per 1,000
+  unchanged windows whatever the rate (at most 1.01e-3, near a 48 % rate; 1.10e-3 over the
+  draws of a 50-row reference), below 1e-14 for a feature missing 1 % of the time, where
+  the minimum effect decides.
 - ``out_of_range``: ``out_of_range_rate > 0.05`` for 2 windows, ≥ 500 values: more than one
   value in twenty outside the reference's [min, max]; a reference of m rows leaves about 2/m
   of unchanged data outside it, so 5 % is a broken unit or pipeline, not noise.

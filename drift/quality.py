@@ -162,11 +162,13 @@ def missing_rate_points(missing: int, count: int, reference_missing: int,
     """The missing-rate test's points for a window of ``count`` rows (``missing`` of them
     missing or invalid) against a reference of ``reference_count`` rows.
 
-    ``missing_rate_stderr`` is √(v / n), v the larger of p·(1-p) at the window's rate p and
-    at the reference's rate q. Under an unchanged rate q·(1-q) is the true variance; the
-    window's own (the plain Wald error) is too small when a window's rate happens to sit
-    nearer 0 or 1 than q, which near a rate of 1 would double the false alarms of the test.
-    ``reference_missing_rate_stderr`` is √(q·(1-q) / m).
+    The test's variance v is the largest of p·(1-p), q·(1-q) and p̄·(1-p̄), at the window's
+    rate p, the reference's q and the two pooled p̄ (the classic two-proportion test's
+    estimate under an unchanged rate): ``missing_rate_stderr`` = √(v / n) and
+    ``reference_missing_rate_stderr`` = √(v / m). Each single estimate is too small
+    somewhere: the window's own (Wald) when its rate happens to sit nearer 1 than q, the
+    reference's when a small reference happens to hold few missing values, the pooled one
+    near a rate of 0; the largest keeps the false-alarm rate at the test's level.
 
     >>> points = missing_rate_points(50, 500, 100, 10_000)
     >>> points["reference_missing_rate"], round(points["missing_rate_stderr"], 4)
@@ -175,8 +177,10 @@ def missing_rate_points(missing: int, count: int, reference_missing: int,
     if count <= 0 or reference_count <= 0:
         return {}
     p, q = missing / count, reference_missing / reference_count
+    pooled = (missing + reference_missing) / (count + reference_count)
+    v = max(_variance(p), _variance(q), _variance(pooled))
     return {
-        "missing_rate_stderr": math.sqrt(max(_variance(p), _variance(q)) / count),
+        "missing_rate_stderr": math.sqrt(v / count),
         "reference_missing_rate": q,
-        "reference_missing_rate_stderr": math.sqrt(_variance(q) / reference_count),
+        "reference_missing_rate_stderr": math.sqrt(v / reference_count),
     }

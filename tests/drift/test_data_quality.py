@@ -117,10 +117,11 @@ def test_missing_rate_points_against_pandas_counts(window_rate: float,
     q = float(reference.isna().mean())
     assert metrics["missing_rate"] == pytest.approx(p, abs=1e-15)
     assert metrics["reference_missing_rate"] == pytest.approx(q, abs=1e-15)
-    larger = max(p * (1 - p), q * (1 - q))
-    assert metrics["missing_rate_stderr"] == pytest.approx(np.sqrt(larger / 800), rel=1e-12)
+    pooled = float(pd.concat([reference.isna(), window.isna() | np.isinf(window)]).mean())
+    largest = max(p * (1 - p), q * (1 - q), pooled * (1 - pooled))
+    assert metrics["missing_rate_stderr"] == pytest.approx(np.sqrt(largest / 800), rel=1e-12)
     assert metrics["reference_missing_rate_stderr"] == pytest.approx(
-        np.sqrt(q * (1 - q) / 5000), rel=1e-12)
+        np.sqrt(largest / 5000), rel=1e-12)
     rows = {r.metric: r.sample_size for r in compare(ref, state).rows() if r.feature == "x"}
     assert rows["missing_rate_stderr"] == 800 and rows["reference_missing_rate"] == 5000
 
