@@ -28,8 +28,13 @@ decidable by such a rule (it neither fires nor resolves) unless it is within the
 
 Sample sizes: a point's ``sample_size`` (labelled rows for ``f1``, scored rows for
 ``estimated_f1``, rows for ``latency_p99_ms``), except ``drift_share``, whose sample size is
-the number of tested features, and ``feature_missing``, whose is the feature's non-missing
-values: their window's row ``count`` is used instead.
+the number of tested features, and ``feature_missing`` and ``schema_change``, whose is the
+feature's non-missing values: their window's row ``count`` is used instead.
+
+``schema_change`` is written for every reference feature in every window, and for an
+unexpected name (one the reference never had) only in the windows that carried it: a name
+without a point in a window that has the metric counts 0 there, so the alert of a name that
+stopped arriving resolves.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from infersight.alerts.pooling import Observation, Pooled, pool
 from infersight.alerts.rules import COMPARISONS, AlertRule
@@ -55,9 +60,47 @@ from infersight.storage.models import MetricPoint
 from sqlalchemy.orm import Session
 
 ROW_COUNT_METRIC = "count"
-SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share", "feature_missing"})
+SAMPLE_SIZE_FROM_ROW_COUNT = frozenset({"drift_share", "feature_missing", "schema_change"})
 """Metrics whose ``sample_size`` is not the number of rows judged (the tested features; the
 non-missing values of a feature that is missing)."""
+ABSENT_IS_ZERO = frozenset({"schema_change"})
+"""Per-feature metrics whose absence from a window (that holds the metric for other features)
+means 0: an unexpected name that window did not carry."""
+
+
+class Point(Protocol):
+    """What the judgement reads of a metric point."""
+
+    @property
+    def feature(self) -> str: ...
+    @property
+    def window_start(self) -> datetime: ...
+    @property
+    def window_end(self) -> datetime: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def sample_size(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Absent:
+    """A window in which a feature had no point of an ABSENT_IS_ZERO metric."""
+
+    feature: str
+    window_start: datetime
+    window_end: datetime
+    value: float | None = 0.0
+    sample_size: int = 0
+
+
+def _fill_absent(by_feature: dict[str, list[Point]], points: Sequence[Point]) -> None:
+    """Add a 0 point for each window holding the metric in which a feature has none."""
+    ends = {p.window_start: p.window_end for p in points}
+    for feature, found in by_feature.items():
+        have = {p.window_start for p in found}
+        found.extend(_Absent(feature, start, end) for start, end in ends.items()
+                     if start not in have)
 
 LOOKBACK_SLACK = 24
 """Windows read beyond ``for`` so that under-sampled windows can be skipped."""
@@ -215,10 +258,12 @@ def judge(
     if rule.baseline == "window":
         baselines = by_window(rule.reference_metric_name)
         baseline_stderrs = by_window(f"{rule.reference_metric_name}_stderr")
-    by_feature: dict[str, list[MetricPoint]] = defaultdict(list)
+    by_feature: dict[str, list[Point]] = defaultdict(list)
     for point in points:
         if rule.matches_feature(point.feature):
             by_feature[point.feature].append(point)
+    if rule.metric in ABSENT_IS_ZERO:
+        _fill_absent(by_feature, points)
     row_counts: dict[datetime, float | None] = {}
     if rule.metric in SAMPLE_SIZE_FROM_ROW_COUNT:
         row_counts = dataset_values(session, model, version, ROW_COUNT_METRIC, starts)
@@ -289,7 +334,7 @@ def judge_daily_total(session: Session, rule: AlertRule, model: str) -> list[Jud
 class _Row:
     """A window with enough rows, and what its verdict compares it with."""
 
-    point: MetricPoint
+    point: Point
     size: int
     reference: float | None
     reference_stderr: float | None

@@ -24,6 +24,8 @@ from infersight.dashboards.panels import (
     table,
     timeseries,
 )
+from infersight.dashboards.quality import HEIGHT as QUALITY_HEIGHT
+from infersight.dashboards.quality import quality_row
 from infersight.dashboards.scope import DATASET, SCOPE
 from infersight.dashboards.thresholds import (
     DRIFT_MIN_ROWS,
@@ -340,14 +342,16 @@ def _below(rows: int, panels: list[Json]) -> list[Json]:
 
 def model_detail() -> Json:
     """One model: inference health (rate, errors, latency, tokens, cost), drift per feature,
-    multivariate and embedding drift, prediction drift, performance and alerts."""
+    multivariate and embedding drift, data quality, prediction drift, performance and
+    alerts."""
     variables = [
         sql_variable("model", "Model", MODEL_VARIABLE_SQL),
         sql_variable("version", "Version", VERSION_VARIABLE_SQL, multi=True),
         sql_variable("feature", "Feature", FEATURE_VARIABLE_SQL, multi=True, on_time_change=True),
     ]
     panels = (_summary() + health_row(4)
-              + _below(HEIGHT, _drift() + _joint_drift(29) + _below(8, _prediction_and_performance())))
+              + _below(HEIGHT, _drift() + _joint_drift(29) + quality_row(37)
+                       + _below(8 + QUALITY_HEIGHT, _prediction_and_performance())))
     return dashboard(UID, "infersight: model detail", panels, variables=variables,
                      annotations=_annotations(), builtin_annotations=False,
                      description="Inference health, drift, performance and alerts of one "

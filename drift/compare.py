@@ -31,6 +31,7 @@ from .performance import (
     classification_metrics,
     regression_metrics,
 )
+from .quality import missing_rate_points
 from .reference import Profile, Reference
 from .report import DriftReport, FeatureDrift, TestResult
 from .sampling_error import classification_stderrs, regression_stderrs
@@ -92,6 +93,15 @@ def _metrics(profile: Profile, state: State) -> tuple[str, dict[str, float], int
     if isinstance(profile, EmbeddingProfile) and isinstance(state, EmbeddingState):
         return "embedding", profile.metrics(state), state.n
     raise ValueError("window state and reference profile kinds differ")
+
+
+def _missing_rate_test(profile: Profile, state: State, metrics: dict[str, float]) -> None:
+    """Add the missing-rate test's points (not for embeddings: their reference holds valid
+    vectors only, so it has no missing rate)."""
+    if isinstance(profile, EmbeddingProfile) or not state.count:
+        return
+    missing = state.missing + (state.invalid if isinstance(state, NumericState) else 0)
+    metrics.update(missing_rate_points(missing, state.count, profile.missing, profile.count))
 
 
 def _fill_ks_pvalues(items: list[tuple[FeatureDrift, Profile]]) -> None:
@@ -185,26 +195,33 @@ def compare(reference: Reference, window: WindowState,
         if state is None:
             state = profile.new_state()
         kind, metrics, n = _metrics(profile, state)
+        _missing_rate_test(profile, state, metrics)
         if state.count:  # absent from every row of the window (a schema change)
             metrics["feature_missing"] = float(state.missing == state.count)
-        details[name] = FeatureDrift(kind, metrics, n)
+            metrics["schema_change"] = metrics["feature_missing"]
+        details[name] = FeatureDrift(kind, metrics, n, reference_rows=profile.count)
         items.append((details[name], profile))
     prediction_detail = None
     if reference.prediction is not None and window.prediction is not None:
         kind, metrics, n = _metrics(reference.prediction, window.prediction)
-        prediction_detail = FeatureDrift(kind, metrics, n)
+        _missing_rate_test(reference.prediction, window.prediction, metrics)
+        prediction_detail = FeatureDrift(kind, metrics, n,
+                                         reference_rows=reference.prediction.count)
         items.append((prediction_detail, reference.prediction))
     _fill_ks_pvalues(items)
     _decide(details, config)
     if prediction_detail is not None:
         _decide({"@prediction": prediction_detail}, config)
     decided = [d for d in details.values() if d.tests]
+    unexpected = window.unexpected.listed()
     model = {"count": float(window.rows),
-             "drift_share": sum(d.drifted for d in decided) / len(decided) if decided else 0.0}
+             "drift_share": sum(d.drifted for d in decided) / len(decided) if decided else 0.0,
+             "unexpected_features": float(len(unexpected))}
     if reference.multivariate is not None and window.reconstruction is not None:
         model.update(reference.multivariate.metrics(window.reconstruction))
     performance, labelled, scored = _performance(reference, window)
-    return DriftReport(details, prediction_detail, performance, model, labelled, scored)
+    return DriftReport(details, prediction_detail, performance, model, labelled, scored,
+                       unexpected)
 
 
 def compare_configured(reference: Reference, window: WindowState,

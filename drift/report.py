@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 #: ``feature`` of the rows describing the model output.
 PREDICTION = "@prediction"
+_ROW_METRICS = frozenset({"count", "missing_rate", "missing_rate_stderr"})
+"""Feature metrics over every row of the window (missing ones included)."""
 
 
 class MetricRow(NamedTuple):
@@ -45,6 +47,8 @@ class FeatureDrift:
     metrics: dict[str, float]
     sample_size: int
     tests: list[TestResult] = field(default_factory=list)
+    reference_rows: int = 0
+    """The reference's rows of the feature (the sample size of ``reference_missing_rate``)."""
 
     @property
     def drifted(self) -> bool:
@@ -71,6 +75,9 @@ class DriftReport:
     model: dict[str, float]
     labelled: int = 0
     scored: int = 0
+    unexpected: dict[str, int] = field(default_factory=dict)
+    """``{name: rows carrying it}`` of the names the reference never had (at most
+    ``MAX_UNEXPECTED_FEATURES`` of them, the rest under ``@other``)."""
 
     @property
     def features(self) -> dict[str, dict[str, float]]:
@@ -108,6 +115,9 @@ class DriftReport:
         if self.prediction_detail is not None:
             yield from self._detail_rows(PREDICTION, self.prediction_detail)
         rows = int(self.model.get("count", 0))
+        for name, carried in self.unexpected.items():  # a schema change: a name never profiled
+            yield MetricRow(name, "unexpected_feature", float(carried), rows)
+            yield MetricRow(name, "schema_change", 1.0, rows)
         for metric, value in self.model.items():
             size = rows if metric != "drift_share" else len(
                 [d for d in self.details.values() if d.tests])
@@ -120,9 +130,10 @@ class DriftReport:
 
     @staticmethod
     def _detail_rows(name: str, detail: FeatureDrift) -> Iterator[MetricRow]:
+        rows = int(detail.metrics.get("count", 0))
         for metric, value in detail.metrics.items():
-            size = int(detail.metrics.get("count", 0)) if metric in ("count", "missing_rate") \
-                else detail.sample_size
+            size = rows if metric in _ROW_METRICS else detail.reference_rows \
+                if metric.startswith("reference_") else detail.sample_size
             yield MetricRow(name, metric, value, size)
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +151,7 @@ class DriftReport:
             "prediction": detail(self.prediction_detail) if self.prediction_detail else None,
             "performance": {k: _json_float(v) for k, v in self.performance.items()},
             "model": {k: _json_float(v) for k, v in self.model.items()},
+            "unexpected_features": dict(self.unexpected),
         }
 
 

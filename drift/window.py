@@ -30,6 +30,7 @@ from .multivariate import ReconstructionState
 from .numeric import NumericProfile, NumericState
 from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
 from .predictions import labelled_rows
+from .quality import UnexpectedFeatures, unexpected_counts
 
 if TYPE_CHECKING:
     from .reference import Profile, Reference
@@ -100,7 +101,8 @@ class WindowState:
     the state of the model output; ``score_counts`` the binary score histogram over
     ``SCORE_BINS``; ``latency`` a :class:`~.loghist.LogHistogram` of latencies in
     ms (deterministic: any split merges to the same quantiles bit for bit); ``performance`` the labelled
-    outcomes joined so far.
+    outcomes joined so far; ``unexpected`` the rows carrying each name the reference never had
+    (:class:`~.quality.UnexpectedFeatures`, bounded).
     """
 
     def __init__(self, reference: Reference | None, *, fingerprint: bytes | None = None) -> None:
@@ -114,6 +116,7 @@ class WindowState:
         self.performance: PerformanceState | None = None
         self.reconstruction: ReconstructionState | None = None
         """Per-row reconstruction errors (a reference with a multivariate transform)."""
+        self.unexpected = UnexpectedFeatures()
         if reference is not None:
             if reference.multivariate is not None:
                 self.reconstruction = reference.multivariate.new_state()
@@ -140,13 +143,15 @@ class WindowState:
         """Add a batch: a DataFrame, a mapping name→array, or a list of decoded events.
 
         ``predictions``/``latency_ms`` (arrays aligned with the rows) override the ones read
-        from events. Features absent from the batch count as missing; unknown ones are ignored.
+        from events. Features absent from the batch count as missing; names the reference
+        lacks are counted in ``unexpected`` (rows carrying a value), not profiled.
         """
         ref = self._bound()
         cols = to_columns(batch, ref.features)
         preds = predictions if predictions is not None else cols.predictions
         lat = latency_ms if latency_ms is not None else cols.latency_ms
         self._check_lengths(cols, preds, lat)
+        self.unexpected.update(unexpected_counts(batch, ref.features))
         for name, profile in ref.features.items():  # factorised once for every reader
             column = cols.features.get(name)
             if isinstance(profile, CategoricalProfile) and column is not None:
@@ -258,6 +263,7 @@ class WindowState:
             else:
                 self.score_counts += other.score_counts
         self.latency.merge(other.latency)
+        self.unexpected.merge(other.unexpected)
         if other.reconstruction is not None:
             if self.reconstruction is None:
                 self.reconstruction = other.reconstruction
@@ -290,6 +296,8 @@ class WindowState:
         }
         if self.reconstruction is not None:  # absent without a multivariate reference
             body["mv"] = self.reconstruction.to_dict()
+        if self.unexpected:  # absent when every name was the reference's (and before it was kept)
+            body["unexpected"] = self.unexpected.to_dict()
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -310,6 +318,8 @@ class WindowState:
                                   else LogHistogram.from_dict(body["latency"]))
             if body.get("mv") is not None:
                 window.reconstruction = ReconstructionState.from_dict(body["mv"])
+            if body.get("unexpected") is not None:
+                window.unexpected = UnexpectedFeatures.from_dict(body["unexpected"])
             perf = body["performance"]
             if perf is not None:
                 window.performance = (RegressionState.from_dict(perf)

@@ -649,6 +649,60 @@
       <p><code id="upload-command">${esc(uploadCommand(o.model, version))}</code></p><p>${auto} The health row above needs no reference.</p>`;
   }
 
+  // ---------- data quality (the latest closed window) ----------
+  /** Per feature of the newest version with a reference, the latest closed window's missing
+      (with the reference's rate), invalid, out-of-range and new-category rates, and its
+      schema changes: a feature missing from every row, and names the reference never had. */
+  async function renderQuality(o) {
+    const tbody = $("quality-table").querySelector("tbody");
+    const card = $("quality");
+    const version = o.versions_with_reference[o.versions_with_reference.length - 1];
+    if (!o.latest_window) {
+      tbody.innerHTML = '<tr><td colspan="6" class="none">no closed window yet</td></tr>';
+      return;
+    }
+    const start = secs(o.latest_window);
+    const points = (await metrics(o.model, null, null, {
+      startIso: o.latest_window, endIso: new Date((start + o.window_seconds) * 1000).toISOString() }))
+      .filter((p) => p.version === version && p.feature && secs(p.window_start) === start);
+    const by = new Map();
+    for (const p of points) {
+      if (!by.has(p.feature)) by.set(p.feature, {});
+      by.get(p.feature)[p.metric] = p.value;
+    }
+    const unexpected = [...by].filter(([, m]) => m.unexpected_feature !== undefined)
+      .sort((a, b) => b[1].unexpected_feature - a[1].unexpected_feature || a[0].localeCompare(b[0]));
+    const cell = (m, metric, cls) => {
+      const v = m[metric];
+      return `<td data-metric="${metric}" data-value="${v === undefined || v === null ? "" : v}" class="${cls || ""}">${v === undefined ? "–" : rate(v)}</td>`;
+    };
+    const rows = o.features.filter((f) => by.has(f.name)).map((f) => {
+      const m = by.get(f.name);
+      const ref = m.reference_missing_rate;
+      const up = ref !== undefined && m.missing_rate !== undefined && m.missing_rate > ref + 0.05;
+      const missing = m.feature_missing === 1;
+      const refText = ref === undefined ? "" : ` <small data-reference="${ref}">(${rate(ref)})</small>`;
+      return `<tr data-feature="${esc(f.name)}" data-kind="${esc(f.kind)}"><td title="${esc(f.name)}">${esc(f.name)}</td>
+        <td data-metric="missing_rate" data-value="${m.missing_rate ?? ""}" class="${up ? "warn" : ""}">${rate(m.missing_rate)}${refText}</td>
+        ${cell(m, "invalid_rate", m.invalid_rate > 0 ? "warn" : "")}${cell(m, "out_of_range_rate", m.out_of_range_rate > 0.05 ? "warn" : "")}
+        ${cell(m, "new_category_rate", m.new_category_rate > 0.05 ? "warn" : "")}
+        <td data-schema="${missing ? "missing" : "ok"}">${missing ? '<span class="badge bad">missing</span>' : '<span class="badge muted">ok</span>'}</td></tr>`;
+    });
+    for (const [name, m] of unexpected) {
+      rows.push(`<tr data-feature="${esc(name)}" class="unexpected"><td title="${esc(name === "@other" ? "names beyond the 50 a window keeps" : name)}">${esc(name)}</td>
+        <td colspan="4" class="none" data-rows="${m.unexpected_feature}">not in the reference: ${count(m.unexpected_feature)} rows carried it</td>
+        <td data-schema="unexpected"><span class="badge bad">new</span></td></tr>`);
+    }
+    tbody.innerHTML = rows.join("") || '<tr><td colspan="6" class="none">no feature points for this window</td></tr>';
+    const gone = o.features.filter((f) => (by.get(f.name) || {}).feature_missing === 1).length;
+    card.dataset.window = o.latest_window;
+    card.dataset.unexpected = String(unexpected.length);
+    card.dataset.missing = String(gone);
+    const changes = gone + unexpected.length;
+    $("quality-hint").textContent = `v${version} · ${closedLabel({ window_start: o.latest_window })} · ` +
+      (changes ? `${gone} missing, ${unexpected.length} unexpected feature${unexpected.length === 1 ? "" : "s"}` : "no schema change");
+  }
+
   /** The cards that compare with the reference: drift, ranked features, drill-down, performance. */
   async function renderReferenced(o, range) {
     const ranking = await api(`/v1/models/${encodeURIComponent(o.model)}/drift`, { start: range.startIso, end: range.endIso });
@@ -658,7 +712,7 @@
       renderRankingSelection();
     }
     await Promise.all([
-      renderDrift(o, range, ranking), renderMultivariate(o, range), renderPerformance(o, range),
+      renderDrift(o, range, ranking), renderMultivariate(o, range), renderPerformance(o, range), renderQuality(o),
       state.feature ? refreshFeature() : Promise.resolve(),
     ]);
   }

@@ -211,3 +211,38 @@ def test_the_api_maintains_rollups_in_the_background(sqlite_url: str) -> None:
         assert answer["versions"][0]["merge"]["rollups_used"] == 2  # the hour + 10 minutes
         report, rows = _expected(api, "fraud", ref, start, end)
         _check(answer, report, rows)
+
+
+def test_unexpected_features_of_the_range_are_listed_with_their_rows(api: Api) -> None:
+    ref = _reference()
+    rng = np.random.default_rng(4)
+    records, carried = [], {"device": 0, "zip_code": 0}
+    for m in range(90):
+        start = T0 + m * MINUTE
+        state = ref.new_window()
+        batch: dict[str, Any] = {"x": rng.normal(0, 1, 15), "y": rng.exponential(2, 15),
+                                 "z": rng.normal(5, 2, 15), "colour": ["red"] * 15}
+        if 20 <= m < 60:  # a client sent two columns the reference never had
+            batch["device"] = [None if i % 3 else "ios" for i in range(15)]
+            batch["zip_code"] = ["75001"] * 15
+            if m < 50:
+                carried["device"] += 5
+                carried["zip_code"] += 15
+        state.update(batch, predictions=rng.random(15))
+        records.append(WindowStateRecord("fraud", "1", start, start + MINUTE, PARTITIONS[0],
+                                         bytes(state.to_bytes()), 15))
+    with api.sessions.begin() as session:
+        set_reference(session, "fraud", "1", ref.to_bytes())
+        upsert_window_states(session, records)
+    refresh_rollups(api.sessions, "fraud", lambda _s, _v: ref, now=T0 + timedelta(days=1))
+    answer = api.get("/v1/models/fraud/drift", params={
+        "start": T0.isoformat(), "end": (T0 + 50 * MINUTE).isoformat()}).json()
+    (version,) = answer["versions"]
+    assert version["unexpected_features"] == [
+        {"feature": "zip_code", "rows": carried["zip_code"]},
+        {"feature": "device", "rows": carried["device"]}]
+    report, _rows = _expected(api, "fraud", ref, T0, T0 + 50 * MINUTE)
+    assert report.unexpected == carried
+    calm = api.get("/v1/models/fraud/drift", params={
+        "start": (T0 + 60 * MINUTE).isoformat(), "end": (T0 + 90 * MINUTE).isoformat()}).json()
+    assert calm["versions"][0]["unexpected_features"] == []

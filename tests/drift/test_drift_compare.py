@@ -12,12 +12,15 @@ from infersight.drift import PREDICTION, DriftConfig, Reference, Rule, compare
 from sklearn import metrics as skm
 
 DOCUMENTED_METRICS = {"psi", "js_distance", "hellinger", "kl_divergence", "wasserstein_normed",
-                     "ks_statistic", "ks_pvalue", "chi2_pvalue", "drift_share", "count",
-                     "missing_rate", "accuracy", "precision", "recall", "f1", "roc_auc",
-                     "label_coverage", "mae", "rmse", "mape", "estimated_precision",
-                     "estimated_recall", "estimated_f1", "estimated_roc_auc", "latency_p50_ms",
-                     "latency_p95_ms", "latency_p99_ms"}
-EXTRA_METRICS = {"new_category_rate", "invalid_rate", "out_of_range_rate", "feature_missing", "estimated_precision_stderr", "estimated_recall_stderr",
+                      "ks_statistic", "ks_pvalue", "chi2_pvalue", "drift_share", "count",
+                      "missing_rate", "accuracy", "precision", "recall", "f1", "roc_auc",
+                      "label_coverage", "mae", "rmse", "mape", "estimated_precision",
+                      "estimated_recall", "estimated_f1", "estimated_roc_auc", "latency_p50_ms",
+                      "latency_p95_ms", "latency_p99_ms"}
+EXTRA_METRICS = {"new_category_rate", "invalid_rate", "out_of_range_rate", "feature_missing",
+                 "schema_change", "unexpected_features", "missing_rate_stderr",
+                 "reference_missing_rate", "reference_missing_rate_stderr",
+                 "estimated_precision_stderr", "estimated_recall_stderr",
                  "estimated_f1_stderr", "estimated_roc_auc_stderr", "accuracy_stderr",
                  "precision_stderr", "recall_stderr", "f1_stderr", "roc_auc_stderr",
                  "mae_stderr", "rmse_stderr", "mape_stderr",
@@ -213,8 +216,10 @@ def test_edge_cases_never_crash() -> None:
     report = compare(ref, one)
     assert report.features["normal"]["count"] == 1.0 and not report.drifted("normal")
     assert report.features["with_bad"]["missing_rate"] == 1.0
-    assert report.features["all_missing"] == {"count": 1.0, "missing_rate": 1.0,
-                                              "invalid_rate": 0.0, "feature_missing": 1.0}
+    assert report.features["all_missing"] == {
+        "count": 1.0, "missing_rate": 1.0, "invalid_rate": 0.0, "feature_missing": 1.0,
+        "schema_change": 1.0, "missing_rate_stderr": 0.0, "reference_missing_rate": 1.0,
+        "reference_missing_rate_stderr": 0.0}
     assert report.features["with_bad"]["invalid_rate"] == 1.0  # -inf is not a value
     assert report.features["normal"]["feature_missing"] == 0.0
     moved = ref.new_window()

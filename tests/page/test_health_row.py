@@ -73,7 +73,7 @@ def test_the_drift_area_gives_this_models_reference_command(sqlite_page: Served,
         assert "no data in this range yet" not in page.locator("#main").inner_text()
         page.locator(f"#models li:has-text('{MODEL}')").click()  # a model with a reference
         page.wait_for_selector("#no-reference", state="hidden")
-        assert page.locator(".needs-reference:visible").count() == 5
+        assert page.locator(".needs-reference:visible").count() == 6  # data quality too
         assert "drift share" in page.locator("#kpis").inner_text().lower()
     finally:
         page.close()

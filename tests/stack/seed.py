@@ -129,10 +129,45 @@ def _joint_points(rng: random.Random, drifted: bool) -> list[tuple[str | None, s
             (EMBEDDING, "embedding_drift", float(drifted))]
 
 
+QUALITY = "fraud"
+"""The model whose last day has data-quality problems (a separate random stream)."""
+VANISHED = "channel"
+"""A feature of QUALITY missing from every row of its last two closed windows."""
+UNEXPECTED = ("device", "zip_code")
+"""Names the reference never had, carried in QUALITY's last six windows."""
+
+
+def _quality_points(rng: random.Random, hour: int, events: int) -> list[
+        tuple[str | None, str, float, int]]:
+    """``(feature, metric, value, sample_size)`` of one window's data quality."""
+    points: list[tuple[str | None, str, float, int]] = []
+    recent = hour >= LAST_HOUR - 5
+    vanished = LAST_HOUR - 2 <= hour < LAST_HOUR
+    for name in NUMERIC + CATEGORICAL:
+        missing = 1.0 if name == VANISHED and vanished else 0.0
+        points += [(name, "reference_missing_rate", 0.01, 20_000),
+                   (name, "feature_missing", missing, events),
+                   (name, "schema_change", missing, events)]
+        if name in NUMERIC:
+            points += [(name, "invalid_rate", rng.uniform(0, 0.01), events),
+                       (name, "out_of_range_rate", rng.uniform(0, 0.2 if recent else 0.01),
+                        events)]
+        else:
+            points.append((name, "new_category_rate", rng.uniform(0, 0.05), events))
+    if recent:
+        for name in UNEXPECTED:
+            rows = float(rng.randint(1, events))
+            points += [(name, "unexpected_feature", rows, events),
+                       (name, "schema_change", 1.0, events)]
+    points.append((None, "unexpected_features", float(len(UNEXPECTED)) * recent, events))
+    return points
+
+
 def build_points(seed: int = 7) -> SeedData:
     rng = random.Random(seed)
     health = random.Random(seed + 1)
     joint = random.Random(seed + 2)
+    quality = random.Random(seed + 3)
     data = SeedData()
     for model, spec in MODELS.items():
         for version in spec["versions"]:
@@ -164,6 +199,9 @@ def build_points(seed: int = 7) -> SeedData:
                 for feature, metric, value, size in _health_points(health, events,
                                                                    model == GENERATIVE):
                     add(feature, metric, value, size)
+                if model == QUALITY:
+                    for feature, metric, value, size in _quality_points(quality, hour, events):
+                        add(feature, metric, value, size)
                 if model == JOINT:
                     for feature, metric, value in _joint_points(joint, drifted):
                         add(feature, metric, value, events)

@@ -52,6 +52,12 @@ EXPECTED_COLUMNS = {
     "infersight-model/Alert states": ["rule", "version", "feature", "severity", "status",
                                       "value", "threshold", "streak", "pending_since",
                                       "firing_since", "resolved_at", "last_window"],
+    "infersight-model/Data quality per feature (latest closed window)": [
+        "feature", "version", "window", "missing_rate", "reference_missing_rate",
+        "invalid_rate", "out_of_range_rate", "new_category_rate", "schema", "unexpected_rows"],
+    "infersight-model/Schema changes (selected range)": [
+        "feature", "version", "change", "windows", "rows_carried", "first_window",
+        "last_window"],
     "infersight-model/variable:model": ["name"],
     "infersight-model/variable:version": ["version"],
     "infersight-model/variable:feature": ["feature"],

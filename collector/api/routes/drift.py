@@ -71,6 +71,15 @@ class MergeInfo(BaseModel):
     """Rollups taken decoded from the API's memory instead of the database."""
 
 
+class UnexpectedFeature(BaseModel):
+    """A name the events carried that the version's reference never had (a schema change)."""
+
+    feature: str
+    """The name; ``@other`` counts the names beyond the 50 a window keeps."""
+    rows: int
+    """Rows of the range that carried it with a value."""
+
+
 class VersionDrift(BaseModel):
     version: str
     reference_source: str
@@ -83,6 +92,8 @@ class VersionDrift(BaseModel):
     prediction: OutputDrift | None
     merge: MergeInfo
     note: str | None = None
+    unexpected_features: list[UnexpectedFeature] = []
+    """Names never seen in the reference, with the rows that carried them, most rows first."""
 
 
 class DriftRanking(BaseModel):
@@ -169,9 +180,16 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
                     kind=output.kind, drifted=output.drifted, sample_size=output.sample_size,
                     metrics={k: _num(v) for k, v in output.metrics.items()}),
                 merge=rollups_info(result), note=note,
+                unexpected_features=unexpected_features(report.unexpected),
             ))
     return DriftRanking(model=model, start=start, end=end, rank_by=rank_by, versions=versions,
                         versions_without_reference=without, closed_until=closed_until)
+
+
+def unexpected_features(found: dict[str, int]) -> list[UnexpectedFeature]:
+    """Most rows first, then by name."""
+    return [UnexpectedFeature(feature=name, rows=rows)
+            for name, rows in sorted(found.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def rollups_info(result: rollups.MergeResult) -> MergeInfo:
