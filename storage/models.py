@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -180,20 +181,54 @@ class MetricPoint(Base):
 
 
 class PredictionIndex(Base):
-    """What the label join needs of each prediction, kept for the retention period."""
+    """What the label join needs of each prediction, kept for the retention period.
+
+    Compact (``storage/index_codec.py``): the 64-bit hash of ``(model, prediction_id)``, the
+    window, the version as a per-model small number (``index_versions``), the prediction and
+    the label as MessagePack. On Postgres the table is range-partitioned by ``window_start``
+    (one partition a day, ``storage/partitions.py``), each partition with its own unique
+    index on ``key_hash``; SQLite keeps this single table.
+    """
 
     __tablename__ = "prediction_index"
-    __table_args__ = (Index(None, "ts"),)
+
+    key_hash: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    version_no: Mapped[int] = mapped_column(SmallInteger)
+    prediction: Mapped[bytes] = mapped_column(LargeBinary)
+    """Predicted label and score or class probabilities (:data:`index_codec.HELD` if held)."""
+    label: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The joined label; null until one joins."""
+
+
+class IndexVersion(Base):
+    """The small number that stands for a model's version in the prediction index."""
+
+    __tablename__ = "index_versions"
+    __table_args__ = (UniqueConstraint("model", "version"),)
+
+    model: Mapped[str] = mapped_column(NAME, primary_key=True)
+    version_no: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    version: Mapped[str] = mapped_column(NAME)
+
+
+class HeldPrediction(Base):
+    """The whole event of a prediction held until its version has a reference (bootstrap);
+    its index row stores only the held marker."""
+
+    __tablename__ = "held_predictions"
+    __table_args__ = (Index(None, "model", "version", "window_start"),)
 
     model: Mapped[str] = mapped_column(NAME, primary_key=True)
     prediction_id: Mapped[str] = mapped_column(NAME, primary_key=True)
     version: Mapped[str] = mapped_column(NAME)
     window_start: Mapped[datetime] = mapped_column(UtcDateTime)
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
-    prediction: Mapped[Any] = mapped_column(JsonType)
-    """Predicted label and score or class probabilities."""
-    label: Mapped[Any | None] = mapped_column(JsonType)
-    labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    key_hash: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[Any] = mapped_column(JsonType)
+    """``{BOOTSTRAP_KEY: event}``, as the bootstrap reads it."""
 
 
 class PendingLabel(Base):
