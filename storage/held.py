@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from infersight.storage.index_codec import decode_value, encode_prediction
+from infersight.storage.index_codec import as_float32, decode_value, split_prediction
 from infersight.storage.models import HeldPrediction, ModelVersion, PredictionIndex
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ H, I = HeldPrediction, PredictionIndex  # noqa: E741
 
 
 def _index_row() -> Any:
-    return (I.key_hash == H.key_hash) & (I.window_start == H.window_start)
+    return (I.key_hash == H.key_hash) & (I.ts == H.ts)
 
 
 def _label(label: bytes | None) -> Any:
@@ -94,19 +94,24 @@ def lock_held(session: Session, model: str, version: str, limit: int) -> list[He
             for pid, start, ts, event, label in session.execute(query)]
 
 
+def _released(h: int, ts: datetime, prediction: Any) -> dict[str, Any]:
+    score, value = split_prediction(prediction)
+    return {"h": h, "t": ts, "s": None if score is None else as_float32(score), "v": value}
+
+
 def release_held(session: Session, model: str, predictions: Mapping[str, Any]) -> None:
     """Restore held rows to plain index rows: ``{prediction_id: prediction value}``."""
     pids = sorted(predictions)
     for start in range(0, len(pids), 500):
         chunk = pids[start : start + 500]
-        held = session.execute(select(H.prediction_id, H.key_hash, H.window_start).where(
+        held = session.execute(select(H.prediction_id, H.key_hash, H.ts).where(
             H.model == model, H.prediction_id.in_(chunk))).all()
         if not held:
             continue
         session.execute(
             update(I.__table__)
-            .where(I.key_hash == bindparam("h"), I.window_start == bindparam("w"))
-            .values(prediction=bindparam("p")),
-            [{"h": h, "w": w, "p": encode_prediction(predictions[pid])} for pid, h, w in held],
+            .where(I.key_hash == bindparam("h"), I.ts == bindparam("t"))
+            .values(score=bindparam("s"), value=bindparam("v")),
+            [_released(h, ts, predictions[pid]) for pid, h, ts in held],
         )
         session.execute(delete(H).where(H.model == model, H.prediction_id.in_(chunk)))

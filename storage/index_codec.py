@@ -2,18 +2,18 @@
 
 A prediction is found by ``key_hash``: the first 8 bytes of SHA-256 over ``model``, a NUL
 byte and ``prediction_id`` (UTF-8), read as a signed big-endian 64-bit integer, the same in
-Python (:func:`key_hash`) and in Postgres SQL (:data:`KEY_HASH_SQL`, used by the migration
-that moved the old rows). Values (predictions, labels) are MessagePack; a prediction that is
-a single float is kept as a 32-bit float (about 7 significant digits), any other value
-exactly. A row held for the reference bootstrap stores only :data:`HELD` (its event is in
-``held_predictions``).
+Python (:func:`key_hash`) and in Postgres SQL (:data:`KEY_HASH_SQL`, to find a prediction
+by its id by hand). A prediction that is a single float (a score, a regression output) is
+kept in ``score`` as a 32-bit float (about 7 significant digits); any other value (a class,
+probabilities) in ``value`` as MessagePack, exactly; labels are MessagePack too. A row held
+for the reference bootstrap stores only :data:`HELD` (its event is in ``held_predictions``).
 
 >>> key_hash("fraud", "p-1") == key_hash("fraud", "p-1") != key_hash("fraud", "p-2")
 True
->>> decode_value(encode_prediction(0.25)), decode_value(encode_prediction({"a": 0.1}))
-(0.25, {'a': 0.1})
->>> len(encode_prediction(0.8312)), len(encode_prediction(1)), len(encode_label("fraud"))
-(5, 1, 6)
+>>> split_prediction(0.25), split_prediction(1), split_prediction({"a": 0.1})
+((0.25, None), (None, b'\\x01'), (None, b'\\x81\\xa1a\\xcb?\\xb9\\x99\\x99\\x99\\x99\\x99\\x9a'))
+>>> join_prediction(0.25, None), join_prediction(None, b"\\x01"), join_prediction(None, HELD)
+(0.25, 1, {'infersight_bootstrap_event': True})
 """
 
 from __future__ import annotations
@@ -48,11 +48,24 @@ def key_hash(model: str, prediction_id: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def encode_prediction(value: Any) -> bytes:
-    """A prediction in its stored form (a float as MessagePack float 32)."""
+def split_prediction(value: Any) -> tuple[float | None, bytes | None]:
+    """A prediction as its stored ``(score, value)``: a float in ``score``, else MessagePack."""
     if type(value) is float and abs(value) <= _FLOAT32_MAX:
-        return b"\xca" + struct.pack(">f", value)
-    return _encoder.encode(value)
+        return value, None
+    return None, _encoder.encode(value)
+
+
+def as_float32(score: float) -> float:
+    """``score`` rounded to 32 bits, as every backend stores it (SQLite's ``REAL`` has 64)."""
+    return float(struct.unpack(">f", struct.pack(">f", score))[0])
+
+
+def join_prediction(score: float | None, value: bytes | None) -> Any:
+    """The stored ``(score, value)`` back as the prediction (a held row as :data:`HELD_VALUE`)."""
+    if score is not None:
+        return score
+    assert value is not None
+    return decode_value(value)
 
 
 def encode_label(value: Any) -> bytes:

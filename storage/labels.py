@@ -20,12 +20,14 @@ import msgspec
 from infersight.storage.held import BOOTSTRAP_KEY
 from infersight.storage.index_codec import (
     HELD,
+    as_float32,
     decode_value,
     encode_label,
-    encode_prediction,
+    join_prediction,
     key_hash,
+    split_prediction,
 )
-from infersight.storage.models import HeldPrediction, IndexVersion, PendingLabel, PredictionIndex
+from infersight.storage.models import HeldPrediction, IndexWindow, PendingLabel, PredictionIndex
 from infersight.storage.upsert import dialect_insert
 from sqlalchemy import (
     BigInteger,
@@ -33,7 +35,6 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
-    func,
     select,
     text,
     tuple_,
@@ -46,7 +47,7 @@ PredictionKey = tuple[str, str]
 
 index_table: Table = PredictionIndex.__table__
 pending_table: Table = PendingLabel.__table__
-versions_table: Table = IndexVersion.__table__
+windows_table: Table = IndexWindow.__table__
 held_table: Table = HeldPrediction.__table__
 
 _CHUNK = 500
@@ -67,32 +68,28 @@ def _dialect(session: Session) -> str:
 _INCOMING = "infersight_incoming_index"
 """Per-connection temporary table the Postgres path copies a batch's index rows into."""
 
-_MAX_VERSION_NO = 32767
+WindowKey = tuple[str, str, datetime]
+"""(model, version, window_start)."""
 
 
-def version_numbers(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """The index's small number of each ``(model, version)``, numbering new ones (1, 2, …
-    per model; two workers numbering at once take turns on the unique keys)."""
-    wanted = sorted(set(pairs))
-    found: dict[tuple[str, str], int] = {}
-    c = versions_table.c
-    for _attempt in range(10):
-        missing = [pair for pair in wanted if pair not in found]
+def window_ids(session: Session, windows: Iterable[WindowKey]) -> dict[WindowKey, int]:
+    """The index's small id of each ``(model, version, window_start)``, creating new ones
+    (insert-or-ignore: two workers creating the same window take turns on its unique key)."""
+    wanted = sorted(set(windows))
+    found: dict[WindowKey, int] = {}
+    c = windows_table.c
+    for _attempt in range(3):
+        for chunk in _chunks([w for w in wanted if w not in found]):
+            rows = session.execute(select(c.model, c.version, c.window_start, c.id).where(
+                tuple_(c.model, c.version, c.window_start).in_(list(chunk))))
+            found.update({(m, v, start): i for m, v, start, i in rows})
+        missing = [w for w in wanted if w not in found]
         if not missing:
             return found
-        for chunk in _chunks(missing):
-            rows = session.execute(select(c.model, c.version, c.version_no).where(
-                tuple_(c.model, c.version).in_(list(chunk))))
-            found.update({(m, v): n for m, v, n in rows})
-        for model, version in (pair for pair in missing if pair not in found):
-            next_no = session.execute(select(func.coalesce(func.max(c.version_no), 0) + 1)
-                                      .where(c.model == model)).scalar_one()
-            if next_no > _MAX_VERSION_NO:
-                raise ValueError(f"model {model!r} has {_MAX_VERSION_NO} versions in the "
-                                 "prediction index: no number left")
-            session.execute(dialect_insert(session, versions_table).on_conflict_do_nothing(),
-                            {"model": model, "version": version, "version_no": next_no})
-    raise RuntimeError(f"could not number the versions {missing!r}")
+        session.execute(dialect_insert(session, windows_table).on_conflict_do_nothing(),
+                        [{"model": m, "version": v, "window_start": start}
+                         for m, v, start in missing])
+    raise RuntimeError(f"could not create the index windows {missing!r}")
 
 
 def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[PredictionKey]:
@@ -106,28 +103,32 @@ def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> s
     Postgres: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
     NOTHING RETURNING`` (tens of thousands of rows a second; a multi-row ``VALUES`` costs more
     in building the SQL text than in the database). SQLite: one cached ``executemany``.
+    Before them, one query (and, for a window not seen before, one insert) for the ids of
+    the batch's windows.
     """
     if not rows:
         return set()
-    numbers = version_numbers(session, ((r["model"], r["version"]) for r in rows))
-    by_hash: dict[int, Mapping[str, Any]] = {}
-    records = []
     for r in rows:
         if r["ts"].utcoffset() is None or r["window_start"].utcoffset() is None:
             raise ValueError(f"naive datetime in prediction {r['prediction_id']!r} refused: "
                              "pass timezone-aware datetimes")
+    ids = window_ids(session, ((r["model"], r["version"], r["window_start"]) for r in rows))
+    by_hash: dict[int, Mapping[str, Any]] = {}
+    records = []
+    for r in rows:
         h = key_hash(r["model"], r["prediction_id"])
         by_hash[h] = r
-        held = _is_held(r["prediction"])
-        records.append((h, r["window_start"], numbers[(r["model"], r["version"])],
-                        HELD if held else encode_prediction(r["prediction"])))
+        score, value = ((None, HELD) if _is_held(r["prediction"])
+                        else split_prediction(r["prediction"]))
+        records.append((h, r["ts"], ids[(r["model"], r["version"], r["window_start"])],
+                        None if score is None else as_float32(score), value))
     records.sort(key=lambda rec: rec[0])  # one lock order across workers
     if _dialect(session) != "postgresql":
         c = index_table.c
         stmt = dialect_insert(session, index_table).on_conflict_do_nothing().returning(c.key_hash)
         new_hashes = {h for (h,) in session.execute(stmt, [
-            {"key_hash": h, "window_start": w, "version_no": n, "prediction": p}
-            for h, w, n, p in records])}
+            {"key_hash": h, "ts": ts, "window_id": w, "score": score, "value": value}
+            for h, ts, w, score, value in records])}
     else:
         new_hashes = _copy_insert(session, records)
     held_rows = [{"model": r["model"], "prediction_id": r["prediction_id"],
@@ -143,24 +144,23 @@ def _is_held(value: Any) -> bool:
     return isinstance(value, dict) and BOOTSTRAP_KEY in value
 
 
-def _copy_insert(session: Session, records: Sequence[tuple[int, datetime, int, bytes]]) -> set[int]:
+def _copy_insert(
+    session: Session, records: Sequence[tuple[int, datetime, int, float | None, bytes | None]]
+) -> set[int]:
     raw = session.connection().connection.driver_connection
     assert raw is not None
+    columns = "key_hash, ts, window_id, score, value"
     with raw.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (key_hash bigint, "
-            "window_start timestamptz, version_no smallint, prediction bytea) "
-            "ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (key_hash bigint, ts timestamptz, "
+            "window_id integer, score real, value bytea) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_INCOMING}")
-        with cursor.copy(
-            f"COPY {_INCOMING} (key_hash, window_start, version_no, prediction) FROM STDIN"
-        ) as copy:
+        with cursor.copy(f"COPY {_INCOMING} ({columns}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row(record)
         cursor.execute(
-            f"INSERT INTO {index_table.name} (key_hash, window_start, version_no, prediction) "
-            f"SELECT key_hash, window_start, version_no, prediction FROM {_INCOMING} "
+            f"INSERT INTO {index_table.name} ({columns}) SELECT {columns} FROM {_INCOMING} "
             "ORDER BY key_hash ON CONFLICT DO NOTHING RETURNING key_hash"
         )
         return {h for (h,) in cursor.fetchall()}
@@ -217,10 +217,7 @@ def take_pending_labels(
 
 @dataclass(slots=True)
 class IndexedPrediction:
-    """What the label join needs of an indexed prediction (``labelled``: a label joined it).
-
-    The index keeps no event time: ``ts`` is the window start (it orders a batch's joined
-    labels for the concept-drift detectors, with the prediction id)."""
+    """What the label join needs of an indexed prediction (``labelled``: a label joined it)."""
 
     version: str
     window_start: datetime
@@ -254,36 +251,35 @@ def lookup_predictions(
     if _dialect(session) == "postgresql":
         rows = session.execute(
             text(
-                "SELECT k.n, i.window_start, v.version, i.prediction, i.label "
+                "SELECT k.n, w.version, w.window_start, i.ts, i.score, i.value, i.label "
                 "FROM unnest(CAST(:models AS text[]), CAST(:hashes AS bigint[])) "
                 "WITH ORDINALITY AS k(model, h, n) "
-                "CROSS JOIN LATERAL (SELECT window_start, version_no, prediction, label FROM "
+                "CROSS JOIN LATERAL (SELECT ts, window_id, score, value, label FROM "
                 f"{index_table.name} p WHERE p.key_hash = k.h FOR UPDATE) i "
-                f"CROSS JOIN LATERAL (SELECT version FROM {versions_table.name} v "
-                "WHERE v.model = k.model AND v.version_no = i.version_no LIMIT 1) v ORDER BY k.n"
-            ).columns(column("n", BigInteger()), index_table.c.window_start, versions_table.c.version,
-                      index_table.c.prediction, index_table.c.label),
+                f"CROSS JOIN LATERAL (SELECT version, window_start FROM {windows_table.name} w "
+                "WHERE w.id = i.window_id AND w.model = k.model LIMIT 1) w ORDER BY k.n"
+            ).columns(column("n", BigInteger()), windows_table.c.version,
+                      windows_table.c.window_start, index_table.c.ts, index_table.c.score,
+                      index_table.c.value, index_table.c.label),
             {"models": [m for m, _ in ordered], "hashes": hashes},
         )
-        return {ordered[n - 1]: _indexed(start, version, stored, label)
-                for n, start, version, stored, label in rows}
+        return {ordered[n - 1]: _indexed(*row) for n, *row in rows}
     by_hash = dict(zip(hashes, ordered, strict=True))
-    c, v = index_table.c, versions_table.c
-    names = {(m, n): version for m, n, version in session.execute(
-        select(v.model, v.version_no, v.version).where(v.model.in_({m for m, _ in ordered})))}
+    c, w = index_table.c, windows_table.c
     found: dict[PredictionKey, IndexedPrediction] = {}
     for chunk in _chunks(hashes):
-        stmt = select(c.key_hash, c.window_start, c.version_no, c.prediction, c.label).where(
-            c.key_hash.in_(list(chunk)))
-        for h, start, number, stored, label in session.execute(stmt):
-            key = by_hash[h]
-            found[key] = _indexed(start, names[(key[0], number)], stored, label)
+        stmt = (select(c.key_hash, w.model, w.version, w.window_start, c.ts, c.score, c.value,
+                       c.label)
+                .join(windows_table, w.id == c.window_id).where(c.key_hash.in_(list(chunk))))
+        for h, model, *row in session.execute(stmt):
+            if by_hash[h][0] == model:
+                found[by_hash[h]] = _indexed(*row)
     return found
 
 
-def _indexed(start: datetime, version: str, stored: bytes, label: bytes | None
-             ) -> IndexedPrediction:
-    return IndexedPrediction(version, start, start, decode_value(stored),
+def _indexed(version: str, start: datetime, ts: datetime, score: float | None,
+             value: bytes | None, label: bytes | None) -> IndexedPrediction:
+    return IndexedPrediction(version, start, ts, join_prediction(score, value),
                              None if label is None else decode_value(label), label is not None)
 
 
@@ -292,7 +288,7 @@ def mark_labelled(
 ) -> None:
     """Set the ``label`` of ``(model, prediction_id, label)`` rows, in one statement: on
     Postgres an ``UPDATE`` of the rows found (and locked) by a unique-index probe per key and
-    partition, as in :func:`lookup_predictions`, then written by hash and window start (the
+    partition, as in :func:`lookup_predictions`, then written by hash and ``ts`` (the
     partition key: one partition probed per row); one ``executemany`` on SQLite. (``at`` is
     not stored: the compact index keeps no label time.)"""
     if not labelled:
@@ -304,11 +300,11 @@ def mark_labelled(
         session.execute(
             text(
                 f"UPDATE {index_table.name} i SET label = s.label FROM (SELECT p.key_hash, "
-                "p.window_start, k.label FROM unnest(CAST(:hashes AS bigint[]), "
+                "p.ts, k.label FROM unnest(CAST(:hashes AS bigint[]), "
                 "CAST(:labels AS bytea[])) AS k(h, label) "
-                f"CROSS JOIN LATERAL (SELECT key_hash, window_start FROM {index_table.name} p "
+                f"CROSS JOIN LATERAL (SELECT key_hash, ts FROM {index_table.name} p "
                 "WHERE p.key_hash = k.h FOR UPDATE) p) s "
-                "WHERE i.key_hash = s.key_hash AND i.window_start = s.window_start"
+                "WHERE i.key_hash = s.key_hash AND i.ts = s.ts"
             ),
             {"hashes": hashes, "labels": values},
         )

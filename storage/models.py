@@ -20,12 +20,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import REAL
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -184,10 +184,11 @@ class PredictionIndex(Base):
     """What the label join needs of each prediction, kept for the retention period.
 
     Compact (``storage/index_codec.py``): the 64-bit hash of ``(model, prediction_id)``, the
-    window, the version as a per-model small number (``index_versions``), the prediction and
-    the label as MessagePack. On Postgres the table is range-partitioned by ``window_start``
-    (one partition a day, ``storage/partitions.py``), each partition with its own unique
-    index on ``key_hash``; SQLite keeps this single table.
+    event time, the window as a small id (``index_windows``: model, version, window start),
+    a float prediction in ``score`` (float 32) or any other in ``value`` (MessagePack), and
+    the label (MessagePack). On Postgres the table is range-partitioned by ``ts`` (one
+    partition a day, ``storage/partitions.py``), each partition with its own unique index
+    on ``key_hash``; SQLite keeps this single table.
     """
 
     __tablename__ = "prediction_index"
@@ -195,23 +196,26 @@ class PredictionIndex(Base):
     key_hash: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
-    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
-    version_no: Mapped[int] = mapped_column(SmallInteger)
-    prediction: Mapped[bytes] = mapped_column(LargeBinary)
-    """Predicted label and score or class probabilities (:data:`index_codec.HELD` if held)."""
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    window_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(REAL)
+    """A prediction that is one float (32-bit); null when ``value`` holds it."""
+    value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Any other prediction (MessagePack), or :data:`index_codec.HELD` for a held row."""
     label: Mapped[bytes | None] = mapped_column(LargeBinary)
     """The joined label; null until one joins."""
 
 
-class IndexVersion(Base):
-    """The small number that stands for a model's version in the prediction index."""
+class IndexWindow(Base):
+    """The small id that stands for a (model, version, window start) in the prediction index."""
 
-    __tablename__ = "index_versions"
-    __table_args__ = (UniqueConstraint("model", "version"),)
+    __tablename__ = "index_windows"
+    __table_args__ = (UniqueConstraint("model", "version", "window_start"),)
 
-    model: Mapped[str] = mapped_column(NAME, primary_key=True)
-    version_no: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(NAME)
     version: Mapped[str] = mapped_column(NAME)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class HeldPrediction(Base):

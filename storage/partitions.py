@@ -1,10 +1,10 @@
 """Daily range partitions of the prediction index on Postgres.
 
-``prediction_index`` is partitioned by ``window_start``: one partition per UTC day
-(``prediction_index_p20261203`` holds windows starting that day) and a default partition
-for windows outside them (far-future or very late events). Each partition has its own
+``prediction_index`` is partitioned by ``ts`` (the prediction's event time): one partition
+per UTC day (``prediction_index_p20261203`` holds that day's predictions) and a default
+partition for times outside them (far-future or very late events). Each partition has its own
 unique index on ``key_hash``, so a prediction is recognised as a duplicate within the day
-of its window (a re-delivered event has the same time, hence the same partition).
+of its event time (a re-delivered event has the same time, hence the same partition).
 
 :func:`maintain` creates partitions ahead (``infersight db upgrade`` and every worker's
 housekeeping), drops those wholly before the retention cutoff (a ``DROP TABLE``, no
@@ -36,7 +36,7 @@ _LOCK_KEY = 0x1D5E_0007
 
 
 def partition_name(day: date) -> str:
-    """The name of the partition of windows starting on ``day`` (UTC)."""
+    """The name of the partition of the predictions of ``day`` (UTC)."""
     return f"{PARENT}_p{day:%Y%m%d}"
 
 
@@ -70,12 +70,12 @@ def create_partition(session: Session, day: date) -> None:
     bounds = {"lo": lo, "hi": hi}
     session.execute(text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS)"))
     session.execute(text(
-        f"WITH moved AS (DELETE FROM {DEFAULT} WHERE window_start >= :lo AND window_start < :hi "
+        f"WITH moved AS (DELETE FROM {DEFAULT} WHERE ts >= :lo AND ts < :hi "
         f"RETURNING *) INSERT INTO {name} SELECT * FROM moved"), bounds)
     session.execute(text(f"CREATE UNIQUE INDEX {name}_key_hash ON {name} (key_hash)"))
     session.execute(text(
-        f"ALTER TABLE {name} ADD CONSTRAINT {name}_range CHECK (window_start >= "
-        f"'{lo.isoformat()}' AND window_start < '{hi.isoformat()}')"))
+        f"ALTER TABLE {name} ADD CONSTRAINT {name}_range CHECK (ts >= "
+        f"'{lo.isoformat()}' AND ts < '{hi.isoformat()}')"))
     session.execute(text(
         f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM "
         f"('{lo.isoformat()}') TO ('{hi.isoformat()}')"))
@@ -96,7 +96,7 @@ def maintain(
     session: Session, now: datetime, cutoff: datetime | None, first_day: date | None = None,
 ) -> Maintenance:
     """Create the partitions from ``first_day`` (default: yesterday) to ``AHEAD_DAYS`` after
-    today, drop those whose windows all start before ``cutoff`` and delete the default
+    today, drop those whose predictions are all before ``cutoff`` and delete the default
     partition's rows before it (``cutoff`` None: drop nothing). Serialised across workers by
     an advisory lock; waits at most 5 s for the table locks."""
     done = Maintenance()
@@ -122,7 +122,7 @@ def maintain(
         session.execute(text(f"DROP TABLE {name}"))
         done.dropped.append(old)
         done.dropped_rows += int(estimate)
-    deleted = session.execute(text(f"DELETE FROM {DEFAULT} WHERE window_start < :cutoff"),
+    deleted = session.execute(text(f"DELETE FROM {DEFAULT} WHERE ts < :cutoff"),
                               {"cutoff": cutoff})
     done.dropped_rows += int(deleted.rowcount)  # type: ignore[attr-defined]
     return done

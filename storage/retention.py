@@ -1,7 +1,7 @@
 """Retention: purge rows that outlived their settings.
 
 The prediction index is kept ``INFERSIGHT_PREDICTION_RETENTION`` (default 30 days, by the
-prediction's window start): on Postgres whole daily partitions are dropped
+prediction's event time): on Postgres whole daily partitions are dropped
 (``storage/partitions.py``), so a prediction stays up to a day longer; SQLite deletes rows.
 Dead letters are kept ``INFERSIGHT_DEAD_LETTER_RETENTION``. Pending labels
 expire through :func:`infersight.storage.labels.expire_pending_labels`, because the caller
@@ -31,11 +31,11 @@ def cutoff(retention_seconds: float, now: datetime | None = None) -> datetime:
 
 
 def purge_prediction_index(session: Session, older_than: datetime) -> int:
-    """Remove indexed predictions whose window starts before ``older_than`` (and their held
+    """Remove indexed predictions whose event time is before ``older_than`` (and their held
     events); returns how many (on Postgres the dropped partitions count by the planner's
     estimate). Postgres also creates the partitions ahead (:func:`partitions.maintain`)."""
     session.execute(
-        delete(HeldPrediction).where(HeldPrediction.window_start < older_than)
+        delete(HeldPrediction).where(HeldPrediction.ts < older_than)
         .execution_options(synchronize_session=False)
     )
     if partitions.is_partitioned(session):
@@ -43,7 +43,7 @@ def purge_prediction_index(session: Session, older_than: datetime) -> int:
         return done.dropped_rows
     result = session.execute(
         delete(PredictionIndex)
-        .where(PredictionIndex.window_start < older_than)
+        .where(PredictionIndex.ts < older_than)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

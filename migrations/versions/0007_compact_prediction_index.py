@@ -1,8 +1,9 @@
-"""The compact prediction index: the 64-bit hash of (model, prediction_id), the window start,
-the version as a per-model small number (``index_versions``), the prediction and the label
-as MessagePack; held events move to ``held_predictions``. On Postgres the index is
-range-partitioned by window start, one partition a day plus a default one, each with its own
-unique index on the hash. Existing rows are moved (hashed and re-encoded here, in batches).
+"""The compact prediction index: the 64-bit hash of (model, prediction_id), the event time,
+the window as a small id (``index_windows``: model, version, window start), a float
+prediction as float 32 or any other as MessagePack, the label as MessagePack; held events
+move to ``held_predictions``. On Postgres the index is range-partitioned by event time, one
+partition a day plus a default one, each with its own unique index on the hash. Existing
+rows are moved (hashed and re-encoded here, in batches).
 
 Downgrade recreates the old, empty table: prediction ids cannot be recovered from hashes.
 
@@ -55,20 +56,22 @@ def _key_hash(model: str, prediction_id: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _prediction(value: Any) -> bytes:
+def _prediction(value: Any) -> tuple[float | None, bytes | None]:
     if type(value) is float and abs(value) <= 3.4e38:
-        return b"\xca" + struct.pack(">f", value)
-    return _encode(value)
+        return float(struct.unpack(">f", struct.pack(">f", value))[0]), None
+    return None, _encode(value)
 
 
 def _create_side_tables() -> None:
     op.create_table(
-        "index_versions",
+        "index_windows",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("model", _name(), nullable=False),
-        sa.Column("version_no", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("version", _name(), nullable=False),
-        sa.PrimaryKeyConstraint("model", "version_no", name=op.f("pk_index_versions")),
-        sa.UniqueConstraint("model", "version", name=op.f("uq_index_versions_model_version")),
+        sa.Column("window_start", _ts(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_index_windows")),
+        sa.UniqueConstraint("model", "version", "window_start",
+                            name=op.f("uq_index_windows_model_version_window_start")),
     )
     op.create_table(
         "held_predictions",
@@ -87,9 +90,9 @@ def _create_side_tables() -> None:
 
 def _create_partitioned(days: set[date]) -> None:
     op.execute(
-        "CREATE TABLE prediction_index (key_hash bigint NOT NULL, "
-        "window_start timestamptz NOT NULL, version_no smallint NOT NULL, "
-        "prediction bytea NOT NULL, label bytea) PARTITION BY RANGE (window_start)"
+        "CREATE TABLE prediction_index (key_hash bigint NOT NULL, ts timestamptz NOT NULL, "
+        "window_id integer NOT NULL, score real, value bytea, label bytea) "
+        "PARTITION BY RANGE (ts)"
     )
     op.execute("CREATE TABLE prediction_index_default PARTITION OF prediction_index DEFAULT")
     op.execute("CREATE UNIQUE INDEX prediction_index_default_key_hash "
@@ -109,9 +112,10 @@ def _create_single() -> None:
         "prediction_index",
         sa.Column("key_hash", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
                   autoincrement=False, nullable=False),
-        sa.Column("window_start", _ts(), nullable=False),
-        sa.Column("version_no", sa.SmallInteger(), nullable=False),
-        sa.Column("prediction", sa.LargeBinary(), nullable=False),
+        sa.Column("ts", _ts(), nullable=False),
+        sa.Column("window_id", sa.Integer(), nullable=False),
+        sa.Column("score", sa.REAL(), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=True),
         sa.Column("label", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_prediction_index")),
     )
@@ -137,33 +141,37 @@ def upgrade() -> None:
     today = datetime.now(UTC).date()
     if postgres:
         recent = today - timedelta(days=60)
-        starts = bind.execute(sa.text(
-            "SELECT DISTINCT (window_start AT TIME ZONE 'UTC')::date FROM prediction_index_0006 "
-            "WHERE window_start >= :recent"), {"recent": recent}).scalars()
-        _create_partitioned({*starts, *(today + timedelta(days=d) for d in range(-1, 3))})
+        days = bind.execute(sa.text(
+            "SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date FROM prediction_index_0006 "
+            "WHERE ts >= :recent"), {"recent": recent}).scalars()
+        _create_partitioned({*days, *(today + timedelta(days=d) for d in range(-1, 3))})
     else:
         _create_single()
-    numbers: dict[tuple[str, str], int] = {}
-    pairs = bind.execute(sa.select(old.c.model, old.c.version).distinct()
-                         .order_by(old.c.model, old.c.version)).all()
-    for model, version in pairs:
-        numbers[(model, version)] = sum(1 for m, _ in numbers if m == model) + 1
-    if numbers:
-        bind.execute(sa.text("INSERT INTO index_versions (model, version_no, version) "
-                             "VALUES (:model, :no, :version)"),
-                     [{"model": m, "no": n, "version": v} for (m, v), n in numbers.items()])
-    _move_rows(bind, old, numbers)
+    bind.execute(sa.text(
+        "INSERT INTO index_windows (model, version, window_start) SELECT DISTINCT model, "
+        "version, window_start FROM prediction_index_0006 ORDER BY model, version, window_start"))
+    windows = {(m, v, _utc(start)): i for i, m, v, start in bind.execute(sa.text(
+        "SELECT id, model, version, window_start FROM index_windows"
+    ).columns(sa.column("id"), sa.column("model"), sa.column("version"),
+              sa.column("window_start", _ts())))}
+    _move_rows(bind, old, windows)
     op.drop_table("prediction_index_0006")
 
 
-def _move_rows(bind: sa.Connection, old: Any, numbers: dict[tuple[str, str], int]) -> None:
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _move_rows(bind: sa.Connection, old: Any, windows: dict[tuple[str, str, datetime], int]
+               ) -> None:
     c = old.c
     query = sa.select(c.model, c.prediction_id, c.version, c.window_start, c.ts, c.prediction,
                       c.label, c.labelled_at).order_by(c.model, c.prediction_id)
-    insert_index = sa.text("INSERT INTO prediction_index (key_hash, window_start, version_no, "
-                           "prediction, label) VALUES (:h, :w, :n, :p, :l)").bindparams(
-        sa.bindparam("w", type_=_ts()), sa.bindparam("p", type_=sa.LargeBinary()),
-        sa.bindparam("l", type_=sa.LargeBinary()))
+    insert_index = sa.text(
+        "INSERT INTO prediction_index (key_hash, ts, window_id, score, value, label) "
+        "VALUES (:h, :ts, :w, :s, :v, :l)"
+    ).bindparams(sa.bindparam("ts", type_=_ts()), sa.bindparam("v", type_=sa.LargeBinary()),
+                 sa.bindparam("l", type_=sa.LargeBinary()))
     insert_held = sa.text("INSERT INTO held_predictions (model, prediction_id, version, "
                           "window_start, ts, key_hash, event) VALUES (:m, :pid, :v, :w, :ts, "
                           ":h, :e)").bindparams(
@@ -182,8 +190,9 @@ def _move_rows(bind: sa.Connection, old: Any, numbers: dict[tuple[str, str], int
         for model, pid, version, start, ts, stored, label, labelled_at in rows:
             h = _key_hash(model, pid)
             held = isinstance(stored, dict) and BOOTSTRAP_KEY in stored
-            index_rows.append({"h": h, "w": start, "n": numbers[(model, version)],
-                               "p": HELD if held else _prediction(stored),
+            score, value = (None, HELD) if held else _prediction(stored)
+            index_rows.append({"h": h, "ts": ts, "w": windows[(model, version, _utc(start))],
+                               "s": score, "v": value,
                                "l": None if labelled_at is None else _encode(label)})
             if held:
                 held_rows.append({"m": model, "pid": pid, "v": version, "w": start, "ts": ts,
@@ -198,7 +207,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_held_predictions_model_version_window_start"),
                   table_name="held_predictions")
     op.drop_table("held_predictions")
-    op.drop_table("index_versions")
+    op.drop_table("index_windows")
     op.create_table(
         "prediction_index",
         sa.Column("model", _name(), nullable=False),

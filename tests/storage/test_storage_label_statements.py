@@ -58,8 +58,7 @@ def test_a_batch_of_labels_is_marked_and_kept_pending_in_one_statement_each(
     with statements(engine) as seen:
         found = lookup_predictions(session, keys)
     assert len(found) == N and not any(p.labelled for p in found.values())
-    # SQLite: the version names, then IN lists of 500 hashes
-    assert len(seen) == (1 if engine.dialect.name == "postgresql" else 4)
+    assert len(seen) == (1 if engine.dialect.name == "postgresql" else 3)
 
     with statements(engine) as seen:
         mark_labelled(session, [(m, pid, i % 3) for i, (m, pid) in enumerate(keys)], T0)

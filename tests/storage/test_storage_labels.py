@@ -59,8 +59,7 @@ def test_a_prediction_is_indexed_once_and_redelivery_is_reported(
     assert len(found) == n
     last = found[(unique_name, f"id{n - 1}")]  # the first delivery is kept, never overwritten
     assert last.prediction == {"label": 1, "score": 0.25, "probs": [0.25, 0.75]}
-    # the index keeps no event time: ts is the window start
-    assert last.ts == last.window_start and last.ts.utcoffset() == timedelta(0)
+    assert last.ts == T0 + timedelta(seconds=n - 1) and last.ts.utcoffset() == timedelta(0)
     assert (last.version, last.window_start, last.label, last.labelled) == ("1", W0, None, False)
 
 
