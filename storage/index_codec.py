@@ -63,7 +63,7 @@ def as_float32(score: float) -> float:
 def join_prediction(score: float | None, value: bytes | None) -> Any:
     """The stored ``(score, value)`` back as the prediction (a held row as :data:`HELD_VALUE`)."""
     if score is not None:
-        return score
+        return as_float32(score)  # drivers read ``real`` as the shortest decimal, or exactly
     assert value is not None
     return decode_value(value)
 

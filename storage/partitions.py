@@ -6,7 +6,8 @@ partition for times outside them (far-future or very late events). Each partitio
 unique index on ``key_hash``, so a prediction is recognised as a duplicate within the day
 of its event time (a re-delivered event has the same time, hence the same partition).
 
-:func:`maintain` creates partitions ahead (``infersight db upgrade`` and every worker's
+:func:`compact` rebuilds a closed day's unique index once, full (random hashes leave a
+B-tree about 70 % full). :func:`maintain` creates partitions ahead (``infersight db upgrade`` and every worker's
 housekeeping), drops those wholly before the retention cutoff (a ``DROP TABLE``, no
 ``DELETE``) and deletes expired rows of the default partition. A new partition takes over
 the default partition's rows of its day. SQLite keeps one table; nothing here applies.
@@ -23,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 PARENT = "prediction_index"
@@ -126,3 +127,38 @@ def maintain(
                               {"cutoff": cutoff})
     done.dropped_rows += int(deleted.rowcount)  # type: ignore[attr-defined]
     return done
+
+
+def uncompacted(session: Session, now: datetime) -> list[str]:
+    """Unique indexes of partitions whose day ended over an hour before ``now`` that were
+    not rebuilt yet (their fill factor is not 100)."""
+    closed = now.astimezone(UTC) - timedelta(hours=1)
+    names = [partition_name(day) for day in partition_days(session)
+             if _start(day + timedelta(days=1)) <= closed]
+    if not names:
+        return []
+    rows = session.execute(text(
+        "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(CAST(:names AS text[])) "
+        "AND NOT coalesce(c.reloptions @> ARRAY['fillfactor=100'], false)"),
+        {"names": [f"{name}_key_hash" for name in names]})
+    return sorted(name for (name,) in rows)
+
+
+def compact(engine: Engine, index: str) -> None:
+    """Rebuild a closed partition's unique index full (``REINDEX … CONCURRENTLY``: reads
+    and writes go on): random key hashes leave a B-tree about 70 % full, a rebuilt one 100 %.
+    Drops what an interrupted rebuild left first."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                  {"key": _LOCK_KEY + 1}).scalar_one():
+            return  # another worker is compacting
+        leftover = connection.execute(text(
+            "SELECT relname FROM pg_class WHERE relname LIKE :pattern"),
+            {"pattern": f"{index}_ccnew%"}).scalars().all()
+        for name in leftover:
+            connection.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+        connection.execute(text(f"ALTER INDEX {index} SET (fillfactor = 100)"))
+        try:
+            connection.execute(text(f"REINDEX INDEX CONCURRENTLY {index}"))
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY + 1})
