@@ -219,14 +219,14 @@ def _bind(engine: Engine, value: datetime) -> Any:
 
 
 def _states(session: Session, model: str) -> set[datetime]:
-    from infersight.storage.models import HealthState
+    from infersight.storage.models import WindowState
     from sqlalchemy import select
 
-    return set(session.scalars(select(HealthState.window_start).where(
-        HealthState.model == model)))
+    return set(session.scalars(select(WindowState.window_start).where(
+        WindowState.model == model)))
 
 
-def test_health_states_are_purged_by_their_retention(
+def test_window_states_are_purged_by_their_retention(
     session: Session, engine: Engine, unique_name: str
 ) -> None:
     from infersight.storage.models import HealthState
@@ -236,23 +236,23 @@ def test_health_states_are_purged_by_their_retention(
     old, kept = OLD_DAY + timedelta(days=8), OLD_DAY + timedelta(days=10)
     postgres = engine.dialect.name == "postgresql"
     if postgres:
-        partitions.create_partition(session, old, partitions.HEALTH_STATES)
+        partitions.create_partition(session, old, partitions.WINDOW_STATES)
     records = [WindowStateRecord(unique_name, "1", _at(day), _at(day, 13), "e/0", b"s", 3)
                for day in (old, kept)]
     upsert_window_states(session, records)
     upsert_window_states(session, records, HealthState)
     session.commit()
     assert _states(session, unique_name) == {_at(old), _at(kept)}
-    purge_windows(session, partitions.HEALTH_STATES, _at(old + timedelta(days=1), hour=0))
+    purge_windows(session, partitions.WINDOW_STATES, _at(old + timedelta(days=1), hour=0))
     session.commit()
     assert _states(session, unique_name) == {_at(kept)}  # the kept day sits in the default
     if postgres:
-        assert old not in partitions.partition_days(session, partitions.HEALTH_STATES)
+        assert old not in partitions.partition_days(session, partitions.WINDOW_STATES)
         kinds = session.execute(text(
             "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid"
         )).scalars().all()
         assert {t.table for t in partitions.TABLES} <= set(kinds)
-    upsert_window_states(session, records[1:], HealthState)  # an upsert still replaces it
+    upsert_window_states(session, records[1:])  # an upsert still replaces the row
     session.commit()
     assert _states(session, unique_name) == {_at(kept)}
 
