@@ -40,7 +40,7 @@ def purge_prediction_index(session: Session, older_than: datetime) -> int:
     )
     if partitions.is_partitioned(session):
         done = partitions.maintain(session, utc_now(), older_than)
-        return done.dropped_rows
+        return int(done.dropped_rows)
     result = session.execute(
         delete(PredictionIndex)
         .where(PredictionIndex.ts < older_than)

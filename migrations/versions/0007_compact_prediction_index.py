@@ -47,7 +47,7 @@ def _ts() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
