@@ -116,11 +116,30 @@ def ping(engine: Engine) -> None:
 
 
 def upgrade(url: str | URL, revision: str = "head") -> None:
-    """Create or upgrade the schema at ``url`` to ``revision`` (Alembic, latest by default)."""
+    """Create or upgrade the schema at ``url`` to ``revision`` (Alembic, latest by default);
+    at the latest revision on Postgres, also create the prediction index's partitions ahead."""
     from alembic import command
     from infersight.migrations.config import alembic_config
 
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        ensure_partitions(url)
+
+
+def ensure_partitions(url: str | URL) -> None:
+    """Create the prediction index's partitions from yesterday to a few days ahead (Postgres;
+    nothing on SQLite)."""
+    from infersight.storage import partitions
+    from infersight.storage.types import utc_now
+
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return
+        with session_factory(engine)() as session, session.begin():
+            partitions.maintain(session, utc_now(), None)
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | URL, revision: str) -> None:

@@ -17,9 +17,29 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from infersight.storage.models import PendingLabel, PredictionIndex
+from infersight.storage.held import BOOTSTRAP_KEY
+from infersight.storage.index_codec import (
+    HELD,
+    as_float32,
+    decode_value,
+    encode_label,
+    join_prediction,
+    key_hash,
+    split_prediction,
+)
+from infersight.storage.models import HeldPrediction, IndexWindow, PendingLabel, PredictionIndex
 from infersight.storage.upsert import dialect_insert
-from sqlalchemy import Table, and_, bindparam, delete, select, text, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    bindparam,
+    column,
+    delete,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 PredictionKey = tuple[str, str]
@@ -27,6 +47,8 @@ PredictionKey = tuple[str, str]
 
 index_table: Table = PredictionIndex.__table__
 pending_table: Table = PendingLabel.__table__
+windows_table: Table = IndexWindow.__table__
+held_table: Table = HeldPrediction.__table__
 
 _CHUNK = 500
 """Keys per ``IN (…)`` lookup: well under every backend's parameter limit."""
@@ -43,57 +65,105 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-_INCOMING = "infersight_incoming_predictions"
-"""Per-connection temporary table the Postgres path copies a batch's predictions into."""
+_INCOMING = "infersight_incoming_index"
+"""Per-connection temporary table the Postgres path copies a batch's index rows into."""
+
+WindowKey = tuple[str, str, datetime]
+"""(model, version, window_start)."""
+
+
+def window_ids(session: Session, windows: Iterable[WindowKey]) -> dict[WindowKey, int]:
+    """The index's small id of each ``(model, version, window_start)``, creating new ones
+    (insert-or-ignore: two workers creating the same window take turns on its unique key)."""
+    wanted = sorted(set(windows))
+    found: dict[WindowKey, int] = {}
+    c = windows_table.c
+    for _attempt in range(3):
+        for chunk in _chunks([w for w in wanted if w not in found]):
+            rows = session.execute(select(c.model, c.version, c.window_start, c.id).where(
+                tuple_(c.model, c.version, c.window_start).in_(list(chunk))))
+            found.update({(m, v, start): i for m, v, start, i in rows})
+        missing = [w for w in wanted if w not in found]
+        if not missing:
+            return found
+        session.execute(dialect_insert(session, windows_table).on_conflict_do_nothing(),
+                        [{"model": m, "version": v, "window_start": start}
+                         for m, v, start in missing])
+    raise RuntimeError(f"could not create the index windows {missing!r}")
 
 
 def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[PredictionKey]:
     """Insert prediction-index rows; returns the ``(model, prediction_id)`` actually new
     (a prediction already indexed is a duplicate delivery).
 
+    ``rows`` carry ``model``, ``prediction_id``, ``version``, ``window_start``, ``ts`` and
+    ``prediction``; a held prediction (its value a dict with ``BOOTSTRAP_KEY``) is indexed
+    with the held marker and its whole event goes to ``held_predictions``.
+
     Postgres: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
     NOTHING RETURNING`` (tens of thousands of rows a second; a multi-row ``VALUES`` costs more
     in building the SQL text than in the database). SQLite: one cached ``executemany``.
+    Before them, one query (and, for a window not seen before, one insert) for the ids of
+    the batch's windows.
     """
     if not rows:
         return set()
-    c = index_table.c
+    for r in rows:
+        if r["ts"].utcoffset() is None or r["window_start"].utcoffset() is None:
+            raise ValueError(f"naive datetime in prediction {r['prediction_id']!r} refused: "
+                             "pass timezone-aware datetimes")
+    ids = window_ids(session, ((r["model"], r["version"], r["window_start"]) for r in rows))
+    by_hash: dict[int, Mapping[str, Any]] = {}
+    records = []
+    for r in rows:
+        h = key_hash(r["model"], r["prediction_id"])
+        by_hash[h] = r
+        score, value = ((None, HELD) if _is_held(r["prediction"])
+                        else split_prediction(r["prediction"]))
+        records.append((h, r["ts"], ids[(r["model"], r["version"], r["window_start"])],
+                        None if score is None else as_float32(score), value))
+    records.sort(key=lambda rec: rec[0])  # one lock order across workers
     if _dialect(session) != "postgresql":
-        ordered = sorted(rows, key=lambda r: (r["model"], r["prediction_id"]))
-        stmt = (
-            dialect_insert(session, index_table)
-            .on_conflict_do_nothing()
-            .returning(c.model, c.prediction_id)
-        )
-        return {(m, p) for m, p in session.execute(stmt, ordered)}
+        c = index_table.c
+        stmt = dialect_insert(session, index_table).on_conflict_do_nothing().returning(c.key_hash)
+        new_hashes = {h for (h,) in session.execute(stmt, [
+            {"key_hash": h, "ts": ts, "window_id": w, "score": score, "value": value}
+            for h, ts, w, score, value in records])}
+    else:
+        new_hashes = _copy_insert(session, records)
+    held_rows = [{"model": r["model"], "prediction_id": r["prediction_id"],
+                  "version": r["version"], "window_start": r["window_start"], "ts": r["ts"],
+                  "key_hash": h, "event": r["prediction"]}
+                 for h in sorted(new_hashes) if _is_held((r := by_hash[h])["prediction"])]
+    if held_rows:
+        session.execute(dialect_insert(session, held_table).on_conflict_do_nothing(), held_rows)
+    return {(by_hash[h]["model"], by_hash[h]["prediction_id"]) for h in new_hashes}
+
+
+def _is_held(value: Any) -> bool:
+    return isinstance(value, dict) and BOOTSTRAP_KEY in value
+
+
+def _copy_insert(
+    session: Session, records: Sequence[tuple[int, datetime, int, float | None, bytes | None]]
+) -> set[int]:
     raw = session.connection().connection.driver_connection
     assert raw is not None
+    columns = "key_hash, ts, window_id, score, value"
     with raw.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (model text, prediction_id text, "
-            "version text, window_start timestamptz, ts timestamptz, prediction jsonb) "
-            "ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (key_hash bigint, ts timestamptz, "
+            "window_id integer, score real, value bytea) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_INCOMING}")
-        with cursor.copy(
-            f"COPY {_INCOMING} (model, prediction_id, version, window_start, ts, prediction) "
-            "FROM STDIN"
-        ) as copy:
-            for r in rows:  # the INSERT below orders them (lock order across workers)
-                if r["ts"].utcoffset() is None or r["window_start"].utcoffset() is None:
-                    raise ValueError(
-                        f"naive datetime in prediction {r['prediction_id']!r} refused: "
-                        "pass timezone-aware datetimes"
-                    )
-                copy.write_row((r["model"], r["prediction_id"], r["version"], r["window_start"],
-                                r["ts"], _json(r["prediction"])))
+        with cursor.copy(f"COPY {_INCOMING} ({columns}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(record)
         cursor.execute(
-            f"INSERT INTO {index_table.name} (model, prediction_id, version, window_start, ts, "
-            f"prediction) SELECT model, prediction_id, version, window_start, ts, prediction "
-            f"FROM {_INCOMING} ORDER BY model, prediction_id "
-            "ON CONFLICT DO NOTHING RETURNING model, prediction_id"
+            f"INSERT INTO {index_table.name} ({columns}) SELECT {columns} FROM {_INCOMING} "
+            "ORDER BY key_hash ON CONFLICT DO NOTHING RETURNING key_hash"
         )
-        return {(m, p) for m, p in cursor.fetchall()}
+        return {h for (h,) in cursor.fetchall()}
 
 
 def _json(value: Any) -> str:
@@ -157,93 +227,93 @@ class IndexedPrediction:
     labelled: bool
 
 
+def _hashes(keys: Sequence[PredictionKey]) -> list[int]:
+    return [key_hash(m, p) for m, p in keys]
+
+
 def lookup_predictions(
     session: Session, keys: Sequence[PredictionKey]
 ) -> dict[PredictionKey, IndexedPrediction]:
     """Indexed predictions among ``keys``, locked against concurrent label joins.
 
-    Postgres: one statement, a primary-key probe per key: ``unnest`` of the keys, each
-    joined ``LATERAL`` to a locking subquery on the key (a subquery with ``FOR UPDATE`` is
-    not flattened into a join, so stale statistics cannot turn it into a hash join over the
-    whole table; an ``IN`` list of 500 pairs cost ~25x more, mostly in planning its ``OR``).
-    Rows are locked in key order. SQLite: ``IN`` lists of 500 pairs, each a key probe.
+    Postgres: one statement, a unique-index probe per key and partition: ``unnest`` of the
+    key hashes, each joined ``LATERAL`` to a locking subquery on the hash (a subquery with
+    ``FOR UPDATE`` is not flattened into a join, so stale statistics cannot turn it into a
+    hash join over the whole table; an ``IN`` list of 500 pairs cost ~25x more, mostly in
+    planning its ``OR``); the version's name likewise by its primary key (``LIMIT 1`` keeps
+    that subquery a nested probe too). Rows are locked in key order. SQLite: the version
+    names, then ``IN`` lists of 500 hashes.
     """
     ordered = sorted(set(keys))
     if not ordered:
         return {}
+    hashes = _hashes(ordered)
     if _dialect(session) == "postgresql":
         rows = session.execute(
             text(
-                "SELECT i.model, i.prediction_id, i.version, i.window_start, i.ts, "
-                "i.prediction, i.label, i.labelled_at "
-                "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
-                "WITH ORDINALITY AS k(model, prediction_id, n) "
-                "CROSS JOIN LATERAL (SELECT * FROM "
-                f"{index_table.name} p WHERE p.model = k.model AND p.prediction_id = "
-                "k.prediction_id FOR UPDATE) i ORDER BY k.n"
-            ).columns(*(index_table.c[name] for name in _LOOKED_UP)),
-            {"models": [m for m, _ in ordered], "ids": [p for _, p in ordered]},
+                "SELECT k.n, w.version, w.window_start, i.ts, i.score, i.value, i.label "
+                "FROM unnest(CAST(:models AS text[]), CAST(:hashes AS bigint[])) "
+                "WITH ORDINALITY AS k(model, h, n) "
+                "CROSS JOIN LATERAL (SELECT ts, window_id, score, value, label FROM "
+                f"{index_table.name} p WHERE p.key_hash = k.h FOR UPDATE) i "
+                f"CROSS JOIN LATERAL (SELECT version, window_start FROM {windows_table.name} w "
+                "WHERE w.id = i.window_id AND w.model = k.model LIMIT 1) w ORDER BY k.n"
+            ).columns(column("n", BigInteger()), windows_table.c.version,
+                      windows_table.c.window_start, index_table.c.ts, index_table.c.score,
+                      index_table.c.value, index_table.c.label),
+            {"models": [m for m, _ in ordered], "hashes": hashes},
         )
-        return _indexed(rows)
+        return {ordered[n - 1]: _indexed(*row) for n, *row in rows}
+    by_hash = dict(zip(hashes, ordered, strict=True))
+    c, w = index_table.c, windows_table.c
     found: dict[PredictionKey, IndexedPrediction] = {}
-    c = index_table.c
-    for chunk in _chunks(ordered):
-        stmt = (
-            select(*(c[name] for name in _LOOKED_UP))
-            .where(tuple_(c.model, c.prediction_id).in_(list(chunk)))
-            .with_for_update()
-        )
-        found.update(_indexed(session.execute(stmt)))
+    for chunk in _chunks(hashes):
+        stmt = (select(c.key_hash, w.model, w.version, w.window_start, c.ts, c.score, c.value,
+                       c.label)
+                .join(windows_table, w.id == c.window_id).where(c.key_hash.in_(list(chunk))))
+        for h, model, *row in session.execute(stmt):
+            if by_hash[h][0] == model:
+                found[by_hash[h]] = _indexed(*row)
     return found
 
 
-_LOOKED_UP = ("model", "prediction_id", "version", "window_start", "ts", "prediction", "label",
-              "labelled_at")
-
-
-def _indexed(rows: Iterable[Any]) -> dict[PredictionKey, IndexedPrediction]:
-    return {
-        (model, pid): IndexedPrediction(version, start, ts, prediction, label,
-                                        labelled_at is not None)
-        for model, pid, version, start, ts, prediction, label, labelled_at in rows
-    }
+def _indexed(version: str, start: datetime, ts: datetime, score: float | None,
+             value: bytes | None, label: bytes | None) -> IndexedPrediction:
+    return IndexedPrediction(version, start, ts, join_prediction(score, value),
+                             None if label is None else decode_value(label), label is not None)
 
 
 def mark_labelled(
     session: Session, labelled: Sequence[tuple[str, str, Any]], at: datetime
 ) -> None:
-    """Set ``label`` and ``labelled_at`` of ``(model, prediction_id, label)`` rows, in one
-    statement: on Postgres an ``UPDATE`` of the rows found (and locked) by a primary-key
-    probe per key, as in :func:`lookup_predictions`, then written by their ``ctid`` (a TID
-    scan, whatever the statistics); one ``executemany`` on SQLite."""
+    """Set the ``label`` of ``(model, prediction_id, label)`` rows, in one statement: on
+    Postgres an ``UPDATE`` of the rows found (and locked) by a unique-index probe per key and
+    partition, as in :func:`lookup_predictions`, then written by hash and ``ts`` (the
+    partition key: one partition probed per row); one ``executemany`` on SQLite. (``at`` is
+    not stored: the compact index keeps no label time.)"""
     if not labelled:
         return
     ordered = sorted({(m, p): label for m, p, label in labelled}.items())
+    hashes = [key_hash(m, p) for (m, p), _ in ordered]
+    values = [encode_label(label) for _, label in ordered]
     if _dialect(session) == "postgresql":
         session.execute(
             text(
-                f"UPDATE {index_table.name} i SET label = CAST(s.label AS jsonb), "
-                "labelled_at = :at FROM (SELECT p.ctid AS row_id, k.label "
-                "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
-                "CAST(:labels AS text[])) AS k(model, prediction_id, label) "
-                f"CROSS JOIN LATERAL (SELECT ctid FROM {index_table.name} p "
-                "WHERE p.model = k.model AND p.prediction_id = k.prediction_id FOR UPDATE) p"
-                ") s WHERE i.ctid = s.row_id"
-            ).bindparams(bindparam("at", type_=index_table.c.labelled_at.type)),
-            {"models": [m for (m, _), _ in ordered], "ids": [p for (_, p), _ in ordered],
-             "labels": [_json(label) for _, label in ordered], "at": at},
+                f"UPDATE {index_table.name} i SET label = s.label FROM (SELECT p.key_hash, "
+                "p.ts, k.label FROM unnest(CAST(:hashes AS bigint[]), "
+                "CAST(:labels AS bytea[])) AS k(h, label) "
+                f"CROSS JOIN LATERAL (SELECT key_hash, ts FROM {index_table.name} p "
+                "WHERE p.key_hash = k.h FOR UPDATE) p) s "
+                "WHERE i.key_hash = s.key_hash AND i.ts = s.ts"
+            ),
+            {"hashes": hashes, "labels": values},
         )
         return
     c = index_table.c
-    stmt = (
-        update(index_table)
-        .where(c.model == bindparam("key_model"), c.prediction_id == bindparam("key_id"))
-        .values(label=bindparam("new_label"), labelled_at=bindparam("new_at"))
-    )
-    session.execute(stmt, [
-        {"key_model": m, "key_id": p, "new_label": label, "new_at": at}
-        for (m, p), label in ordered
-    ])
+    stmt = update(index_table).where(c.key_hash == bindparam("key")).values(
+        label=bindparam("new_label"))
+    session.execute(stmt, [{"key": h, "new_label": value}
+                           for h, value in zip(hashes, values, strict=True)])
 
 
 def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -279,14 +349,34 @@ def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> N
 def claimable_pending_labels(
     session: Session, limit: int = 5000
 ) -> list[PredictionKey]:
-    """Pending labels whose prediction has arrived since (a race between two workers)."""
-    p, i = pending_table.c, index_table.c
-    rows = session.execute(
-        select(p.model, p.prediction_id)
-        .join(index_table, and_(i.model == p.model, i.prediction_id == p.prediction_id))
-        .limit(limit)
-    )
-    return [(m, pid) for m, pid in rows]
+    """Pending labels whose prediction has arrived since (a race between two workers):
+    every pending label's key probed in the index, 500 at a time."""
+    p = pending_table.c
+    claimable: list[PredictionKey] = []
+    after: PredictionKey | None = None
+    while len(claimable) < limit:
+        query = select(p.model, p.prediction_id).order_by(p.model, p.prediction_id).limit(_CHUNK)
+        if after is not None:
+            query = query.where(tuple_(p.model, p.prediction_id) > after)
+        keys = [(m, pid) for m, pid in session.execute(query)]
+        if not keys:
+            break
+        after = keys[-1]
+        claimable.extend(key for key in keys if key in _indexed_keys(session, keys))
+    return claimable[:limit]
+
+
+def _indexed_keys(session: Session, keys: Sequence[PredictionKey]) -> set[PredictionKey]:
+    by_hash = {key_hash(m, pid): (m, pid) for m, pid in keys}
+    c = index_table.c
+    if _dialect(session) == "postgresql":
+        rows = session.execute(text(
+            "SELECT k.h FROM unnest(CAST(:hashes AS bigint[])) AS k(h) WHERE EXISTS "
+            f"(SELECT 1 FROM {index_table.name} p WHERE p.key_hash = k.h)"),
+            {"hashes": list(by_hash)})
+    else:
+        rows = session.execute(select(c.key_hash).where(c.key_hash.in_(list(by_hash))))
+    return {by_hash[h] for (h,) in rows}
 
 
 def expire_pending_labels(

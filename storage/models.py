@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import REAL
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -180,20 +181,58 @@ class MetricPoint(Base):
 
 
 class PredictionIndex(Base):
-    """What the label join needs of each prediction, kept for the retention period."""
+    """What the label join needs of each prediction, kept for the retention period.
+
+    Compact (``storage/index_codec.py``): the 64-bit hash of ``(model, prediction_id)``, the
+    event time, the window as a small id (``index_windows``: model, version, window start),
+    a float prediction in ``score`` (float 32) or any other in ``value`` (MessagePack), and
+    the label (MessagePack). On Postgres the table is range-partitioned by ``ts`` (one
+    partition a day, ``storage/partitions.py``), each partition with its own unique index
+    on ``key_hash``; SQLite keeps this single table.
+    """
 
     __tablename__ = "prediction_index"
-    __table_args__ = (Index(None, "ts"),)
+
+    key_hash: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    window_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(REAL)
+    """A prediction that is one float (32-bit); null when ``value`` holds it."""
+    value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Any other prediction (MessagePack), or :data:`index_codec.HELD` for a held row."""
+    label: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The joined label; null until one joins."""
+
+
+class IndexWindow(Base):
+    """The small id that stands for a (model, version, window start) in the prediction index."""
+
+    __tablename__ = "index_windows"
+    __table_args__ = (UniqueConstraint("model", "version", "window_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(NAME)
+    version: Mapped[str] = mapped_column(NAME)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HeldPrediction(Base):
+    """The whole event of a prediction held until its version has a reference (bootstrap);
+    its index row stores only the held marker."""
+
+    __tablename__ = "held_predictions"
+    __table_args__ = (Index(None, "model", "version", "window_start"),)
 
     model: Mapped[str] = mapped_column(NAME, primary_key=True)
     prediction_id: Mapped[str] = mapped_column(NAME, primary_key=True)
     version: Mapped[str] = mapped_column(NAME)
     window_start: Mapped[datetime] = mapped_column(UtcDateTime)
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
-    prediction: Mapped[Any] = mapped_column(JsonType)
-    """Predicted label and score or class probabilities."""
-    label: Mapped[Any | None] = mapped_column(JsonType)
-    labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    key_hash: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[Any] = mapped_column(JsonType)
+    """``{BOOTSTRAP_KEY: event}``, as the bootstrap reads it."""
 
 
 class PendingLabel(Base):

@@ -1,7 +1,9 @@
 """Retention: purge rows that outlived their settings.
 
-The prediction index is kept ``INFERSIGHT_PREDICTION_RETENTION`` (default 30 days, by
-prediction event time), dead letters ``INFERSIGHT_DEAD_LETTER_RETENTION``. Pending labels
+The prediction index is kept ``INFERSIGHT_PREDICTION_RETENTION`` (default 30 days, by the
+prediction's event time): on Postgres whole daily partitions are dropped
+(``storage/partitions.py``), so a prediction stays up to a day longer; SQLite deletes rows.
+Dead letters are kept ``INFERSIGHT_DEAD_LETTER_RETENTION``. Pending labels
 expire through :func:`infersight.storage.labels.expire_pending_labels`, because the caller
 dead-letters them.
 
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from infersight.storage.models import DeadLetter, PredictionIndex
+from infersight.storage import partitions
+from infersight.storage.models import DeadLetter, HeldPrediction, PredictionIndex
 from infersight.storage.types import utc_now
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -28,7 +31,16 @@ def cutoff(retention_seconds: float, now: datetime | None = None) -> datetime:
 
 
 def purge_prediction_index(session: Session, older_than: datetime) -> int:
-    """Delete indexed predictions whose event time is before ``older_than``; returns how many."""
+    """Remove indexed predictions whose event time is before ``older_than`` (and their held
+    events); returns how many (on Postgres the dropped partitions count by the planner's
+    estimate). Postgres also creates the partitions ahead (:func:`partitions.maintain`)."""
+    session.execute(
+        delete(HeldPrediction).where(HeldPrediction.ts < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    if partitions.is_partitioned(session):
+        done = partitions.maintain(session, utc_now(), older_than)
+        return int(done.dropped_rows)
     result = session.execute(
         delete(PredictionIndex)
         .where(PredictionIndex.ts < older_than)

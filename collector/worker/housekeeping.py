@@ -1,5 +1,6 @@
 """The worker's periodic chores between batches: pending-label expiry, the raced-label join,
-retention (prediction index, dead letters), cache eviction, the stale-window sweep and the
+retention (prediction index: partitions created ahead, expired ones dropped, a closed one
+compacted; dead letters), cache eviction, the stale-window sweep and the
 lag gauge. Each runs in its own short transaction; the raced-label join writes window states
 and fences itself with the offset of a labels partition the worker owns.
 """
@@ -22,6 +23,7 @@ from infersight.collector.worker.writer import BatchWriter
 from infersight.sdk import wire
 from infersight.storage import labels as label_store
 from infersight.storage import offsets as offset_store
+from infersight.storage import partitions
 from infersight.storage.deadletters import add_dead_letters
 from infersight.storage.retention import purge_dead_letters, purge_prediction_index
 from infersight.storage.types import utc_now
@@ -82,7 +84,7 @@ class Housekeeping:
 
     def apply_retention(self) -> None:
         """Purge the prediction index and the dead letters past their retention (one
-        transaction)."""
+        transaction; on Postgres also the index's partitions ahead, then one compaction)."""
         now = utc_now()
         with self.sessions() as session, session.begin():
             indexed = purge_prediction_index(
@@ -94,6 +96,20 @@ class Housekeeping:
         if indexed or letters:
             log.info("retention purged %d indexed predictions and %d dead letters", indexed,
                      letters)
+        self.compact_index()
+
+    def compact_index(self) -> None:
+        """Rebuild one closed day's prediction-index partition index full (Postgres; at most
+        one a round, outside any transaction)."""
+        engine = self.sessions.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            return
+        with self.sessions() as session:
+            pending = partitions.uncompacted(session, utc_now())
+        if pending:
+            started = time.monotonic()
+            partitions.compact(engine, pending[0])
+            log.info("compacted %s in %.1f s", pending[0], time.monotonic() - started)
 
     def expire_pending_labels(self) -> None:
         """Dead-letter the pending labels whose prediction did not come within the TTL."""

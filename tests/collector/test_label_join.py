@@ -18,9 +18,11 @@ from infersight.collector.worker.loop import Worker
 from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import DEADLETTER_TOPIC, EVENTS_TOPIC, LABELS_TOPIC, encode_batch
 from infersight.storage.db import make_engine
+from infersight.storage.labels import lookup_predictions
 from infersight.storage.models import DeadLetter, MetricPoint, PendingLabel, PredictionIndex
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from tests.collector.inprocess import start
 from tests.collector.streams import BASE_TS, features
@@ -125,11 +127,9 @@ def test_labels_join_in_any_order_exactly_once(
     assert f1 is not None and f1[0] == pytest.approx(f1_score(truth, predicted), abs=1e-12)
     auc = point(engine, "roc_auc")  # from 100-bin score histograms
     assert auc is not None and auc[0] == pytest.approx(roc_auc_score(truth, scores), abs=0.02)
-    with engine.connect() as conn:
-        stored = dict(conn.execute(
-            select(PredictionIndex.prediction_id, PredictionIndex.label)
-            .where(PredictionIndex.prediction_id.in_(ids))
-        ).all())
+    with Session(engine) as session:
+        found = lookup_predictions(session, [("fraud", pid) for pid in ids])
+        stored = {pid: found[("fraud", pid)].label for pid in ids}
     assert stored == dict(zip(ids, truth, strict=True))  # duplicates never overwrite
     assert scalar(engine, pending) == 0
     assert running.worker.metrics.labels_duplicate._value.get() == 15
@@ -165,7 +165,7 @@ def test_concept_drift_detectors_follow_the_error_stream_like_river(migrated_pos
             rng.shuffle(chunk)
             bus.publish(LABELS_TOPIC, b"fraud", encode_batch(chunk))
         labelled = select(func.count()).select_from(PredictionIndex).where(
-            PredictionIndex.labelled_at.is_not(None))
+            PredictionIndex.label.is_not(None))
         wait_for(lambda: scalar(engine, labelled) == n)
     finally:
         running.stop()

@@ -12,8 +12,8 @@ from infersight.sdk.local_bus import LocalBus
 from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
 from infersight.storage.db import make_engine
 from infersight.storage.deadletters import DeadLetterRecord, add_dead_letters
-from infersight.storage.labels import insert_predictions
-from infersight.storage.models import DeadLetter, PredictionIndex
+from infersight.storage.labels import insert_predictions, lookup_predictions
+from infersight.storage.models import DeadLetter
 from infersight.storage.types import utc_now
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +52,8 @@ def test_housekeeping_purges_dead_letters_and_indexed_predictions_past_retention
         worker.step()  # the first step runs housekeeping
         with Session(engine) as session:
             letters = set(session.scalars(select(DeadLetter.detail)))
-            indexed = set(session.scalars(select(PredictionIndex.prediction_id)))
+            indexed = {pid for _m, pid in lookup_predictions(
+                session, [("fraud", f"{h}h") for h in ages_h])}
         assert letters == {"1h", "47h"}
         assert indexed == {"1h"}
     finally:

@@ -54,10 +54,18 @@ def _differences(url: str, metadata: MetaData) -> list[Any]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(connection, opts={
+                "compare_type": True, "include_name": _not_a_partition})
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
+
+
+def _not_a_partition(name: str | None, type_: str, parent_names: Any) -> bool:
+    """The prediction index's partitions (Postgres) are made by the migration and the
+    worker, not declared in the models."""
+    table = name if type_ == "table" else parent_names.get("table_name")
+    return not (table or "").startswith("prediction_index_")
 
 
 def _revisions_oldest_first() -> list[str]:
