@@ -362,7 +362,8 @@ def claimable_pending_labels(
         if not keys:
             break
         after = keys[-1]
-        claimable.extend(key for key in keys if key in _indexed_keys(session, keys))
+        indexed = _indexed_keys(session, keys)  # one probe per chunk, not per key
+        claimable.extend(key for key in keys if key in indexed)
     return claimable[:limit]
 
 
