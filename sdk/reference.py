@@ -23,7 +23,8 @@ from .config import build_config, field_names
 
 __all__ = ["ReferenceUploadError", "reference_body", "upload_reference"]
 
-_TASKS = {"binary", "multiclass", "regression", "embedding"}
+TASKS = ("binary", "multiclass", "regression", "embedding")
+"""The model tasks a reference (and a model's settings) may declare."""
 
 
 class ReferenceUploadError(Exception):
@@ -99,8 +100,8 @@ def reference_body(
     for name in field_names(hash, "hash"):
         if name in columns:
             columns[name] = [None if value is None else hash_value(value, hash_salt) for value in columns[name]]
-    if task is not None and task not in _TASKS:
-        raise ValueError(f"task must be one of {sorted(_TASKS)}, got {task!r}")
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
     body: dict[str, Any] = {
         "features": columns,
         "predictions": _sequence(predictions, "predictions", rows),

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from infersight.sdk.reference import TASKS
 from infersight.storage.models import Model, ModelVersion
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import insert_missing
 from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
-TASKS = ("binary", "multiclass", "regression", "embedding")
 REFERENCE_SOURCES = ("upload", "first_window")
 ReferenceSource = Literal["upload", "first_window"]
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import msgspec
+from infersight.sdk.reference import TASKS
 
 PARQUET_MAGIC = b"PAR1"
-TASKS = ("binary", "multiclass", "regression", "embedding")
 
 
 class UploadProblem(ValueError):
