@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     """How long a label waits for its prediction before it is dead-lettered as unmatched."""
     dead_letter_retention: Duration = 30 * 86400.0
     """How long dead letters are kept for inspection."""
+    window_state_retention: Duration = 90 * 86400.0
+    """How long the windows' drift states are kept (by window start; whole days on Postgres)."""
+    health_state_retention: Duration = 90 * 86400.0
+    """How long the windows' health states are kept (by window start; whole days on Postgres)."""
+    metric_retention: Duration = 400 * 86400.0
+    """How long metric points are kept (by window start; whole days on Postgres)."""
 
     worker_group: str = "infersight-workers"
     """Kafka consumer group of the collector workers (offsets are stored per group)."""

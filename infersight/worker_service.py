@@ -34,6 +34,9 @@ def worker_config(settings: Settings) -> WorkerConfig:
         label_ttl_s=settings.label_ttl,
         prediction_retention_s=settings.prediction_retention,
         dead_letter_retention_s=settings.dead_letter_retention,
+        window_state_retention_s=settings.window_state_retention,
+        health_state_retention_s=settings.health_state_retention,
+        metric_retention_s=settings.metric_retention,
         max_records=settings.worker_max_records,
         housekeeping_interval_s=settings.worker_housekeeping_interval,
     )

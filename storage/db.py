@@ -127,8 +127,8 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
 
 
 def ensure_partitions(url: str | URL) -> None:
-    """Create the prediction index's partitions from yesterday to a few days ahead (Postgres;
-    nothing on SQLite)."""
+    """Create the partitions of the time-partitioned tables from yesterday to a few days
+    ahead (Postgres; nothing on SQLite)."""
     from infersight.storage import partitions
     from infersight.storage.types import utc_now
 
@@ -136,8 +136,9 @@ def ensure_partitions(url: str | URL) -> None:
     try:
         if engine.dialect.name != "postgresql":
             return
-        with session_factory(engine)() as session, session.begin():
-            partitions.maintain(session, utc_now(), None)
+        for spec in partitions.TABLES:
+            with session_factory(engine)() as session, session.begin():
+                partitions.maintain(session, utc_now(), None, spec=spec)
     finally:
         engine.dispose()
 

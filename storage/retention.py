@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from infersight.storage import partitions
 from infersight.storage.models import DeadLetter, HeldPrediction, PredictionIndex
-from infersight.storage.types import utc_now
-from sqlalchemy import delete
+from infersight.storage.types import UtcDateTime, utc_now
+from sqlalchemy import bindparam, delete, text
 from sqlalchemy.orm import Session
 
 
@@ -55,5 +55,20 @@ def purge_dead_letters(session: Session, older_than: datetime) -> int:
         delete(DeadLetter)
         .where(DeadLetter.created_at < older_than)
         .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_windows(session: Session, spec: partitions.Partitioned, older_than: datetime) -> int:
+    """Remove the rows of ``window_states``, ``health_states`` or ``metric_points`` (``spec``)
+    whose window starts before ``older_than``; returns how many (Postgres: whole partitions
+    dropped, counted by the planner's estimate, and partitions created ahead; SQLite:
+    ``DELETE``)."""
+    if partitions.is_partitioned(session):
+        return partitions.maintain(session, utc_now(), older_than, spec=spec).dropped_rows
+    result = session.execute(
+        text(f"DELETE FROM {spec.table} WHERE {spec.column} < :cutoff").bindparams(
+            bindparam("cutoff", type_=UtcDateTime())),
+        {"cutoff": older_than},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

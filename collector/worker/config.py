@@ -24,6 +24,10 @@ class WorkerConfig:
     prediction_retention_s: float = 30 * 86400.0
     dead_letter_retention_s: float = 30 * 86400.0
     """``dead_letters`` rows older than this (by ``created_at``) are purged by housekeeping."""
+    window_state_retention_s: float = 90 * 86400.0
+    health_state_retention_s: float = 90 * 86400.0
+    metric_retention_s: float = 400 * 86400.0
+    """``window_states``, ``health_states``, ``metric_points``: by window start."""
     poll_timeout_s: float = 0.5
     max_records: int = 200
     max_cached_states: int = 5000

@@ -1,6 +1,6 @@
 """The worker's periodic chores between batches: pending-label expiry, the raced-label join,
-retention (prediction index: partitions created ahead, expired ones dropped, a closed one
-compacted; dead letters), cache eviction, the stale-window sweep and the
+retention (prediction index, window and health states, metric points: partitions created
+ahead, expired ones dropped, a closed day of the index compacted; dead letters), cache eviction, the stale-window sweep and the
 lag gauge. Each runs in its own short transaction; the raced-label join writes window states
 and fences itself with the offset of a labels partition the worker owns.
 """
@@ -25,7 +25,11 @@ from infersight.storage import labels as label_store
 from infersight.storage import offsets as offset_store
 from infersight.storage import partitions
 from infersight.storage.deadletters import add_dead_letters
-from infersight.storage.retention import purge_dead_letters, purge_prediction_index
+from infersight.storage.retention import (
+    purge_dead_letters,
+    purge_prediction_index,
+    purge_windows,
+)
 from infersight.storage.types import utc_now
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,7 +88,9 @@ class Housekeeping:
 
     def apply_retention(self) -> None:
         """Purge the prediction index and the dead letters past their retention (one
-        transaction; on Postgres also the index's partitions ahead, then one compaction)."""
+        transaction), then the window states, health states and metric points (a transaction
+        each); on Postgres this also creates their partitions ahead, then compacts one
+        closed day of the index."""
         now = utc_now()
         with self.sessions() as session, session.begin():
             indexed = purge_prediction_index(
@@ -96,6 +102,14 @@ class Housekeeping:
         if indexed or letters:
             log.info("retention purged %d indexed predictions and %d dead letters", indexed,
                      letters)
+        config = self.config
+        for spec, retention_s in ((partitions.WINDOW_STATES, config.window_state_retention_s),
+                                  (partitions.HEALTH_STATES, config.health_state_retention_s),
+                                  (partitions.METRIC_POINTS, config.metric_retention_s)):
+            with self.sessions() as session, session.begin():
+                purged = purge_windows(session, spec, now - timedelta(seconds=retention_s))
+            if purged:
+                log.info("retention purged %d rows of %s", purged, spec.table)
         self.compact_index()
 
     def compact_index(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,10 @@ def _differences(url: str, metadata: MetaData) -> list[Any]:
 
 
 def _not_a_partition(name: str | None, type_: str, parent_names: Any) -> bool:
-    """The prediction index's partitions (Postgres) are made by the migration and the
-    worker, not declared in the models."""
+    """Partitions (Postgres) are made by the migrations and the worker, not declared in the
+    models."""
     table = name if type_ == "table" else parent_names.get("table_name")
-    return not (table or "").startswith("prediction_index_")
+    return not re.search(r"_(p\d{8}|default)$", table or "")
 
 
 def _revisions_oldest_first() -> list[str]:

@@ -213,3 +213,71 @@ def _bind(engine: Engine, value: datetime) -> Any:
     if engine.dialect.name == "postgresql":
         return value
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+# -- the window tables ---------------------------------------------------------------------
+
+
+def _states(session: Session, model: str) -> set[datetime]:
+    from infersight.storage.models import WindowState
+    from sqlalchemy import select
+
+    return set(session.scalars(select(WindowState.window_start).where(
+        WindowState.model == model)))
+
+
+def test_window_states_are_purged_by_their_retention(
+    session: Session, engine: Engine, unique_name: str
+) -> None:
+    from infersight.storage.models import HealthState
+    from infersight.storage.retention import purge_windows
+    from infersight.storage.windows import WindowStateRecord, upsert_window_states
+
+    old, kept = OLD_DAY + timedelta(days=8), OLD_DAY + timedelta(days=10)
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        partitions.create_partition(session, old, partitions.WINDOW_STATES)
+    records = [WindowStateRecord(unique_name, "1", _at(day), _at(day, 13), "e/0", b"s", 3)
+               for day in (old, kept)]
+    upsert_window_states(session, records)
+    upsert_window_states(session, records, HealthState)
+    session.commit()
+    assert _states(session, unique_name) == {_at(old), _at(kept)}
+    purge_windows(session, partitions.WINDOW_STATES, _at(old + timedelta(days=1), hour=0))
+    session.commit()
+    assert _states(session, unique_name) == {_at(kept)}  # the kept day sits in the default
+    if postgres:
+        assert old not in partitions.partition_days(session, partitions.WINDOW_STATES)
+        kinds = session.execute(text(
+            "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid"
+        )).scalars().all()
+        assert {t.table for t in partitions.TABLES} <= set(kinds)
+    upsert_window_states(session, records[1:])  # an upsert still replaces the row
+    session.commit()
+    assert _states(session, unique_name) == {_at(kept)}
+
+
+def test_migration_0008_keeps_the_window_tables_rows(at_0006: str) -> None:
+    start = utc_now().replace(minute=0, second=0, microsecond=0)
+    engine = make_engine(at_0006)
+    try:
+        with engine.begin() as conn:
+            params = {"ws": _bind(engine, start), "we": _bind(engine, start + timedelta(hours=1))}
+            conn.execute(text(
+                "INSERT INTO window_states (model, version, window_start, partition_key, "
+                "window_end, state, event_count, updated_at) VALUES ('m', '1', :ws, 'e/0', :we, "
+                ":state, 3, :ws)"), {**params, "state": b"s"})
+            conn.execute(text(
+                "INSERT INTO metric_points (model, version, window_start, window_end, feature, "
+                "metric, value, sample_size, evaluated_at) VALUES ('m', '1', :ws, :we, '', "
+                "'count', 3, 3, :ws)"), params)
+        upgrade(at_0006)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT event_count FROM window_states")).scalar_one() == 3
+            assert conn.execute(text("SELECT value FROM metric_points")).scalar_one() == 3
+            conn.execute(text(  # the id sequence survived the move
+                "INSERT INTO metric_points (model, version, window_start, window_end, feature, "
+                "metric, value, sample_size, evaluated_at) VALUES ('m', '1', :ws, :we, 'f', "
+                "'count', 1, 1, :ws)"), params)
+    finally:
+        engine.dispose()
