@@ -59,13 +59,17 @@ def purge_dead_letters(session: Session, older_than: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def purge_windows(session: Session, spec: partitions.Partitioned, older_than: datetime) -> int:
+def purge_windows(
+    session: Session, spec: partitions.Partitioned, older_than: datetime | None,
+) -> int:
     """Remove the rows of ``window_states``, ``health_states`` or ``metric_points`` (``spec``)
-    whose window starts before ``older_than``; returns how many (Postgres: whole partitions
-    dropped, counted by the planner's estimate, and partitions created ahead; SQLite:
-    ``DELETE``)."""
+    whose window starts before ``older_than`` (None: none); returns how many (Postgres:
+    partitions created ahead, whole partitions dropped, counted by the planner's estimate;
+    SQLite: ``DELETE``)."""
     if partitions.is_partitioned(session):
         return partitions.maintain(session, utc_now(), older_than, spec=spec).dropped_rows
+    if older_than is None:
+        return 0
     result = session.execute(
         text(f"DELETE FROM {spec.table} WHERE {spec.column} < :cutoff").bindparams(
             bindparam("cutoff", type_=UtcDateTime())),

@@ -24,10 +24,13 @@ class WorkerConfig:
     prediction_retention_s: float = 30 * 86400.0
     dead_letter_retention_s: float = 30 * 86400.0
     """``dead_letters`` rows older than this (by ``created_at``) are purged by housekeeping."""
-    window_state_retention_s: float = 90 * 86400.0
-    health_state_retention_s: float = 90 * 86400.0
-    metric_retention_s: float = 400 * 86400.0
-    """``window_states``, ``health_states``, ``metric_points``: by window start."""
+    window_state_retention_s: float | None = None
+    health_state_retention_s: float | None = None
+    metric_retention_s: float | None = None
+    """``window_states``, ``health_states``, ``metric_points``: kept this long by window start
+    (None: kept; the services pass ``INFERSIGHT_WINDOW_STATE_RETENTION`` and the others, 90,
+    90 and 400 days by default). Predictions older than the window-state retention are
+    dead-lettered."""
     poll_timeout_s: float = 0.5
     max_records: int = 200
     max_cached_states: int = 5000

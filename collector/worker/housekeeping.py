@@ -106,8 +106,9 @@ class Housekeeping:
         for spec, retention_s in ((partitions.WINDOW_STATES, config.window_state_retention_s),
                                   (partitions.HEALTH_STATES, config.health_state_retention_s),
                                   (partitions.METRIC_POINTS, config.metric_retention_s)):
+            cutoff = None if retention_s is None else now - timedelta(seconds=retention_s)
             with self.sessions() as session, session.begin():
-                purged = purge_windows(session, spec, now - timedelta(seconds=retention_s))
+                purged = purge_windows(session, spec, cutoff)
             if purged:
                 log.info("retention purged %d rows of %s", purged, spec.table)
         self.compact_index()

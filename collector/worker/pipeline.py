@@ -13,7 +13,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -137,15 +137,28 @@ class BatchEffects:
     cost: dict[tuple[str, str, str], float] = field(default_factory=lambda: defaultdict(float))
 
 
+def _refused_prediction(pkey: str, p: wire.Prediction, problem: str) -> RefusedInput:
+    """A prediction dead-lettered as ``invalid_value`` from the state partition ``pkey``."""
+    topic, _, partition = pkey.rpartition("/")
+    return RefusedInput(
+        topic, int(partition) if partition.isdigit() else None, None, "invalid_value",
+        f"prediction {p.prediction_id!r} of {p.model!r} v{p.version}: {problem}",
+        bytes(wire.encode_batch([p])))
+
+
 class BatchAggregator:
     """Adds a batch's predictions and labels to window states, within one transaction."""
 
     def __init__(
-        self, catalog: ModelCatalog, cache: StateCache, lateness_fraction: float = 0.1
+        self, catalog: ModelCatalog, cache: StateCache, lateness_fraction: float = 0.1,
+        window_state_retention_s: float | None = None,
     ) -> None:
         self.catalog = catalog
         self.cache = cache
         self.lateness_fraction = lateness_fraction
+        self.window_state_retention_s = window_state_retention_s
+        """Predictions older than this (by event time) are refused: their window's states
+        may already be dropped, and one late event must not restart a window afresh."""
 
     def spec(self, session: Session, model: str) -> WindowSpec:
         settings = self.catalog.settings(session, model)
@@ -162,12 +175,34 @@ class BatchAggregator:
         versions = {(p.model, p.version) for preds, _ in by_partition.values() for p in preds}
         self.catalog.register(session, versions)
         for pkey, (predictions, labels) in sorted(by_partition.items()):
+            predictions = self._refuse_expired(pkey, predictions, effects)
             predictions = self._refuse_bad_vectors(session, pkey, predictions, effects)
             if predictions:
                 self._predictions(session, pkey, predictions, effects)
             if labels:
                 self.labels(session, pkey, labels, effects)
         self.detect_concept_drift(session, effects)
+
+    def _refuse_expired(
+        self, pkey: str, predictions: list[wire.Prediction], effects: BatchEffects,
+    ) -> list[wire.Prediction]:
+        """Dead-letter (``invalid_value``) the predictions older than the window-state
+        retention; the others go on."""
+        if self.window_state_retention_s is None:
+            return predictions
+        cutoff = utc_now() - timedelta(seconds=self.window_state_retention_s)
+        if all(p.ts >= cutoff for p in predictions):
+            return predictions
+        kept = []
+        for p in predictions:
+            if p.ts >= cutoff:
+                kept.append(p)
+                continue
+            effects.dead_letters.append(_refused_prediction(
+                pkey, p, f"event time {p.ts.isoformat()} is before the window-state retention "
+                f"(INFERSIGHT_WINDOW_STATE_RETENTION, {self.window_state_retention_s / 86400:g} "
+                "days): its window's states may be dropped"))
+        return kept
 
     def _refuse_bad_vectors(
         self, session: Session, pkey: str, predictions: list[wire.Prediction],
@@ -199,11 +234,7 @@ class BatchAggregator:
             if problem is None:
                 kept.append(p)
                 continue
-            topic, _, partition = pkey.rpartition("/")
-            effects.dead_letters.append(RefusedInput(
-                topic, int(partition) if partition.isdigit() else None, None, "invalid_value",
-                f"prediction {p.prediction_id!r} of {p.model!r} v{p.version}: {problem}",
-                bytes(wire.encode_batch([p]))))
+            effects.dead_letters.append(_refused_prediction(pkey, p, problem))
         return kept
 
     def detect_concept_drift(self, session: Session, effects: BatchEffects) -> None:

@@ -77,6 +77,8 @@ def test_a_long_replay_locks_nothing_and_delivers_each_notification_once(
     )
     settings = embedded_settings(Settings(
         database_url=f"sqlite:///{tmp_path / 'replay.db'}", window=60.0, eval_interval=0.5,
+        # the replay is of 2024: its windows are kept
+        window_state_retention="3650d", health_state_retention="3650d", metric_retention="3650d",
         alert_rules=rules, alert_dispatch_interval=0.2, alert_disabled_rules=(
             "data_drift_share,prediction_drift,label_coverage_low,latency_p99_slo"),
     ))

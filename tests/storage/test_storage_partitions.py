@@ -257,7 +257,7 @@ def test_window_states_are_purged_by_their_retention(
     assert _states(session, unique_name) == {_at(kept)}
 
 
-def test_migration_0008_keeps_the_window_tables_rows(at_0006: str) -> None:
+def test_migration_0009_keeps_the_window_tables_rows(at_0006: str) -> None:
     start = utc_now().replace(minute=0, second=0, microsecond=0)
     engine = make_engine(at_0006)
     try:

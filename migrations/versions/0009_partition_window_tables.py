@@ -7,7 +7,7 @@ single tables: nothing changes there.
 Self-contained (no import of the current models): this describes the schema as it was at
 this revision.
 
-Revision ID: 0008
+Revision ID: 0009
 Revises: 0007
 Create Date: 2026-12-03
 """
@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0009"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -76,7 +76,7 @@ def upgrade() -> None:
         return
     for table in TABLES:
         constraints, indexes = _definitions(table)
-        old = f"{table}_0007"
+        old = f"{table}_unpartitioned"
         _rename_old(table, constraints, indexes, old)
         op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) "
                    "PARTITION BY RANGE (window_start)")
@@ -101,7 +101,7 @@ def downgrade() -> None:
         return
     for table in TABLES:
         constraints, indexes = _definitions(table)
-        old = f"{table}_0008"
+        old = f"{table}_partitioned"
         _rename_old(table, constraints, indexes, old)
         op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS)")
         _move_sequences(old, table)
