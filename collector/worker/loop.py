@@ -67,7 +67,8 @@ class Worker:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.catalog = ModelCatalog(config.window_s)
         self.cache = StateCache(config.max_cached_states)
-        self.aggregator = BatchAggregator(self.catalog, self.cache, config.lateness_fraction)
+        self.aggregator = BatchAggregator(self.catalog, self.cache, config.lateness_fraction,
+                                          config.skew_ttl_s)
         self.positions = Positions()
         self.watermarks = Watermarks(self.sessions, self.catalog, config.lateness_fraction)
         self.evaluations = EvaluationScheduler(self.sessions, self.catalog, self.watermarks,
