@@ -22,11 +22,12 @@ MAX_ROWS = 100_000
 """Rows per request (the SDK sends larger uploads in several)."""
 
 Scalar = str | int | float | bool | None
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class _SkewRows(msgspec.Struct, forbid_unknown_fields=True):
     prediction_ids: list[str]
-    features: dict[str, list[Scalar]]
+    features: dict[str, list[Any]]
 
 
 def parse_skew_rows(body: bytes) -> tuple[dict[str, dict[str, Any]], int]:
@@ -57,6 +58,10 @@ def parse_skew_rows(body: bytes) -> tuple[dict[str, dict[str, Any]], int]:
         if len(column) != len(ids):
             raise UploadProblem(f"body.features.{name}",
                                 f"has {len(column)} values, prediction_ids has {len(ids)}")
+        bad = next((i for i, value in enumerate(column) if type(value) not in _SCALARS), None)
+        if bad is not None:
+            raise UploadProblem(f"body.features.{name}.{bad}", "a value must be a number, a "
+                                "string, a boolean or null (vectors are not compared)")
     rows: dict[str, dict[str, Any]] = {}
     for i, pid in enumerate(ids):
         if pid not in rows:

@@ -19,6 +19,7 @@ from infersight.collector.api.deps import (
     ReadKey,
     VersionName,
     existing_model,
+    name_query,
 )
 from infersight.collector.api.errors import ERROR_RESPONSES, ApiError, invalid
 from infersight.collector.api.limits import read_body
@@ -92,7 +93,26 @@ def _store(context: ApiContext, model: str, version: str, body: bytes) -> SkewUp
                             expires_at=expires_at)
 
 
-@router.post("/models/{model}/versions/{version}/skew-rows", status_code=201)
+_SKEW_ROWS_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {
+            "schema": {
+                "type": "object", "required": ["prediction_ids", "features"],
+                "additionalProperties": False,
+                "properties": {
+                    "prediction_ids": {"type": "array", "items": {"type": "string"}},
+                    "features": {"type": "object", "additionalProperties": {
+                        "type": "array", "items": {"nullable": True, "oneOf": [
+                            {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}}}},
+            "example": {"prediction_ids": ["p-1", "p-2"],
+                        "features": {"amount": [12.5, 3.0], "country": ["FR", "DE"]}}}},
+    }
+}
+
+
+@router.post("/models/{model}/versions/{version}/skew-rows", status_code=201,
+             openapi_extra=_SKEW_ROWS_DOC)
 async def upload_skew_rows(request: Request, model: ModelName, version: VersionName,
                            context: Context, _key: AdminKey) -> SkewUploadResult:
     """Upload the offline feature values (a training snapshot, a feature-store export) of
@@ -131,7 +151,7 @@ def _latest_skew_window(session: Session, model: str, version: str) -> datetime 
 @router.get("/models/{model}/skew")
 def get_skew(
     model: ModelName, session: DbSession, _key: ReadKey,
-    version: Annotated[str, Query(min_length=1, max_length=255, description="Model version.")],
+    version: Annotated[str, name_query("Model version.", min_length=1)],
     window: Annotated[Instant | None, Query(
         description="Window start (RFC 3339); default: the latest window with skew (of "
         "the version's latest 50).")] = None,
