@@ -218,3 +218,13 @@ def waiting(session: Session, model: str, version: str) -> dict[str, int]:
     for has_offline, n in session.execute(query):
         counts["offline" if has_offline else "served"] += int(n)
     return counts
+
+
+def recent_window_starts(session: Session, model: str, version: str, limit: int) -> list[datetime]:
+    """The version's latest ``limit`` window starts with a window state, newest first."""
+    from infersight.storage.models import WindowState
+
+    return list(session.scalars(
+        select(WindowState.window_start).where(WindowState.model == model,
+                                               WindowState.version == version)
+        .distinct().order_by(WindowState.window_start.desc()).limit(limit)))

@@ -133,15 +133,10 @@ LATEST_SCANNED = 50
 
 def _latest_skew_window(session: Session, model: str, version: str) -> datetime | None:
     from infersight.collector.worker import statistics
-    from infersight.storage.models import WindowState
+    from infersight.storage.skew_rows import recent_window_starts
     from infersight.storage.windows import load_window
-    from sqlalchemy import select
 
-    starts = session.scalars(
-        select(WindowState.window_start).where(WindowState.model == model,
-                                               WindowState.version == version)
-        .distinct().order_by(WindowState.window_start.desc()).limit(LATEST_SCANNED))
-    for start in starts.all():
+    for start in recent_window_starts(session, model, version, LATEST_SCANNED):
         if any(statistics.load_any_state(r.state).skew
                for r in load_window(session, model, version, start)):
             return start
