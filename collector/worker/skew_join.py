@@ -4,12 +4,13 @@ uploaded for the same ids (``storage/skew_rows.py``), in either order.
 - Served after the upload: :func:`join_served`, in the batch's own transaction, looks the
   batch's new predictions up (one statement) and compares the pairs into the batch's window
   states (same partition key, committed with the offsets: exactly once).
-- Served before the upload: the batch keeps the served values (models with skew enabled, or
-  an offline row already there, e.g. raced), and :func:`join_uploaded`, a housekeeping chore,
-  compares the rows holding both sides into window states under an owned events partition,
-  fenced with its offset as the raced-label join is; it also purges expired rows.
+- Served before the upload: the batch keeps the served values, and :func:`join_uploaded`, a
+  housekeeping chore, compares the rows holding both sides into window states under an
+  owned events partition, fenced with its offset as the raced-label join is; it also purges
+  expired rows.
 
-docs/statistics.md ("Train/serve skew by key") describes the join.
+Only models with skew enabled (``PUT /v1/models/{model}`` ``{"skew": true}``, or their first
+upload) take part; docs/statistics.md ("Train/serve skew by key") describes the join.
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ def served_features(prediction: wire.Prediction) -> dict[str, Any]:
 
 def join_served(session: Session, aggregator: BatchAggregator, served: Sequence[Served],
                 entries: Mapping[StateKey, CachedState], effects: BatchEffects) -> None:
-    """Compare a batch's new predictions with the offline rows uploaded for them, and keep
-    the served values of those still to come."""
+    """Compare a batch's new predictions of models with skew enabled with the offline rows
+    uploaded for them, and keep the served values of those still to come (other models:
+    nothing, not even the lookup)."""
+    enabled = {model for model in {s.prediction.model for s in served}
+               if aggregator.catalog.settings(session, model).skew}
+    served = [s for s in served if s.prediction.model in enabled]
     if not served:
         return
     found = skew_rows.lookup(session, [(s.prediction.model, s.prediction.version,
@@ -76,7 +81,7 @@ def join_served(session: Session, aggregator: BatchAggregator, served: Sequence[
         if row is not None and row.offline is not None and s.comparable:
             pairs[s.key].append((p.prediction_id, served_features(p), row.offline))
             compared.append((p.model, p.version, p.prediction_id))
-        elif row is not None or aggregator.catalog.settings(session, p.model).skew:
+        elif row is None or row.offline is not None:  # served first, or no reference yet
             keep.append({"model": p.model, "version": p.version,
                          "prediction_id": p.prediction_id, "window_start": s.key[2],
                          "features": served_features(p)})

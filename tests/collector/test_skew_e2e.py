@@ -5,7 +5,7 @@ and joined by the real worker into Postgres. Each window's ``skew_rate``,
 ``skew_mean_abs_diff`` and ``skew_matched`` per feature equal a pandas merge on the id; the
 worst pairs are listed by the API; offline rows of another version, duplicates and rows never
 served do not count; offline rows past ``INFERSIGHT_SKEW_TTL`` expire before their
-predictions come and are not compared."""
+predictions come and are not compared, nor are those of a model with skew turned off."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ def database() -> Iterator[str]:
         upgrade(url)
         engine = make_engine(url)
         with session_factory(engine).begin() as session:
-            for model in (MODEL, "expiring"):
+            for model in (MODEL, "expiring", "off"):
                 set_reference(session, model, "1", reference_bytes(), "upload")
         engine.dispose()
         yield url
@@ -241,7 +241,7 @@ def test_the_api_lists_the_worst_pairs_of_a_window(run: dict[str, Any]) -> None:
     assert run["waiting"] == {"offline": 10, "served": 50}  # the ghosts; p550… not uploaded
 
 
-def test_offline_rows_past_the_ttl_expire_and_are_not_compared(
+def test_offline_rows_past_the_ttl_expire_and_a_model_with_skew_off_is_not_compared(
         database: str, fresh_kafka_broker: TansuBroker) -> None:
     url, bootstrap = database, fresh_kafka_broker.bootstrap
     create_topics(bootstrap, {EVENTS_TOPIC: 1, LABELS_TOPIC: 1, DEADLETTER_TOPIC: 1})
@@ -250,14 +250,20 @@ def test_offline_rows_past_the_ttl_expire_and_are_not_compared(
         body = {"prediction_ids": list(served["prediction_id"]),
                 "features": {"amount": [v + 1.0 for v in served["amount"]]}}
         assert api.post("/v1/models/expiring/versions/1/skew-rows", json=body).status_code == 201
+    with serve(url) as api:  # the default TTL
+        assert api.post("/v1/models/off/versions/1/skew-rows", json=body).status_code == 201
+        assert api.put("/v1/models/off", json={"skew": False}).json()["skew"] is False
     running = worker(bootstrap, url, "skew-ttl")
     try:
         wait_for(lambda: offline_rows(url, "expiring") == 0, "the offline rows did not expire")
         log_served(bootstrap, served, model="expiring")
+        log_served(bootstrap, served, model="off")
         wait_until_done(url, "skew-ttl", events_end_offsets(bootstrap))
     finally:
         running.stop()
     points = metric_snapshot(url)
-    assert sum(v or 0 for (m, _v, _s, f, k), (v, _n) in points.items()
-               if m == "expiring" and f == "" and k == "count") == 40
-    assert not [k for k in points if k[0] == "expiring" and k[4].startswith("skew_")]
+    for model in ("expiring", "off"):
+        assert sum(v or 0 for (m, _v, _s, f, k), (v, _n) in points.items()
+                   if m == model and f == "" and k == "count") == 40
+        assert not [k for k in points if k[0] == model and k[4].startswith("skew_")]
+    assert offline_rows(url, "off") == 40  # still there: not compared, not expired
