@@ -189,7 +189,7 @@ def claim_ready(session: Session, limit: int = 5000) -> list[ReadyPair]:
              .where(c.offline.is_not(None), c.served.is_not(None), c.compared.is_(False),
                     v.reference.is_not(None))
              .order_by(c.model, c.version, c.key_hash).limit(limit)
-             .with_for_update(skip_locked=True))
+             .with_for_update(of=table, skip_locked=True))
     return [ReadyPair(m, v, pid, start, decode_features(served), decode_features(offline))
             for m, v, pid, start, served, offline in session.execute(query)]
 
