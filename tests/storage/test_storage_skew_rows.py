@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from infersight.drift import Reference
 from infersight.storage import skew_rows
 from infersight.storage.registry import ensure_model_versions, set_reference
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+
+from tests.storage.test_storage_label_statements import statements
 
 W0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
 LATER = datetime(2024, 6, 8, tzinfo=UTC)
@@ -67,3 +71,23 @@ def test_expired_rows_are_purged_by_kind(session: Session, unique_name: str) -> 
     left = skew_rows.lookup(session, [(m, "1", p) for p in "abcd"])
     assert sorted(k[2] for k in left) == ["d"]
     session.commit()
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # planner statistics: Postgres
+def test_a_batch_is_looked_up_in_one_statement_probing_the_key_whatever_the_statistics(
+        session: Session, engine: Engine, unique_name: str) -> None:
+    m = unique_name
+    session.execute(text("ANALYZE offline_rows"))  # statistics of a (nearly) empty table
+    session.commit()
+    skew_rows.store_offline(session, m, "1", {f"p{i}": {"x": float(i)} for i in range(20_000)},
+                            LATER)
+    session.commit()
+    keys = [(m, "1", f"p{i}") for i in range(0, 20_000, 37)]
+    with statements(engine) as seen:
+        assert len(skew_rows.lookup(session, keys)) == len(keys)
+    assert len(seen) == 1
+    plan = "\n".join(row[0] for row in session.connection().exec_driver_sql(
+        "EXPLAIN " + seen[0][0], seen[0][1]))
+    assert "Index Scan using pk_offline_rows" in plan, plan
+    assert "Seq Scan on offline_rows" not in plan and "Hash Join" not in plan, plan
+    session.rollback()
