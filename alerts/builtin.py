@@ -26,6 +26,11 @@ Thresholds and why:
   unchanged windows whatever the rate (at most 1.01e-3, near a 48 % rate; 1.10e-3 over the
   draws of a 50-row reference), below 1e-14 for a feature missing 1 % of the time, where
   the minimum effect decides.
+- ``train_serve_skew``: a feature's ``skew_rate > 0.01``, ≥ 100 matched pairs (the point's
+  sample size), one alert per feature: more than one request in a hundred whose served value
+  differs (beyond the tolerances) from the one computed offline for the same id. Two
+  pipelines computing the same feature should agree row by row; 1 % is a bug (a unit, a
+  default, a stale join), not noise, and 100 pairs make a single odd request too small to fire.
 - ``out_of_range``: ``out_of_range_rate > 0.05`` for 2 windows, ≥ 500 values: more than one
   value in twenty outside the reference's [min, max]; a reference of m rows leaves about 2/m
   of unchanged data outside it, so 5 % is a broken unit or pipeline, not noise.
@@ -139,6 +144,17 @@ _BUILTIN_RULES: tuple[dict[str, object], ...] = (
         "severity": "warning",
         "annotations": {"summary": "A feature is missing significantly more often than in the "
                                    "reference"},
+    },
+    {
+        "name": "train_serve_skew",
+        "metric": "skew_rate",
+        "feature": "any",
+        "op": ">",
+        "threshold": 0.01,
+        "min_samples": 100,
+        "severity": "warning",
+        "annotations": {"summary": "Served feature values differ from the ones computed "
+                                   "offline for the same requests (train/serve skew)"},
     },
     {
         "name": "out_of_range",

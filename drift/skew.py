@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +130,34 @@ class SkewState:
         state.abs_diff_sum = exact_int_sum(np.array(d["abs"], dtype=np.float64))
         state.worst = [SkewExample(str(i), s, o, float(f)) for i, s, o, f in d["worst"]]
         return state
+
+
+def update_features(states: MutableMapping[str, SkewState], kinds: Mapping[str, FeatureKind],
+                    prediction_ids: Sequence[str], served: Sequence[Mapping[str, Any]],
+                    offline: Sequence[Mapping[str, Any]]) -> None:
+    """Compare aligned requests (served and offline feature values by name) feature by
+    feature, into ``states`` (one :class:`SkewState` per feature, created as needed). A
+    feature is compared where the offline row holds it and ``kinds`` (the reference's) says
+    numeric or categorical; a served request without it counts as missing.
+
+    >>> states: dict[str, SkewState] = {}
+    >>> update_features(states, {"x": "numeric", "c": "categorical"}, ["a", "b"],
+    ...                 served=[{"x": 1.0, "c": "FR"}, {"x": 2.0}],
+    ...                 offline=[{"x": 1.0, "c": "FR"}, {"x": 2.0, "c": "DE"}])
+    >>> {name: state.metrics()["skew_rate"] for name, state in sorted(states.items())}
+    {'c': 0.5, 'x': 0.0}
+    """
+    for name, kind in kinds.items():
+        if kind == "embedding":
+            continue
+        rows = [i for i, values in enumerate(offline) if name in values]
+        if not rows:
+            continue
+        state = states.get(name)
+        if state is None:
+            state = states[name] = SkewState()
+        state.update([prediction_ids[i] for i in rows], [served[i].get(name) for i in rows],
+                     [offline[i][name] for i in rows], kind)
 
 
 def _numeric_pairs(served: Sequence[Any], offline: Sequence[Any], atol: float,

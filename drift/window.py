@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import datasketches as ds
@@ -31,6 +32,7 @@ from .numeric import NumericProfile, NumericState
 from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
 from .predictions import labelled_rows
 from .quality import UnexpectedFeatures, unexpected_counts
+from .skew import SkewState, update_features
 
 if TYPE_CHECKING:
     from .reference import Profile, Reference
@@ -117,6 +119,9 @@ class WindowState:
         self.reconstruction: ReconstructionState | None = None
         """Per-row reconstruction errors (a reference with a multivariate transform)."""
         self.unexpected = UnexpectedFeatures()
+        self.skew: dict[str, SkewState] = {}
+        """Train/serve skew by key per feature (:mod:`~.skew`), from the requests whose
+        offline values were joined to the window's served ones."""
         if reference is not None:
             if reference.multivariate is not None:
                 self.reconstruction = reference.multivariate.new_state()
@@ -239,6 +244,12 @@ class WindowState:
         assert isinstance(self.performance, ClassificationState)
         self.performance.update(y_t, y_p, scores)
 
+    def add_skew(self, prediction_ids: Sequence[str], served: Sequence[Mapping[str, Any]],
+                 offline: Sequence[Mapping[str, Any]]) -> None:
+        """Add requests of this window whose offline feature values (a training snapshot, a
+        feature-store export) were joined by id: compared feature by feature (:mod:`~.skew`)."""
+        update_features(self.skew, self._bound().feature_kinds, prediction_ids, served, offline)
+
     def merge(self, other: WindowState) -> None:
         """Add ``other`` (a window of the same reference) into this one."""
         if not isinstance(other, WindowState):
@@ -264,6 +275,11 @@ class WindowState:
                 self.score_counts += other.score_counts
         self.latency.merge(other.latency)
         self.unexpected.merge(other.unexpected)
+        for name, skew in other.skew.items():
+            mine_skew = self.skew.get(name)
+            if mine_skew is None:
+                self.skew[name] = mine_skew = SkewState()
+            mine_skew.merge(skew)
         if other.reconstruction is not None:
             if self.reconstruction is None:
                 self.reconstruction = other.reconstruction
@@ -298,6 +314,8 @@ class WindowState:
             body["mv"] = self.reconstruction.to_dict()
         if self.unexpected:  # absent when every name was the reference's (and before it was kept)
             body["unexpected"] = self.unexpected.to_dict()
+        if self.skew:  # absent until offline values join
+            body["skew"] = {name: state.to_dict() for name, state in self.skew.items()}
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -320,6 +338,8 @@ class WindowState:
                 window.reconstruction = ReconstructionState.from_dict(body["mv"])
             if body.get("unexpected") is not None:
                 window.unexpected = UnexpectedFeatures.from_dict(body["unexpected"])
+            window.skew = {str(name): SkewState.from_dict(d)
+                           for name, d in (body.get("skew") or {}).items()}
             perf = body["performance"]
             if perf is not None:
                 window.performance = (RegressionState.from_dict(perf)

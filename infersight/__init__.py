@@ -23,6 +23,7 @@ from infersight.sdk import (
     shutdown,
     stats,
     upload_reference,
+    upload_skew_rows,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "shutdown",
     "stats",
     "upload_reference",
+    "upload_skew_rows",
 ]

@@ -39,6 +39,7 @@ def api_config(settings: Settings) -> ApiConfig:
         rollup_interval_s=settings.api_rollup_interval,
         window_s=settings.window,
         lateness_fraction=settings.worker_lateness,
+        skew_ttl_s=settings.skew_ttl,
     )
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from infersight.skew_cli import skew_app
+
 if TYPE_CHECKING:
     from infersight.settings import Settings
 
@@ -27,6 +29,7 @@ apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alert delivery.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(reference_app, name="reference")
+app.add_typer(skew_app, name="skew")
 app.add_typer(grafana_app, name="grafana")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(alerts_app, name="alerts")

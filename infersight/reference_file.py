@@ -100,3 +100,28 @@ def upload_reference_file(
         )
     except ValueError as exc:  # the SDK's own validation of the columns
         raise ReferenceFileError(str(exc)) from None
+
+
+def upload_skew_file(
+    model: str, version: str, path: Path, *, id_column: str, api_url: str,
+    api_key: str | None, redact: Iterable[str] = (), hash: Iterable[str] = (),
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Read ``path`` (offline feature values, one row per served request) and upload it for
+    the train/serve skew of ``model`` / ``version``, ids from ``id_column``; returns the API's
+    answer. Raises :class:`ReferenceFileError` or :class:`infersight.sdk.ReferenceUploadError`."""
+    from infersight.sdk import upload_skew_rows
+
+    frame = read_frame(path)
+    frame.columns = [str(c) for c in frame.columns]
+    if id_column not in frame.columns:
+        shown = ", ".join(list(frame.columns)[:50])
+        raise ReferenceFileError(f"id_column: no column {id_column!r} (columns: {shown})")
+    ids = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+           for v in frame[id_column].tolist()]
+    features = {c: frame[c].tolist() for c in frame.columns if c != id_column}
+    try:
+        return upload_skew_rows(model, version, ids, features, api_url=api_url, api_key=api_key,
+                                timeout=timeout, redact=redact, hash=hash)
+    except ValueError as exc:  # the SDK's own validation of the columns
+        raise ReferenceFileError(str(exc)) from None

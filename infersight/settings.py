@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     """How long the prediction index (for the label join) keeps a prediction."""
     label_ttl: Duration = 7 * 86400.0
     """How long a label waits for its prediction before it is dead-lettered as unmatched."""
+    skew_ttl: Duration = 7 * 86400.0
+    """How long offline (or served) feature values wait for the other side of the train/serve
+    skew join."""
     dead_letter_retention: Duration = 30 * 86400.0
     """How long dead letters are kept for inspection."""
     window_state_retention: Duration = 90 * 86400.0

@@ -32,6 +32,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         group=settings.worker_group,
         lateness_fraction=settings.worker_lateness,
         label_ttl_s=settings.label_ttl,
+        skew_ttl_s=settings.skew_ttl,
         prediction_retention_s=settings.prediction_retention,
         dead_letter_retention_s=settings.dead_letter_retention,
         window_state_retention_s=settings.window_state_retention,

@@ -41,6 +41,7 @@ from .api import (
 from .ids import last_prediction_id
 from .monitor import MonitoredCall, monitor
 from .reference import ReferenceUploadError, upload_reference
+from .skew import upload_skew_rows
 from .transport import Delivery, PermanentSendError, Transport
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ __all__ = [
     "shutdown",
     "stats",
     "upload_reference",
+    "upload_skew_rows",
 ]
 
 

@@ -73,6 +73,26 @@ def _sequence(values: Any, name: str, length: int) -> list[Any] | None:
     return [clean_prediction(value) for value in values]
 
 
+def feature_columns(
+    features: Any, redact: Iterable[str] = (), hash: Iterable[str] = (), hash_salt: bytes = b"",
+) -> tuple[dict[str, list[Any]], int]:
+    """Feature columns cleaned, redacted and hashed as ``init``/``monitor`` treat live
+    events, and their length (``ValueError`` if they differ)."""
+    from .events import hash_value
+
+    columns = _columns(features)
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"feature columns differ in length: {sorted(lengths)}")
+    rows = lengths.pop() if lengths else 0
+    for name in field_names(redact, "redact"):
+        columns.pop(name, None)
+    for name in field_names(hash, "hash"):
+        if name in columns:
+            columns[name] = [None if value is None else hash_value(value, hash_salt) for value in columns[name]]
+    return columns, rows
+
+
 def reference_body(
     features: Any, predictions: Any = None, labels: Any = None, *, task: str | None = None,
     positive_class: Any = None, threshold: float | None = None,
@@ -85,21 +105,11 @@ def reference_body(
     ...                hash=["email"])["features"]
     {'amount': [1.0, None], 'email': ['d648b243a3e817ea', None]}
     """
-    from .events import hash_value
     from .extract import clean_value
 
-    columns = _columns(features)
-    lengths = {len(values) for values in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"feature columns differ in length: {sorted(lengths)}")
-    rows = lengths.pop() if lengths else 0
+    columns, rows = feature_columns(features, redact, hash, hash_salt)
     if rows == 0:
         raise ValueError("the reference has no rows")
-    for name in field_names(redact, "redact"):
-        columns.pop(name, None)
-    for name in field_names(hash, "hash"):
-        if name in columns:
-            columns[name] = [None if value is None else hash_value(value, hash_salt) for value in columns[name]]
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
     body: dict[str, Any] = {
@@ -129,29 +139,49 @@ def upload_reference(
     ``feature_types`` overrides inferred kinds: ``{"zip": "categorical"}`` (``numeric``,
     ``categorical`` or ``embedding``).
     """
-    import json
-    import urllib.error
-    import urllib.request
-    from urllib.parse import quote
+    url = version_url(model, version, "reference", api_url)
+    names, hashed, salt = redaction(model, redact, hash)
+    body = reference_body(
+        features, predictions, labels, task=task, positive_class=positive_class, threshold=threshold,
+        redact=names, hash=hashed, hash_salt=salt, feature_types=feature_types,
+    )
+    return post_json(url, body, api_key, timeout)
 
-    if not isinstance(model, str) or not model:
-        raise ValueError(f"model must be a non-empty string, got {model!r}")
-    if version is None or str(version) == "":
-        raise ValueError("version must be given (the reference belongs to one model version)")
+
+def redaction(model: str, redact: Iterable[str] | None, hash: Iterable[str] | None
+              ) -> tuple[frozenset[str], frozenset[str], bytes]:
+    """The fields to redact and to hash for ``model`` (what ``init`` configured, plus the
+    given ones), and the hash salt."""
     from . import client as _client
 
     active = _client._current
     config = active.config if active is not None else build_config(transport="memory")
     defaults = config.model_defaults(model)
-    body = reference_body(
-        features, predictions, labels, task=task, positive_class=positive_class, threshold=threshold,
-        redact=config.redact | defaults.redact | field_names(redact, "redact"),
-        hash=config.hash | defaults.hash | field_names(hash, "hash"), hash_salt=config.hash_salt,
-        feature_types=feature_types,
-    )
-    base = (api_url or build_config(transport="memory").api_url if api_url is None else api_url).rstrip("/")
+    return (frozenset(config.redact | defaults.redact | field_names(redact, "redact")),
+            frozenset(config.hash | defaults.hash | field_names(hash, "hash")), config.hash_salt)
+
+
+def version_url(model: str, version: str, path: str, api_url: str | None) -> str:
+    """``{api_url}/v1/models/{model}/versions/{version}/{path}`` (``INFERSIGHT_API_URL``
+    by default)."""
+    from urllib.parse import quote
+
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a non-empty string, got {model!r}")
+    if version is None or str(version) == "":
+        raise ValueError(f"version must be given (the {path} belongs to one model version)")
+    base = (build_config(transport="memory").api_url if api_url is None else api_url).rstrip("/")
+    return f"{base}/v1/models/{quote(model, safe='')}/versions/{quote(str(version), safe='')}/{path}"
+
+
+def post_json(url: str, body: Any, api_key: str | None, timeout: float) -> dict[str, Any]:
+    """POST ``body`` as JSON with the API key (``INFERSIGHT_API_KEY`` by default); the JSON
+    answer, or :class:`ReferenceUploadError`."""
+    import json
+    import urllib.error
+    import urllib.request
+
     key = api_key if api_key is not None else build_config(transport="memory").api_key
-    url = f"{base}/v1/models/{quote(model, safe='')}/versions/{quote(str(version), safe='')}/reference"
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"

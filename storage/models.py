@@ -14,6 +14,7 @@ from typing import Any
 from infersight.storage.types import IdType, JsonType, UtcDateTime, utc_now
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import REAL
@@ -59,6 +61,8 @@ class Model(Base):
     """Window length; null means the ``INFERSIGHT_WINDOW`` setting."""
     drift_config: Mapped[Any | None] = mapped_column(JsonType)
     """Per-feature test and threshold overrides."""
+    skew_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Keep served feature values for the train/serve skew join (``storage/skew_rows.py``)."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
 
@@ -284,3 +288,25 @@ class Watermark(Base):
     model: Mapped[str] = mapped_column(NAME, primary_key=True)
     max_event_ts: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
+
+
+class OfflineRow(Base):
+    """One request of the train/serve skew join (``storage/skew_rows.py``): the feature
+    values computed offline (uploaded) and/or served (kept while the model has skew enabled),
+    MessagePack, until the pair is compared (then both are cleared and the row stays as a
+    tombstone against duplicates) or ``expires_at`` (``INFERSIGHT_SKEW_TTL``) passes."""
+
+    __tablename__ = "offline_rows"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    model: Mapped[str] = mapped_column(NAME, primary_key=True)
+    version: Mapped[str] = mapped_column(NAME, primary_key=True)
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    """:func:`~infersight.storage.index_codec.key_hash` of (model, prediction_id)."""
+    prediction_id: Mapped[str] = mapped_column(NAME)
+    offline: Mapped[bytes | None] = mapped_column(LargeBinary)
+    served: Mapped[bytes | None] = mapped_column(LargeBinary)
+    window_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """The served prediction's window (null until it is served)."""
+    compared: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

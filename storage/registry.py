@@ -103,6 +103,7 @@ def configure_model(
     threshold: float = UNSET,
     window_seconds: int | None = UNSET,
     drift_config: dict[str, Any] | None = UNSET,
+    skew_enabled: bool = UNSET,
 ) -> Model:
     """Create ``name`` or change the given settings (the others stay as they are)."""
     if task is not UNSET and task is not None and task not in TASKS:
@@ -147,6 +148,7 @@ def configure_model(
         "threshold": threshold,
         "window_seconds": window_seconds,
         "drift_config": drift_config,
+        "skew_enabled": skew_enabled,
     }
     for attribute, value in changes.items():
         if value is not UNSET:

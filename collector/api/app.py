@@ -37,7 +37,16 @@ from infersight.collector.api.docs import install_docs
 from infersight.collector.api.errors import install_error_handlers, use_error_body_in_openapi
 from infersight.collector.api.metrics import ApiMetrics
 from infersight.collector.api.publisher import Publisher
-from infersight.collector.api.routes import alerts, drift, health, ingest, metrics, models, page
+from infersight.collector.api.routes import (
+    alerts,
+    drift,
+    health,
+    ingest,
+    metrics,
+    models,
+    page,
+    skew,
+)
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
@@ -112,7 +121,8 @@ def create_app(
     install_docs(app)
     install_error_handlers(app)
     use_error_body_in_openapi(app)
-    for router in (health.router, ingest.router, models.router, metrics.router, drift.router):
+    for router in (health.router, ingest.router, models.router, skew.router, metrics.router,
+                   drift.router):
         app.include_router(router)
     app.include_router(alerts.router)
     app.include_router(page.router)

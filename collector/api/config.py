@@ -34,3 +34,5 @@ class ApiConfig:
     """Window length of a model without its own (``WINDOW``)."""
     lateness_fraction: float
     """Allowed lateness as a share of the window length (``WORKER_LATENESS``)."""
+    skew_ttl_s: float = 7 * 86400.0
+    """How long uploaded offline feature values wait for their prediction (``SKEW_TTL``)."""

@@ -73,6 +73,7 @@ class ModelCatalog:
                 positive_label=row.positive_label,
                 threshold=0.5 if row.threshold is None else float(row.threshold),
                 drift_config=row.drift_config,
+                skew=bool(row.skew_enabled),
             )
         self._settings[model] = (now, settings)
         return settings

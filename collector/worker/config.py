@@ -21,6 +21,9 @@ class WorkerConfig:
     group: str = "infersight-workers"
     lateness_fraction: float = 0.1
     label_ttl_s: float = 7 * 86400.0
+    skew_ttl_s: float = 7 * 86400.0
+    """How long a side of the train/serve skew join waits for the other (and a compared
+    row's tombstone is kept)."""
     prediction_retention_s: float = 30 * 86400.0
     dead_letter_retention_s: float = 30 * 86400.0
     """``dead_letters`` rows older than this (by ``created_at``) are purged by housekeeping."""

@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import timedelta
 
+from infersight.collector.worker import skew_join
 from infersight.collector.worker.bus import ConsumerBus, DeadLetterPublisher
 from infersight.collector.worker.config import WorkerConfig
 from infersight.collector.worker.errors import DATABASE_ERRORS, short
@@ -77,6 +78,7 @@ class Housekeeping:
         try:
             self.expire_pending_labels()
             self.join_raced_labels()
+            skew_join.join_uploaded(self)
             self.apply_retention()
             with self.sessions() as session:
                 self.watermarks.reload(session)

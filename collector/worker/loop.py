@@ -68,7 +68,8 @@ class Worker:
         self.catalog = ModelCatalog(config.window_s)
         self.cache = StateCache(config.max_cached_states)
         self.aggregator = BatchAggregator(self.catalog, self.cache, config.lateness_fraction,
-                                          config.window_state_retention_s)
+                                          window_state_retention_s=config.window_state_retention_s,
+                                          skew_ttl_s=config.skew_ttl_s)
         self.positions = Positions()
         self.watermarks = Watermarks(self.sessions, self.catalog, config.lateness_fraction)
         self.evaluations = EvaluationScheduler(self.sessions, self.catalog, self.watermarks,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from infersight.collector.worker import statistics
+from infersight.collector.worker import skew_join, statistics
 from infersight.collector.worker.bus import Record
 from infersight.collector.worker.catalog import ModelCatalog
 from infersight.collector.worker.concept import JoinedLabel, update_detectors
@@ -128,6 +128,8 @@ class BatchEffects:
     joined: list[JoinedLabel] = field(default_factory=list)
     """Labels joined in this batch, for the concept-drift detectors."""
     consumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skew_compared: int = 0
+    """Served predictions compared with their offline values (train/serve skew)."""
     stale_reference_events: int = 0
     """Predictions and labels not added to a window state built on a replaced reference."""
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -151,7 +153,7 @@ class BatchAggregator:
 
     def __init__(
         self, catalog: ModelCatalog, cache: StateCache, lateness_fraction: float = 0.1,
-        window_state_retention_s: float | None = None,
+        window_state_retention_s: float | None = None, skew_ttl_s: float = 7 * 86400.0,
     ) -> None:
         self.catalog = catalog
         self.cache = cache
@@ -159,6 +161,8 @@ class BatchAggregator:
         self.window_state_retention_s = window_state_retention_s
         """Predictions older than this (by event time) are refused: their window's states
         may already be dropped, and one late event must not restart a window afresh."""
+        self.skew_ttl_s = skew_ttl_s
+        """How long a side of the train/serve skew join waits for the other."""
 
     def spec(self, session: Session, model: str) -> WindowSpec:
         settings = self.catalog.settings(session, model)
@@ -310,6 +314,9 @@ class BatchAggregator:
             entry.dirty = True
             effects.touched.add(key[:3])
             effects.predictions += len(events)
+        skew_join.join_served(session, self, [
+            skew_join.Served(key, p, key in entries and not entries[key].stale)
+            for key, events in health.items() for p in events], entries, effects)
         # Labels that were waiting for these predictions join now, into the same rows.
         taken = label_store.take_pending_labels_of_incoming(session, sorted(unique))
         if taken:

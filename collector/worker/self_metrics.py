@@ -49,6 +49,10 @@ class WorkerMetrics:
         self.labels_joined = Counter(
             "infersight_labels_joined", "Labels joined to their prediction.", registry=r
         )
+        self.skew_pairs = Counter(
+            "infersight_skew_pairs", "Served predictions compared with the offline feature "
+            "values uploaded for them (train/serve skew).", registry=r
+        )
         self.labels_duplicate = Counter(
             "infersight_labels_duplicate",
             "Labels ignored because their prediction was already labelled.",

@@ -40,6 +40,8 @@ class ModelSettings:
     """A class label as JSON (a string, a number or a boolean), or None."""
     threshold: float = 0.5
     drift_config: dict[str, Any] | None = None
+    skew: bool = False
+    """Keep served feature values for the train/serve skew join."""
 
 
 def load_reference(data: bytes) -> Reference:
@@ -134,6 +136,22 @@ def add_labels(state: WindowState, joined: Sequence[tuple[Any, Any]]) -> None:
     state.add_labels(labels, predictions)
 
 
+def add_skew(state: WindowState, pairs: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]]
+             ) -> None:
+    """Add ``(prediction_id, served features, offline features)`` requests to ``state``'s
+    train/serve skew (compared by the kinds of the state's reference)."""
+    if pairs:
+        state.add_skew([p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs])
+
+
+def skew_rows(state: WindowState) -> list[MetricRow]:
+    """``skew_matched``, ``skew_rate`` and ``skew_mean_abs_diff`` per feature (sample size:
+    the matched pairs)."""
+    return [(feature, metric, value, skew.matched)
+            for feature, skew in sorted(state.skew.items())
+            for metric, value in skew.metrics().items()]
+
+
 def merge_states(reference: Reference, states: Sequence[WindowState]) -> WindowState:
     merged = reference.new_window()
     for state in states:
@@ -169,7 +187,7 @@ def evaluate(reference: Reference, state: WindowState, settings: ModelSettings) 
         if number is not None and not math.isfinite(number):
             number = None
         rows.append((feature, str(metric), number, int(sample_size)))
-    return rows
+    return rows + skew_rows(state)
 
 
 # -- health -----------------------------------------------------------------------------------

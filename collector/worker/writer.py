@@ -119,6 +119,7 @@ class BatchWriter:
             m.events_deadlettered.labels(reason=letter.reason).inc()
         m.labels_joined.inc(effects.labels_joined)
         m.labels_duplicate.inc(effects.labels_duplicate)
+        m.skew_pairs.inc(effects.skew_compared)
         m.stale_reference_events.inc(effects.stale_reference_events)
         m.count_calls(effects.calls, effects.errors, effects.tokens, effects.cost)
 

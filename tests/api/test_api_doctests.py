@@ -17,6 +17,7 @@ MODULES = [
     "infersight.collector.api.publisher",
     "infersight.collector.api.reference_upload",
     "infersight.collector.api.rollups",
+    "infersight.collector.api.skew_upload",
     "infersight.storage.apikeys",
     "infersight.storage.rollups",
 ]

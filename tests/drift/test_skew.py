@@ -78,3 +78,38 @@ def test_categories_compare_by_normalised_key_and_missing_sides_differ() -> None
     assert sorted(w.prediction_id for w in state.worst) == ["b", "d"]
     with pytest.raises(ValueError, match="same length"):
         state.update(["a"], [1, 2], [1], "numeric")
+
+
+def test_a_window_state_keeps_skew_per_feature_and_any_split_merges_bit_for_bit() -> None:
+    from infersight.drift import Reference
+
+    served, offline = _served_and_offline(3)
+    ref = Reference.from_data({"amount": served["amount"].to_numpy(),
+                               "country": served["country"].tolist(),
+                               "vec": [[0.0, 1.0]] * len(served)})
+    pairs = served.merge(offline, on="id", suffixes=("_s", "_o"))
+    ids = pairs["id"].tolist()
+    served_rows = [{"amount": a, "country": c, "vec": [0.0, 1.0]}
+                   for a, c in zip(pairs["amount_s"], pairs["country_s"], strict=True)]
+    offline_rows = [{"amount": None if np.isnan(a) else a, "vec": [1.0, 0.0],
+                     **({} if i % 10 == 0 else {"country": c})}  # some rows lack a feature
+                    for i, (a, c) in enumerate(zip(pairs["amount_o"], pairs["country_o"],
+                                                   strict=True))]
+    whole = ref.new_window()
+    whole.add_skew(ids, served_rows, offline_rows)
+    assert set(whole.skew) == {"amount", "country"}  # embeddings are not compared
+    assert whole.skew["country"].matched == len(ids) - len(range(0, len(ids), 10))
+    rng = np.random.default_rng(4)
+    parts = [ref.new_window() for _ in range(3)]
+    for part, index in zip(parts, np.array_split(rng.permutation(len(ids)), 3), strict=True):
+        part.add_skew([ids[i] for i in index], [served_rows[i] for i in index],
+                      [offline_rows[i] for i in index])
+    merged = ref.new_window()
+    for part in (parts[2], parts[0], parts[1]):
+        merged.merge(ref.window_from_bytes(part.to_bytes()))
+    for name in whole.skew:
+        assert merged.skew[name].to_dict() == whole.skew[name].to_dict()
+    restored = ref.window_from_bytes(merged.to_bytes())
+    assert {n: s.metrics() for n, s in restored.skew.items()} == {
+        n: s.metrics() for n, s in whole.skew.items()}
+    assert ref.window_from_bytes(ref.new_window().to_bytes()).skew == {}

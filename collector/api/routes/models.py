@@ -98,6 +98,8 @@ class ModelView(BaseModel):
     """Configured window length; null means ``INFERSIGHT_WINDOW``."""
     effective_window_seconds: float
     drift_config: dict[str, Any] | None
+    skew: bool = False
+    """Whether served feature values are kept for the train/serve skew join."""
     pricing: PricingView | None = None
     """The price in force now (null: the model has no price)."""
     versions: list[VersionView]
@@ -118,6 +120,9 @@ class ModelSettingsIn(BaseModel):
     drift_config: dict[str, Any] | None = Field(
         default=None, description="Test and threshold overrides (docs/statistics.md), e.g. "
         '{"features": {"age": {"test": "psi", "threshold": 0.25}}}.')
+    skew: bool | None = Field(
+        default=None, description="Keep served feature values (for INFERSIGHT_SKEW_TTL) so "
+        "offline values uploaded later (POST .../skew-rows) are compared with them.")
     pricing: PricingIn | None = Field(
         default=None, description="A new price revision, e.g. "
         '{"currency": "USD", "input_per_million": 2.5, "output_per_million": 10}.')
@@ -213,7 +218,8 @@ def _view(model: Any, versions: list[VersionView], default_window: float,
         threshold=0.5 if model.threshold is None else model.threshold,
         window_seconds=model.window_seconds,
         effective_window_seconds=float(model.window_seconds or default_window),
-        drift_config=model.drift_config, pricing=pricing, versions=versions,
+        drift_config=model.drift_config, skew=bool(model.skew_enabled), pricing=pricing,
+        versions=versions,
         created_at=model.created_at, updated_at=model.updated_at,
     )
 
@@ -259,6 +265,7 @@ def put_model(model: ModelName, changes: ModelSettingsIn, session: WriteSession,
         if "threshold" in given else UNSET,
         window_seconds=(None if window is None else int(float(window))) if "window" in given else UNSET,
         drift_config=changes.drift_config if "drift_config" in given else UNSET,
+        skew_enabled=bool(changes.skew) if "skew" in given else UNSET,
     )
     return _view(row, _versions(session, [model])[model], context.config.window_s,
                  _prices(session, [model])[model])
