@@ -147,6 +147,27 @@ def _scrape(port: int) -> dict[str, float]:
     return values
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (``/proc``), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every running Postgres process (server and backends)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == "postgres":
+                found[int(stat.parent.name)] = _cpu_seconds(int(stat.parent.name))
+        except OSError:
+            continue
+    return found
+
+
 def part_b(duration: float, rate: float, batch: int, workers: int) -> None:
     from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC, encode_batch
     from infersight.storage.db import make_engine, session_factory, upgrade
@@ -203,6 +224,11 @@ def part_b(duration: float, rate: float, batch: int, workers: int) -> None:
 
         poller = threading.Thread(target=poll_database, daemon=True)
         poller.start()
+        broker_pid = broker._process.pid if broker._process is not None else 0
+        cpu_pids = {"workers": [p.pid for p in procs], "broker (Tansu)": [broker_pid]}
+        cpu_start = {name: sum(map(_cpu_seconds, pids)) for name, pids in cpu_pids.items()}
+        postgres_start = _postgres_cpu()
+        bench_start = time.process_time()
         produced: list[tuple[datetime, int, float]] = []  # (window, cumulative count, sent at)
         per_window: dict[datetime, int] = {}
         started = time.time()
@@ -226,6 +252,12 @@ def part_b(duration: float, rate: float, batch: int, workers: int) -> None:
         deadline = produce_end + 120
         while time.time() < deadline and (not consumed or consumed[-1][1] < sent):
             time.sleep(0.5)
+        cpu_end = time.time()
+        cpu = {name: sum(map(_cpu_seconds, pids)) - cpu_start[name]
+               for name, pids in cpu_pids.items()}
+        cpu["Postgres (all backends)"] = sum(
+            used - postgres_start.get(pid, 0.0) for pid, used in _postgres_cpu().items())
+        cpu["producer + poller (this process)"] = time.process_time() - bench_start
         time.sleep(3)
         stop.set()
         poller.join(5)
@@ -272,6 +304,12 @@ def part_b(duration: float, rate: float, batch: int, workers: int) -> None:
         print(f"    worker time by stage (both workers): {shares}")
     evaluations = sum(v.get("infersight_window_evaluations_total", 0) for v in scraped)
     print(f"    window evaluations           {evaluations:,.0f}")
+    wall = cpu_end - started
+    used = sum(cpu.values())
+    print(f"    CPU over the run's {wall:.1f} s (the machine has {os.cpu_count()} cores, "
+          f"{os.cpu_count() * wall:.1f} core-seconds): {used:.1f} core-seconds used")
+    for name, seconds in cpu.items():
+        print(f"      {name:<34} {seconds:>7.1f} s  ({seconds / wall:.2f} cores)")
 
 
 # --- (memory) --------------------------------------------------------------------------------
