@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from infersight.storage.held import BOOTSTRAP_KEY
 from infersight.storage.index_codec import (
     HELD,
@@ -28,6 +27,7 @@ from infersight.storage.index_codec import (
     split_prediction,
 )
 from infersight.storage.models import HeldPrediction, IndexWindow, PendingLabel, PredictionIndex
+from infersight.storage.recordset import recordset, recordset_sql
 from infersight.storage.upsert import dialect_insert
 from sqlalchemy import (
     BigInteger,
@@ -52,9 +52,6 @@ held_table: Table = HeldPrediction.__table__
 
 _CHUNK = 500
 """Keys per ``IN (…)`` lookup: well under every backend's parameter limit."""
-
-_json_encoder = msgspec.json.Encoder()
-
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
@@ -166,10 +163,6 @@ def _copy_insert(
         return {h for (h,) in cursor.fetchall()}
 
 
-def _json(value: Any) -> str:
-    return _json_encoder.encode(value).decode()
-
-
 def take_pending_labels_of_incoming(
     session: Session, keys: Sequence[PredictionKey]
 ) -> dict[PredictionKey, tuple[Any, datetime]]:
@@ -187,13 +180,13 @@ def take_pending_labels_of_incoming(
     rows = session.execute(
         text(
             f"DELETE FROM {pending_table.name} d USING (SELECT p.ctid AS row_id "
-            "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[])) "
-            f"AS k(model, prediction_id) CROSS JOIN LATERAL (SELECT ctid FROM "
+            f"FROM {recordset_sql('k', {'model': 'text', 'prediction_id': 'text'})} "
+            f"CROSS JOIN LATERAL (SELECT ctid FROM "
             f"{pending_table.name} p WHERE p.model = k.model AND p.prediction_id = "
             "k.prediction_id FOR UPDATE) p) s WHERE d.ctid = s.row_id "
             "RETURNING d.model, d.prediction_id, d.label, d.ts"
         ).columns(*(pending_table.c[name] for name in ("model", "prediction_id", "label", "ts"))),
-        {"models": [m for m, _ in ordered], "ids": [p for _, p in ordered]},
+        {"k": recordset([{"model": m, "prediction_id": p} for m, p in ordered])},
     )
     return {(m, pid): (label, ts) for m, pid, label, ts in rows}
 
@@ -236,9 +229,9 @@ def lookup_predictions(
 ) -> dict[PredictionKey, IndexedPrediction]:
     """Indexed predictions among ``keys``, locked against concurrent label joins.
 
-    Postgres: one statement, a unique-index probe per key and partition: ``unnest`` of the
-    key hashes, each joined ``LATERAL`` to a locking subquery on the hash (a subquery with
-    ``FOR UPDATE`` is not flattened into a join, so stale statistics cannot turn it into a
+    Postgres: one statement, a unique-index probe per key and partition: the key hashes
+    (one JSON parameter, :mod:`~infersight.storage.recordset`), each joined ``LATERAL`` to a
+    locking subquery on the hash (a subquery with ``FOR UPDATE`` is not flattened into a join, so stale statistics cannot turn it into a
     hash join over the whole table; an ``IN`` list of 500 pairs cost ~25x more, mostly in
     planning its ``OR``); the version's name likewise by its primary key (``LIMIT 1`` keeps
     that subquery a nested probe too). Rows are locked in key order. SQLite: the version
@@ -252,8 +245,7 @@ def lookup_predictions(
         rows = session.execute(
             text(
                 "SELECT k.n, w.version, w.window_start, i.ts, i.score, i.value, i.label "
-                "FROM unnest(CAST(:models AS text[]), CAST(:hashes AS bigint[])) "
-                "WITH ORDINALITY AS k(model, h, n) "
+                f"FROM {recordset_sql('k', {'model': 'text', 'h': 'bigint'})} "
                 "CROSS JOIN LATERAL (SELECT ts, window_id, score, value, label FROM "
                 f"{index_table.name} p WHERE p.key_hash = k.h FOR UPDATE) i "
                 f"CROSS JOIN LATERAL (SELECT version, window_start FROM {windows_table.name} w "
@@ -261,7 +253,8 @@ def lookup_predictions(
             ).columns(column("n", BigInteger()), windows_table.c.version,
                       windows_table.c.window_start, index_table.c.ts, index_table.c.score,
                       index_table.c.value, index_table.c.label),
-            {"models": [m for m, _ in ordered], "hashes": hashes},
+            {"k": recordset([{"model": m, "h": h}
+                             for (m, _), h in zip(ordered, hashes, strict=True)])},
         )
         return {ordered[n - 1]: _indexed(*row) for n, *row in rows}
     by_hash = dict(zip(hashes, ordered, strict=True))
@@ -300,13 +293,14 @@ def mark_labelled(
         session.execute(
             text(
                 f"UPDATE {index_table.name} i SET label = s.label FROM (SELECT p.key_hash, "
-                "p.ts, k.label FROM unnest(CAST(:hashes AS bigint[]), "
-                "CAST(:labels AS bytea[])) AS k(h, label) "
+                "p.ts, decode(k.label, 'base64') AS label "
+                f"FROM {recordset_sql('k', {'h': 'bigint', 'label': 'text'})} "
                 f"CROSS JOIN LATERAL (SELECT key_hash, ts FROM {index_table.name} p "
                 "WHERE p.key_hash = k.h FOR UPDATE) p) s "
                 "WHERE i.key_hash = s.key_hash AND i.ts = s.ts"
             ),
-            {"hashes": hashes, "labels": values},
+            {"k": recordset([{"h": h, "label": value}
+                             for h, value in zip(hashes, values, strict=True)])},
         )
         return
     c = index_table.c
@@ -319,7 +313,7 @@ def mark_labelled(
 def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Keep labels whose prediction is not indexed yet (a duplicate keeps the first).
 
-    One statement: ``INSERT … SELECT … FROM unnest(…)`` on Postgres, an ``executemany`` on
+    One statement: ``INSERT … SELECT … FROM json_to_recordset(…)`` on Postgres, an ``executemany`` on
     SQLite."""
     if not rows:
         return
@@ -334,15 +328,13 @@ def add_pending_labels(session: Session, rows: Sequence[Mapping[str, Any]]) -> N
     session.execute(
         text(
             f"INSERT INTO {pending_table.name} (model, prediction_id, label, ts, received_at) "
-            "SELECT model, prediction_id, CAST(label AS jsonb), ts, received_at "
-            "FROM unnest(CAST(:models AS text[]), CAST(:ids AS text[]), "
-            "CAST(:labels AS text[]), CAST(:ts AS timestamptz[]), "
-            "CAST(:received AS timestamptz[])) AS k(model, prediction_id, label, ts, received_at) "
-            "ON CONFLICT DO NOTHING"
+            "SELECT model, prediction_id, label, ts, received_at FROM "
+            + recordset_sql("k", {"model": "text", "prediction_id": "text", "label": "jsonb",
+                                  "ts": "timestamptz", "received_at": "timestamptz"})
+            + " ORDER BY n ON CONFLICT DO NOTHING"
         ),
-        {"models": [r["model"] for r in ordered], "ids": [r["prediction_id"] for r in ordered],
-         "labels": [_json(r["label"]) for r in ordered], "ts": [r["ts"] for r in ordered],
-         "received": [r["received_at"] for r in ordered]},
+        {"k": recordset([{name: r[name] for name in (
+            "model", "prediction_id", "label", "ts", "received_at")} for r in ordered])},
     )
 
 
@@ -372,9 +364,9 @@ def _indexed_keys(session: Session, keys: Sequence[PredictionKey]) -> set[Predic
     c = index_table.c
     if _dialect(session) == "postgresql":
         rows = session.execute(text(
-            "SELECT k.h FROM unnest(CAST(:hashes AS bigint[])) AS k(h) WHERE EXISTS "
+            f"SELECT k.h FROM {recordset_sql('k', {'h': 'bigint'})} WHERE EXISTS "
             f"(SELECT 1 FROM {index_table.name} p WHERE p.key_hash = k.h)"),
-            {"hashes": list(by_hash)})
+            {"k": recordset([{"h": h} for h in by_hash])})
     else:
         rows = session.execute(select(c.key_hash).where(c.key_hash.in_(list(by_hash))))
     return {by_hash[h] for (h,) in rows}

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from infersight.storage.index_codec import key_hash
 from infersight.storage.models import ModelVersion, OfflineRow
+from infersight.storage.recordset import recordset, recordset_sql
 from infersight.storage.upsert import dialect_insert
 from sqlalchemy import (
     BigInteger,
@@ -121,7 +122,7 @@ class OfflineFound:
 
 def lookup(session: Session, keys: Sequence[SkewKey]) -> dict[SkewKey, OfflineFound]:
     """The rows of ``keys``, locked against a concurrent join (Postgres: one statement, a
-    primary-key probe per key through ``unnest``; SQLite: ``IN`` lists of 500)."""
+    primary-key probe per key, the keys one JSON parameter (:mod:`~infersight.storage.recordset`); SQLite: ``IN`` lists of 500)."""
     ordered = sorted(set(keys), key=lambda k: (k[0], k[1], _hash(k)))
     if not ordered:
         return {}
@@ -129,14 +130,14 @@ def lookup(session: Session, keys: Sequence[SkewKey]) -> dict[SkewKey, OfflineFo
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(
             text(
-                "SELECT k.n, r.offline, r.compared FROM unnest(CAST(:models AS text[]), "
-                "CAST(:versions AS text[]), CAST(:hashes AS bigint[])) WITH ORDINALITY "
-                "AS k(model, version, h, n) CROSS JOIN LATERAL (SELECT offline, compared "
+                "SELECT k.n, r.offline, r.compared FROM "
+                + recordset_sql("k", {"model": "text", "version": "text", "h": "bigint"})
+                + " CROSS JOIN LATERAL (SELECT offline, compared "
                 f"FROM {table.name} o WHERE o.model = k.model AND o.version = k.version "
                 "AND o.key_hash = k.h FOR UPDATE) r ORDER BY k.n"
             ).columns(column("n", BigInteger()), c.offline, c.compared),
-            {"models": [k[0] for k in ordered], "versions": [k[1] for k in ordered],
-             "hashes": [_hash(k) for k in ordered]},
+            {"k": recordset([{"model": k[0], "version": k[1], "h": _hash(k)}
+                             for k in ordered])},
         )
         for n, offline, compared in rows:
             found[ordered[n - 1]] = _found(offline, compared)
