@@ -153,7 +153,9 @@ def _copy_insert(
             "window_id integer, score real, value bytea) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_INCOMING}")
-        with cursor.copy(f"COPY {_INCOMING} ({columns}) FROM STDIN") as copy:
+        # binary: psycopg writes a typed row in ~1 µs, a text row in ~6.5 µs
+        with cursor.copy(f"COPY {_INCOMING} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "timestamptz", "int4", "float4", "bytea"])
             for record in records:
                 copy.write_row(record)
         cursor.execute(
