@@ -18,6 +18,7 @@ from typing import Any
 
 from infersight.storage.held import BOOTSTRAP_KEY
 from infersight.storage.index_codec import (
+    FLOAT32_MAX,
     HELD,
     as_float32,
     decode_value,
@@ -112,13 +113,21 @@ def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> s
     ids = window_ids(session, ((r["model"], r["version"], r["window_start"]) for r in rows))
     by_hash: dict[int, Mapping[str, Any]] = {}
     records = []
+    held: list[int] = []
     for r in rows:
         h = key_hash(r["model"], r["prediction_id"])
         by_hash[h] = r
-        score, value = ((None, HELD) if _is_held(r["prediction"])
-                        else split_prediction(r["prediction"]))
+        prediction = r["prediction"]
+        if type(prediction) is float and abs(prediction) <= FLOAT32_MAX:
+            score, value = as_float32(prediction), None  # the common case, inline
+        elif _is_held(prediction):
+            score, value = None, HELD
+            held.append(h)
+        else:
+            score, value = split_prediction(prediction)
+            score = None if score is None else as_float32(score)
         records.append((h, r["ts"], ids[(r["model"], r["version"], r["window_start"])],
-                        None if score is None else as_float32(score), value))
+                        score, value))
     records.sort(key=lambda rec: rec[0])  # one lock order across workers
     if _dialect(session) != "postgresql":
         c = index_table.c
@@ -128,10 +137,13 @@ def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> s
             for h, ts, w, score, value in records])}
     else:
         new_hashes = _copy_insert(session, records)
-    held_rows = [{"model": r["model"], "prediction_id": r["prediction_id"],
-                  "version": r["version"], "window_start": r["window_start"], "ts": r["ts"],
-                  "key_hash": h, "event": r["prediction"]}
-                 for h in sorted(new_hashes) if _is_held((r := by_hash[h])["prediction"])]
+    held_rows = []
+    for h in sorted(held):
+        if h in new_hashes:
+            r = by_hash[h]
+            held_rows.append({"model": r["model"], "prediction_id": r["prediction_id"],
+                              "version": r["version"], "window_start": r["window_start"],
+                              "ts": r["ts"], "key_hash": h, "event": r["prediction"]})
     if held_rows:
         session.execute(dialect_insert(session, held_table).on_conflict_do_nothing(), held_rows)
     return {(by_hash[h]["model"], by_hash[h]["prediction_id"]) for h in new_hashes}
