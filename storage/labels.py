@@ -184,9 +184,12 @@ def take_pending_labels_of_incoming(
     :func:`insert_predictions` (``keys``: all of them, new and re-delivered: a label that
     raced a re-delivered prediction in joins now, its prediction being indexed).
 
-    Postgres: one statement, a primary-key probe per key (as :func:`lookup_predictions`)
-    and a delete by ``ctid``, whatever the planner's statistics of ``pending_labels``."""
-    ordered = sorted(set(keys))
+    Only the keys of models that have a pending label are probed (a label committed by
+    another worker in between is joined by the raced-label join). Postgres: one statement,
+    a primary-key probe per key (as :func:`lookup_predictions`) and a delete by ``ctid``,
+    whatever the planner's statistics of ``pending_labels``."""
+    waiting = _models_with_pending_labels(session, {m for m, _ in keys})
+    ordered = sorted(key for key in set(keys) if key[0] in waiting)
     if not ordered:
         return {}
     if _dialect(session) != "postgresql":
@@ -203,6 +206,19 @@ def take_pending_labels_of_incoming(
         {"k": recordset([{"model": m, "prediction_id": p} for m, p in ordered])},
     )
     return {(m, pid): (label, ts) for m, pid, label, ts in rows}
+
+
+def _models_with_pending_labels(session: Session, models: set[str]) -> set[str]:
+    """Those of ``models`` that have a pending label (one probe of the primary key's first
+    column per model): a model whose labels never come first costs no probe per prediction."""
+    if not models:
+        return set()
+    p = pending_table.c
+    found = set()
+    for model in sorted(models):
+        if session.execute(select(p.model).where(p.model == model).limit(1)).first():
+            found.add(model)
+    return found
 
 
 def take_pending_labels(

@@ -16,6 +16,7 @@ from infersight.storage.labels import (
     lookup_predictions,
     mark_labelled,
     take_pending_labels,
+    take_pending_labels_of_incoming,
 )
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import StatementError
@@ -107,4 +108,22 @@ def test_the_postgres_lookup_probes_the_key_even_with_statistics_of_an_empty_tab
         assert "Index Scan using prediction_index_default_key_hash" in plan, plan
         assert "Seq Scan on prediction_index_default" not in plan, plan
         assert "Hash Join" not in plan, plan
+    session.rollback()
+
+
+def test_predictions_of_a_model_with_no_pending_label_probe_no_pending_row(
+    session: Session, engine: Engine, unique_name: str
+) -> None:
+    waiting, quiet = f"{unique_name}-waiting", f"{unique_name}-quiet"
+    add_pending_labels(session, [{"model": waiting, "prediction_id": "early", "label": 1,
+                                  "ts": T0, "received_at": T0}])
+    session.commit()
+    keys = [(quiet, f"id{i}") for i in range(N)]
+    with statements(engine) as seen:
+        assert take_pending_labels_of_incoming(session, keys) == {}
+    assert len(seen) == 1 and "LIMIT" in seen[0][0]  # the one probe of the quiet model
+    with statements(engine) as seen:
+        taken = take_pending_labels_of_incoming(session, [*keys, (waiting, "early")])
+    assert taken == {(waiting, "early"): (1, T0)}
+    assert len(seen) == 3  # a probe per model, then the join of the waiting model's keys
     session.rollback()
