@@ -144,19 +144,26 @@ def window_signatures(
     if version is not None:
         query = query.where(WindowState.version == version)
     out: dict[tuple[str, datetime], Signature] = {}
+    step = timedelta(seconds=bucket_seconds)
     for row_version, number, rows, updated in execute_rows(session, query):
-        if isinstance(updated, str):  # SQLite aggregates lose the column type
-            updated = datetime.fromisoformat(updated)
-        if updated.tzinfo is None:
-            updated = updated.replace(tzinfo=UTC)
-        if isinstance(number, datetime):
-            start = number if number.tzinfo else number.replace(tzinfo=UTC)
-            key = (row_version, start.astimezone(UTC))
-        else:
-            key = (row_version, _EPOCH + timedelta(seconds=int(number) * bucket_seconds))
-        signature = Signature(int(rows), updated.astimezone(UTC))
-        out[key] = signature if key not in out else out[key].combine(signature)
+        key = (row_version, _utc(number) if isinstance(number, datetime)
+               else _EPOCH + int(number) * step)
+        signature = Signature(int(rows), _utc(updated))
+        found = out.get(key)
+        out[key] = signature if found is None else found.combine(signature)
     return out
+
+
+def _utc(ts: datetime | str) -> datetime:
+    """``ts`` in UTC (naive or ISO text, as SQLite aggregates give it, taken as UTC)."""
+    if isinstance(ts, str):  # SQLite aggregates lose the column type
+        ts = datetime.fromisoformat(ts)
+    zone = ts.tzinfo
+    if zone is UTC:
+        return ts
+    if zone is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
 
 
 def load_rollups(
