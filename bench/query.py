@@ -190,7 +190,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
     out: dict[str, float] = {}
     with context.sessions.begin() as session:
         t = time.perf_counter()
-        signatures = rollups.fine_signatures(session, MODEL, start, end)
+        signatures = rollups.range_signatures(session, MODEL, start, end)
         out["signatures"] = time.perf_counter() - t
         t = time.perf_counter()
         reference = context.references.reference(session, MODEL, "1")

@@ -26,8 +26,11 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     LargeBinary,
+    and_,
+    case,
     cast,
     func,
+    literal,
     select,
     text,
 )
@@ -151,6 +154,61 @@ def window_signatures(
         signature = Signature(int(rows), _utc(updated))
         found = out.get(key)
         out[key] = signature if found is None else found.combine(signature)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSignature:
+    """One bucket's :class:`Signature` with its level and the first and last
+    ``window_start`` in it (see :func:`split_window_signatures`)."""
+
+    version: str
+    seconds: int
+    bucket: datetime
+    signature: Signature
+    first: datetime
+    last: datetime
+
+
+def split_window_signatures(
+    session: Session,
+    model: str,
+    start: datetime,
+    end: datetime,
+    fine_seconds: int,
+    coarse_seconds: int,
+    coarse_start: datetime,
+    coarse_end: datetime,
+    version: str | None = None,
+) -> list[BucketSignature]:
+    """Signatures of the window states in ``[start, end)`` in one query: by buckets of
+    ``coarse_seconds`` inside ``[coarse_start, coarse_end)`` (bucket-aligned), by buckets
+    of ``fine_seconds`` elsewhere — far fewer groups than :func:`window_signatures` for a
+    long range, whose middle is read through coarse rollups."""
+    inside = and_(WindowState.window_start >= coarse_start, WindowState.window_start < coarse_end)
+    level = case((inside, literal(coarse_seconds)), else_=literal(fine_seconds)).label("level")
+    bucket = case((inside, _bucket_number(session, coarse_seconds)),
+                  else_=_bucket_number(session, fine_seconds)).label("bucket")
+    query: Any = (
+        select(WindowState.version, level, bucket, func.count(), func.max(WindowState.updated_at),
+               func.min(WindowState.window_start), func.max(WindowState.window_start))
+        .where(
+            WindowState.model == model,
+            WindowState.window_start >= start,
+            WindowState.window_start < end,
+        )
+        .group_by(WindowState.version, level, bucket)
+    )
+    if version is not None:
+        query = query.where(WindowState.version == version)
+    out = []
+    for row_version, seconds, number, rows, updated, first, last in execute_rows(session, query):
+        seconds = int(seconds)
+        out.append(BucketSignature(
+            row_version, seconds,
+            _utc(number) if isinstance(number, datetime)
+            else _EPOCH + timedelta(seconds=int(number) * seconds),
+            Signature(int(rows), _utc(updated)), _utc(first), _utc(last)))
     return out
 
 
