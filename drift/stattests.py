@@ -175,7 +175,9 @@ def chi2_two_sample(current_counts: npt.ArrayLike, reference_counts: npt.ArrayLi
         diff = direction * np.minimum(np.abs(diff), 0.5)
         diff = (table - expected) - diff
     stat = float(np.sum(diff * diff / expected))
-    return stat, float(stats.chi2.sf(stat, dof))
+    # scipy.stats.chi2.sf(stat, dof) is special.chdtrc(dof, stat) on stat >= 0, without the
+    # distribution machinery's argument checks (a tenth of a millisecond a feature)
+    return stat, float(special.chdtrc(dof, stat))
 
 
 def benjamini_hochberg(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
