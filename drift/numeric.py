@@ -303,7 +303,7 @@ class NumericState:
         """Inverse of :meth:`to_dict`."""
         state = cls.__new__(cls)  # every field set below: no arrays allocated to be replaced
         state.counts = _codec.decode_array(d["c"], np.int64)  # a fresh, writable copy
-        state._n = int(state.counts.sum())
+        state._n = int(np.add.reduce(state.counts))
         state.count, state.missing, state.invalid = int(d["count"]), int(d["missing"]), int(d["invalid"])
         if "mean" in d:  # a state written before the window sketch went also holds a "kll"
             state.mean, state.m2 = float(d["mean"]), float(d["m2"])
