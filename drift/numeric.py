@@ -267,11 +267,12 @@ class NumericState:
 
     def merge(self, other: NumericState) -> None:
         """Add another state over the same bins into this one."""
-        if other.counts.size != self.counts.size:
+        counts = other.counts
+        if counts.size != self.counts.size:
             raise ValueError("cannot merge numeric states over different bins")
-        na, nb = self.n, other.n
-        self.counts += other.counts
-        self._n += nb
+        na, nb = self._n, other._n
+        self.counts += counts
+        self._n = na + nb
         self.count += other.count
         self.missing += other.missing
         self.invalid += other.invalid
