@@ -359,7 +359,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
     parser.add_argument("--database", help="measure on a database kept by an earlier --keep run")
     parser.add_argument("--parts", default="drift,series,ingest",
-                        help="what to measure, comma-separated: drift, series, ingest")
+                        help="what to measure, comma-separated: drift (the ranking), series "
+                             "(the metric series, measured after the ranking), ingest")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     if args.quick:
