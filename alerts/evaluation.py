@@ -56,7 +56,6 @@ from infersight.storage.alert_points import (
     points_in_windows,
     reference_points,
 )
-from infersight.storage.models import MetricPoint
 from sqlalchemy.orm import Session
 
 ROW_COUNT_METRIC = "count"
@@ -244,7 +243,7 @@ def judge(
     companions = [rule.stderr_metric] if rule.significance is not None else []
     if rule.baseline == "window":  # another metric of the same window, e.g. estimated_f1
         companions += [rule.reference_metric_name, f"{rule.reference_metric_name}_stderr"]
-    read: dict[str, list[MetricPoint]] = defaultdict(list)
+    read: dict[str, list[Any]] = defaultdict(list)  # rows of metric_points
     for point in points_in_windows(session, model, version, [rule.metric, *companions], starts,
                                    ended_by=ended_by):
         read[point.metric].append(point)

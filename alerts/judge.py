@@ -32,7 +32,8 @@ from infersight.alerts.recommendation import (
 )
 from infersight.alerts.silences import active_silences, is_silenced
 from infersight.alerts.state import Snapshot, Status, advance
-from infersight.storage.alert_states import insert_state_if_absent, lock_state
+from infersight.storage.alert_states import insert_state_if_absent, lock_state, lock_states
+from infersight.storage.alert_tables import AlertState
 from sqlalchemy.orm import Session
 
 
@@ -88,7 +89,9 @@ def judge_window(
             candidates.append(candidate)
 
     silences = active_silences(session, now)
-    return [_apply(session, c, now, config, silences) for c in candidates]
+    locked = lock_states(session, [c.dedup_key for c in candidates])  # one read, not one each
+    return [_apply(session, c, now, config, silences, locked.get(c.dedup_key))
+            for c in candidates]
 
 
 def _threshold_candidate(judgement: Judgement) -> Candidate:
@@ -226,8 +229,10 @@ def _apply(
     now: datetime,
     config: AlertConfig,
     silences: Sequence[Any],
+    row: AlertState | None,
 ) -> Transition:
-    row = lock_state(session, candidate.dedup_key)
+    """Advance the state of ``candidate.dedup_key``; ``row`` is that state, already locked
+    (None when it did not exist)."""
     if row is None:
         if not candidate.breaching:
             return Transition(candidate.dedup_key, "inactive", None, False)

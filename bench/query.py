@@ -13,6 +13,8 @@ on loopback:
   and an asyncio load generator with several connections.
 
 Run: ``.venv/bin/python bench/query.py`` (about 5-10 minutes; ``--quick`` for 3 days).
+To compare code changes side by side, seed once with ``--keep``, then measure the kept database
+with ``--database URL --parts drift`` (the drift ranking only) alternately on each code tree.
 Postgres: ``INFERSIGHT_BENCH_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``).
 """
 
@@ -188,7 +190,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
     out: dict[str, float] = {}
     with context.sessions.begin() as session:
         t = time.perf_counter()
-        signatures = rollups.fine_signatures(session, MODEL, start, end)
+        signatures = rollups.range_signatures(session, MODEL, start, end)
         out["signatures"] = time.perf_counter() - t
         t = time.perf_counter()
         reference = context.references.reference(session, MODEL, "1")
@@ -209,7 +211,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
     return out
 
 
-def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
+def bench_queries(url: str, days: int, runs: int, reference: Any, series: bool = True) -> None:
     from infersight.collector.api.rollups import refresh_rollups
     from infersight.storage.apikeys import create_api_key
     from infersight.storage.db import make_engine
@@ -261,7 +263,7 @@ def bench_queries(url: str, days: int, runs: int, reference: Any) -> None:
             for k, v in parts.items()))
 
         for label, span, limit in ((f"{days} days", timedelta(days=days), 100_000),
-                                   ("1 day", timedelta(days=1), 10_000)):
+                                   ("1 day", timedelta(days=1), 10_000)) if series else ():
             ranges = [random_range(days, span, rng) for _ in range(runs)]
             params = [{"metric": "psi", "feature": "num_007", "start": s.isoformat(),
                        "end": e.isoformat(), "limit": limit} for s, e in ranges]
@@ -356,7 +358,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 days, fewer runs")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
     parser.add_argument("--database", help="measure on a database kept by an earlier --keep run")
+    parser.add_argument("--parts", default="drift,series,ingest",
+                        help="what to measure, comma-separated: drift (the ranking), series "
+                             "(the metric series, measured after the ranking), ingest")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     if args.quick:
         args.days, args.runs, args.ingest_seconds = 3, 10, 3.0
     from infersight.storage.db import upgrade
@@ -364,8 +370,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; Postgres at {ADMIN_DSN.rsplit('@', 1)[-1]}")
     if args.database:  # same seed: the same reference as the kept database's
         reference, _data = build_reference(args.features, args.reference_rows)
-        bench_queries(args.database, args.days, args.runs, reference)
-        bench_ingest(args.database, args.ingest_seconds)
+        measure(args.database, args, reference, parts)
         return
     with temporary_database(args.keep) as url:
         upgrade(url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -377,7 +382,13 @@ def main() -> None:
         started = time.perf_counter()
         points = seed_metric_points(url, list(reference.features), args.days, args.rows_per_window)
         print(f"seeded {points:,} metric points in {time.perf_counter() - started:.1f} s (COPY)")
-        bench_queries(url, args.days, args.runs, reference)
+        measure(url, args, reference, parts)
+
+
+def measure(url: str, args: argparse.Namespace, reference: Any, parts: set[str]) -> None:
+    if parts & {"drift", "series"}:
+        bench_queries(url, args.days, args.runs, reference, series="series" in parts)
+    if "ingest" in parts:
         bench_ingest(url, args.ingest_seconds)
 
 

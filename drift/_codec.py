@@ -71,7 +71,17 @@ def encode_floats(values: npt.NDArray[np.float64]) -> dict[str, Any]:
 def decode_array(obj: Any, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     """Decode an array written by :func:`encode_counts` / :func:`encode_floats` into ``dtype``."""
     try:
-        arr = np.frombuffer(obj["b"], dtype=np.dtype(obj["d"]))
+        code = obj["d"]
+        kind = _DTYPES.get(code) if isinstance(code, str) else None
+        if kind is None:
+            kind = np.dtype(code)
+            if isinstance(code, str) and len(_DTYPES) < 64:
+                _DTYPES[code] = kind
+        arr = np.frombuffer(obj["b"], dtype=kind)
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"corrupt array field: {exc}") from exc
     return arr.astype(dtype)
+
+
+_DTYPES: dict[str, np.dtype[Any]] = {}
+"""Parsed dtype codes (``"<u2"``, ``"<f8"``…) of :func:`decode_array`."""

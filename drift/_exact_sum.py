@@ -16,14 +16,31 @@ True
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _EXACT_SHIFT = 1126  # every finite double is an integer multiple of 2**-1126 (and 2**-1074)
 
 
 def exact_int_sum(values: np.ndarray) -> int:
-    """The exact sum of finite doubles, as an integer count of 2**-1126 (vectorised)."""
-    return exact_column_sums(np.ravel(values).reshape(-1, 1))[0]
+    """The exact sum of finite doubles, as an integer count of 2**-1126 (vectorised; a
+    few values, as a window state holds, summed in Python integers: the same integer)."""
+    flat = np.ravel(np.asarray(values, dtype=np.float64))
+    if flat.size <= _FEW:
+        total = 0
+        for value in flat.tolist():
+            if not math.isfinite(value):
+                break  # not a finite double: as the vectorised pass treats it
+            mantissa, exponent = math.frexp(value)
+            total += int(mantissa * 2.0**53) << (exponent - 53 + _EXACT_SHIFT)
+        else:
+            return total
+    return exact_column_sums(flat.reshape(-1, 1))[0]
+
+
+_FEW = 32
+"""Up to this many values, :func:`exact_int_sum` adds them one by one."""
 
 
 def exact_to_float(total: int) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Self
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _codec
+from .distances import Side
 
 #: Size of the reference vocabulary (most frequent categories).
 TOP_K = 50
@@ -105,6 +107,12 @@ class CategoricalProfile:
         self.missing = missing
         self._index = {key: i for i, key in enumerate(vocabulary)}
         self._extra = set(extra) if extra is not None else None
+
+    @cached_property
+    def side(self) -> Side:
+        """The reference's side of the distances, derived on first use (a profile is never
+        changed after it is built); needs a non-empty reference."""
+        return Side(self.ref_counts.astype(np.float64))
 
     @classmethod
     def from_values(cls, values: Any, top_k: int = TOP_K) -> CategoricalProfile:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .categorical import CategoricalProfile, CategoricalState
 from .config import DriftConfig
-from .distances import all_distances
+from .distances import distances_to
 from .embedding import DECISION_SIGNIFICANCE, EmbeddingProfile, EmbeddingState
 from .estimation import CBPE
 from .numeric import NumericProfile, NumericState, wasserstein_binned
@@ -35,7 +35,7 @@ from .quality import missing_rate_points
 from .reference import Profile, Reference
 from .report import DriftReport, FeatureDrift, TestResult
 from .sampling_error import classification_stderrs, regression_stderrs
-from .stattests import TESTS, benjamini_hochberg, chi2_two_sample, ks_pvalues, ks_statistic_binned
+from .stattests import TESTS, benjamini_hochberg, chi2_two_sample, ks_pvalues, ks_statistic_cdf
 from .window import State, WindowState
 
 _DEFAULT = DriftConfig()
@@ -51,17 +51,17 @@ def numeric_metrics(profile: NumericProfile, state: NumericState,
                "missing_rate": (state.missing + state.invalid) / state.count
                if state.count else float("nan"),
                "invalid_rate": state.invalid / state.count if state.count else float("nan")}
-    n, m = state.n, int(profile.ref_counts.sum())
-    if n == 0 or m == 0:
+    side = profile.side  # the reference's half of every statistic, derived once
+    n, m = state.n, side.total
+    if n == 0 or m == 0 or side.coarse is None:
         return {k: v for k, v in metrics.items() if not np.isnan(v)}
     if state.counts.size >= 3:  # the first bin is below the reference minimum, the last above
         metrics["out_of_range_rate"] = float(state.counts[0] + state.counts[-1]) / n
-    metrics.update(all_distances(profile.coarse(state.counts),
-                                 profile.coarse(profile.ref_counts)))
+    metrics.update(distances_to(profile.coarse(state.counts), side.coarse))
     w1 = wasserstein_binned(profile, state)
     std = profile.moments.get("std", 0.0)
     metrics["wasserstein_normed"] = w1 / std if std > 0 else w1
-    d = ks_statistic_binned(state.counts, profile.ref_counts)
+    d = ks_statistic_cdf(state.counts, side.cdf)
     metrics["ks_statistic"] = d
     if with_pvalue:
         metrics["ks_pvalue"] = float(ks_pvalues([d], [n], [m])[0])
@@ -77,9 +77,9 @@ def categorical_metrics(profile: CategoricalProfile, state: CategoricalState) ->
     if n == 0 or m == 0:
         return metrics
     current = state.binned().astype(np.float64)
-    reference = profile.ref_counts.astype(np.float64)
-    metrics.update(all_distances(current, reference))
-    metrics["chi2_pvalue"] = chi2_two_sample(current, reference)[1]
+    side = profile.side  # the reference's half of the distances, derived once
+    metrics.update(distances_to(current, side))
+    metrics["chi2_pvalue"] = chi2_two_sample(current, profile.ref_counts)[1]
     if profile.tracks_new:
         metrics["new_category_rate"] = state.unseen / n
     return metrics
@@ -109,7 +109,8 @@ def _fill_ks_pvalues(items: list[tuple[FeatureDrift, Profile]]) -> None:
             if "ks_statistic" in d.metrics and not isinstance(p, EmbeddingProfile)]
     pvalues = ks_pvalues([d.metrics["ks_statistic"] for d, _ in todo],
                          [d.sample_size for d, _ in todo],
-                         [int(p.ref_counts.sum()) for _, p in todo])
+                         [p.side.total if isinstance(p, NumericProfile) else int(p.ref_counts.sum())
+                          for _, p in todo])
     for (detail, _), pvalue in zip(todo, pvalues.tolist(), strict=True):
         detail.metrics["ks_pvalue"] = pvalue
 

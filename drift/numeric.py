@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from . import _codec
 from .binning import BinLookup
+from .distances import Side
 
 #: Number of reference-quantile bins (KS error ≤ 1/FINE_BINS on continuous data).
 FINE_BINS = 500
@@ -70,6 +71,15 @@ class NumericProfile:
         self._lookup: BinLookup | None = None
         if edges.size:
             self._lookup = BinLookup(np.append(edges, np.nextafter(edges[-1], np.inf)))
+        self._sides: ReferenceSide | None = None
+
+    @property
+    def side(self) -> ReferenceSide:
+        """What every comparison with this reference derives from its side alone (built on
+        first use; a profile is never changed after it is built)."""
+        if self._sides is None:
+            self._sides = ReferenceSide(self)
+        return self._sides
 
     @property
     def n_bins(self) -> int:
@@ -161,6 +171,37 @@ class NumericProfile:
                    int(d["missing"]), ds.kll_doubles_sketch.deserialize(bytes(d["sketch"])))
 
 
+class ReferenceSide:
+    """The reference's half of :func:`wasserstein_binned`, the KS statistic and the coarse
+    distances, computed once per profile instead of once per comparison (the same floats)."""
+
+    def __init__(self, profile: NumericProfile) -> None:
+        counts = profile.ref_counts
+        self.total = int(counts.sum())
+        self.coarse = Side(profile.coarse(counts)) if self.total else None
+        """Coarse-bin side of ``all_distances`` (None for an empty reference)."""
+        as_float = np.asarray(counts, dtype=np.float64)
+        self.cdf: ArrayF = np.cumsum(as_float) / as_float.sum() if self.total else as_float
+        """Reference CDF at the fine-bin boundaries (KS)."""
+        edges, size = profile.edges, profile.edges.size
+        if not self.total:
+            return  # nothing to compare with: wasserstein_binned and compare stop first
+        self.proportions: ArrayF = counts / counts.sum()
+        self.cumulative: ArrayF = np.cumsum(self.proportions)
+        if size <= 1:
+            return
+        lo, hi = edges[:-1], edges[1:]
+        self.width: ArrayF = hi - lo
+        self.interior: ArrayF = self.proportions[1:size]
+        means = profile.bin_means[1:size]
+        self.means: ArrayF = np.where(np.isnan(means), 0.5 * (lo + hi), means)
+        self.mass_term: ArrayF = self.interior * (hi - self.means)
+        on_edge = profile.bin_means[1 : size + 1] == edges
+        repeated = on_edge & (counts[1 : size + 1] > 1)
+        discrete = counts[1 : size + 1][repeated].sum() >= DISCRETE_SHARE * counts.sum()
+        self.atom = (on_edge if discrete else repeated)[:-1]
+
+
 class NumericState:
     """Window side of a numeric feature; merges exactly by addition (moments by Chan's formula).
 
@@ -226,11 +267,12 @@ class NumericState:
 
     def merge(self, other: NumericState) -> None:
         """Add another state over the same bins into this one."""
-        if other.counts.size != self.counts.size:
+        counts = other.counts
+        if counts.size != self.counts.size:
             raise ValueError("cannot merge numeric states over different bins")
-        na, nb = self.n, other.n
-        self.counts += other.counts
-        self._n += nb
+        na, nb = self._n, other._n
+        self.counts += counts
+        self._n = na + nb
         self.count += other.count
         self.missing += other.missing
         self.invalid += other.invalid
@@ -262,7 +304,7 @@ class NumericState:
         """Inverse of :meth:`to_dict`."""
         state = cls.__new__(cls)  # every field set below: no arrays allocated to be replaced
         state.counts = _codec.decode_array(d["c"], np.int64)  # a fresh, writable copy
-        state._n = int(state.counts.sum())
+        state._n = int(np.add.reduce(state.counts))
         state.count, state.missing, state.invalid = int(d["count"]), int(d["missing"]), int(d["invalid"])
         if "mean" in d:  # a state written before the window sketch went also holds a "kll"
             state.mean, state.m2 = float(d["mean"]), float(d["m2"])
@@ -284,41 +326,36 @@ def wasserstein_binned(profile: NumericProfile, state: NumericState) -> float:
     docs/statistics.md for the measured accuracy.
     """
     n = state.n
-    ref_total = profile.ref_counts.sum()
+    side = profile.side
     edges = profile.edges
-    if n == 0 or ref_total == 0:
+    if n == 0 or side.total == 0:
         return float("nan")
     counts = state.counts
     pc = counts / n
-    pr = profile.ref_counts / ref_total
     below, first, last, above = state.tail_sums.tolist()
     total = (counts[0] * edges[0] - below) / n + (above - counts[-1] * edges[-1]) / n
     size = edges.size
     if size > 1:
-        a = (np.cumsum(pc) - np.cumsum(pr))[: size - 1]  # F_cur - F_ref at each bin's left edge
+        a = (np.cumsum(pc) - side.cumulative)[: size - 1]  # F_cur - F_ref at each bin's left edge
         lo, hi = edges[:-1], edges[1:]
-        width = hi - lo
-        pcb, prb = pc[1:size], pr[1:size]
-        ref_means = profile.bin_means[1:size]
-        ref_means = np.where(np.isnan(ref_means), 0.5 * (lo + hi), ref_means)
+        width = side.width
+        pcb, prb = pc[1:size], side.interior
+        ref_means = side.means
         cur_means = ref_means.copy()
         if counts[1]:
             cur_means[0] = first / counts[1]
         if counts[size - 1]:
             cur_means[-1] = last / counts[size - 1]
         # ∫ over the bin of (F_cur - F_ref), using ∫ F(x) dx over [lo, hi] = p·(hi - mean)
-        signed = a * width + pcb * (hi - cur_means) - prb * (hi - ref_means)
+        signed = a * width + pcb * (hi - cur_means) - side.mass_term
         b = pcb - prb
         # A bin whose mass (on both sides) sits at its left edge — discrete data: every value
         # is an edge — has F_cur - F_ref = a + b across the whole bin, so |signed| is exact
         # even when the CDFs cross; otherwise a crossing is taken to be linear within the bin.
-        # Bins (the maximum's included) whose reference values all equal their left edge; on
-        # discrete data a value seen once is a point mass too, elsewhere it is a sample.
-        on_edge = profile.bin_means[1 : size + 1] == edges
-        repeated = on_edge & (profile.ref_counts[1 : size + 1] > 1)
-        discrete = profile.ref_counts[1 : size + 1][repeated].sum() >= DISCRETE_SHARE * ref_total
-        atom = (on_edge if discrete else repeated)[:-1]
-        at_left_edge = atom & ((pcb == 0) | (cur_means == lo))
+        # ``side.atom``: bins (the maximum's included) whose reference values all equal their
+        # left edge; on discrete data a value seen once is a point mass too, elsewhere it is a
+        # sample.
+        at_left_edge = side.atom & ((pcb == 0) | (cur_means == lo))
         no_crossing = (a * (a + b) >= 0) | at_left_edge
         with np.errstate(divide="ignore", invalid="ignore"):
             crossing = width * (a * a + (a + b) ** 2) / (2.0 * np.abs(b))

@@ -70,11 +70,26 @@ def ks_statistic_binned(current_counts: npt.ArrayLike, reference_counts: npt.Arr
     >>> ks_statistic_binned([0, 10], [10, 0])
     1.0
     """
-    cur = np.asarray(current_counts, dtype=np.float64)
     ref = np.asarray(reference_counts, dtype=np.float64)
-    if cur.shape != ref.shape or cur.sum() <= 0 or ref.sum() <= 0:
+    if ref.sum() <= 0:
         raise ValueError("need two non-empty count vectors over the same bins")
-    diff = np.cumsum(cur) / cur.sum() - np.cumsum(ref) / ref.sum()
+    return ks_statistic_cdf(current_counts, np.cumsum(ref) / ref.sum())
+
+
+def ks_statistic_cdf(current_counts: npt.ArrayLike, reference_cdf: npt.NDArray[np.float64]
+                     ) -> float:
+    """:func:`ks_statistic_binned` against the reference's CDF at the bin boundaries,
+    ``cumsum(reference_counts) / sum`` (derived once per reference; the same floats).
+
+    Examples
+    --------
+    >>> ks_statistic_cdf([0, 10], np.array([1.0, 1.0]))
+    1.0
+    """
+    cur = np.asarray(current_counts, dtype=np.float64)
+    if cur.shape != reference_cdf.shape or cur.sum() <= 0:
+        raise ValueError("need two non-empty count vectors over the same bins")
+    diff = np.cumsum(cur) / cur.sum() - reference_cdf
     return float(np.max(np.abs(diff)))
 
 
@@ -160,7 +175,9 @@ def chi2_two_sample(current_counts: npt.ArrayLike, reference_counts: npt.ArrayLi
         diff = direction * np.minimum(np.abs(diff), 0.5)
         diff = (table - expected) - diff
     stat = float(np.sum(diff * diff / expected))
-    return stat, float(stats.chi2.sf(stat, dof))
+    # scipy.stats.chi2.sf(stat, dof) is special.chdtrc(dof, stat) on stat >= 0, without the
+    # distribution machinery's argument checks (a tenth of a millisecond a feature)
+    return stat, float(special.chdtrc(dof, stat))
 
 
 def benjamini_hochberg(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from infersight.storage.metrics import REFERENCE_WINDOW_START
 from infersight.storage.models import MetricPoint
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 
@@ -76,13 +76,14 @@ def points_in_windows(
     starts: Sequence[datetime],
     *,
     ended_by: datetime | None = None,
-) -> list[MetricPoint]:
+) -> list[Row[Any]]:
     """Every feature's point of ``metrics`` (one name or several, read in one query) in the
-    windows starting at ``starts``."""
-    statement = select(MetricPoint).where(
+    windows starting at ``starts``: rows with a :class:`MetricPoint`'s column attributes
+    (read only; rows load several times faster than ORM objects)."""
+    statement = select(*MetricPoint.__table__.columns).where(
         *_live(model, version, metrics, ended_by), MetricPoint.window_start.in_(starts)
     )
-    return list(session.scalars(statement))
+    return list(session.execute(statement))
 
 
 def dataset_values(

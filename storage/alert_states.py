@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from infersight.storage.alert_tables import AlertState
@@ -17,6 +17,25 @@ def lock_state(session: Session, dedup_key: str) -> AlertState | None:
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
     return session.scalars(statement).first()
+
+
+_CHUNK = 500
+"""Keys per ``IN (…)`` of :func:`lock_states`."""
+
+
+def lock_states(session: Session, dedup_keys: Sequence[str]) -> dict[str, AlertState]:
+    """The existing states among ``dedup_keys`` in one read per 500 keys, locked for the
+    transaction on Postgres (``FOR UPDATE``, in key order: one lock order for every worker)."""
+    keys = sorted(set(dedup_keys))
+    found: dict[str, AlertState] = {}
+    for start in range(0, len(keys), _CHUNK):
+        statement = (select(AlertState)
+                     .where(AlertState.dedup_key.in_(keys[start : start + _CHUNK]))
+                     .order_by(AlertState.dedup_key))
+        if session.get_bind().dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        found.update((row.dedup_key, row) for row in session.scalars(statement))
+    return found
 
 
 def insert_state_if_absent(session: Session, row: Mapping[str, Any]) -> None:

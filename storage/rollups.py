@@ -26,8 +26,11 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     LargeBinary,
+    and_,
+    case,
     cast,
     func,
+    literal,
     select,
     text,
 )
@@ -144,19 +147,81 @@ def window_signatures(
     if version is not None:
         query = query.where(WindowState.version == version)
     out: dict[tuple[str, datetime], Signature] = {}
+    step = timedelta(seconds=bucket_seconds)
     for row_version, number, rows, updated in execute_rows(session, query):
-        if isinstance(updated, str):  # SQLite aggregates lose the column type
-            updated = datetime.fromisoformat(updated)
-        if updated.tzinfo is None:
-            updated = updated.replace(tzinfo=UTC)
-        if isinstance(number, datetime):
-            start = number if number.tzinfo else number.replace(tzinfo=UTC)
-            key = (row_version, start.astimezone(UTC))
-        else:
-            key = (row_version, _EPOCH + timedelta(seconds=int(number) * bucket_seconds))
-        signature = Signature(int(rows), updated.astimezone(UTC))
-        out[key] = signature if key not in out else out[key].combine(signature)
+        key = (row_version, _utc(number) if isinstance(number, datetime)
+               else _EPOCH + int(number) * step)
+        signature = Signature(int(rows), _utc(updated))
+        found = out.get(key)
+        out[key] = signature if found is None else found.combine(signature)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSignature:
+    """One bucket's :class:`Signature` with its level and the first and last
+    ``window_start`` in it (see :func:`split_window_signatures`)."""
+
+    version: str
+    seconds: int
+    bucket: datetime
+    signature: Signature
+    first: datetime
+    last: datetime
+
+
+def split_window_signatures(
+    session: Session,
+    model: str,
+    start: datetime,
+    end: datetime,
+    fine_seconds: int,
+    coarse_seconds: int,
+    coarse_start: datetime,
+    coarse_end: datetime,
+    version: str | None = None,
+) -> list[BucketSignature]:
+    """Signatures of the window states in ``[start, end)`` in one query: by buckets of
+    ``coarse_seconds`` inside ``[coarse_start, coarse_end)`` (bucket-aligned), by buckets
+    of ``fine_seconds`` elsewhere — far fewer groups than :func:`window_signatures` for a
+    long range, whose middle is read through coarse rollups."""
+    inside = and_(WindowState.window_start >= coarse_start, WindowState.window_start < coarse_end)
+    level = case((inside, literal(coarse_seconds)), else_=literal(fine_seconds)).label("level")
+    bucket = case((inside, _bucket_number(session, coarse_seconds)),
+                  else_=_bucket_number(session, fine_seconds)).label("bucket")
+    query: Any = (
+        select(WindowState.version, level, bucket, func.count(), func.max(WindowState.updated_at),
+               func.min(WindowState.window_start), func.max(WindowState.window_start))
+        .where(
+            WindowState.model == model,
+            WindowState.window_start >= start,
+            WindowState.window_start < end,
+        )
+        .group_by(WindowState.version, level, bucket)
+    )
+    if version is not None:
+        query = query.where(WindowState.version == version)
+    out = []
+    for row_version, seconds, number, rows, updated, first, last in execute_rows(session, query):
+        seconds = int(seconds)
+        out.append(BucketSignature(
+            row_version, seconds,
+            _utc(number) if isinstance(number, datetime)
+            else _EPOCH + timedelta(seconds=int(number) * seconds),
+            Signature(int(rows), _utc(updated)), _utc(first), _utc(last)))
+    return out
+
+
+def _utc(ts: datetime | str) -> datetime:
+    """``ts`` in UTC (naive or ISO text, as SQLite aggregates give it, taken as UTC)."""
+    if isinstance(ts, str):  # SQLite aggregates lose the column type
+        ts = datetime.fromisoformat(ts)
+    zone = ts.tzinfo
+    if zone is UTC:
+        return ts
+    if zone is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
 
 
 def load_rollups(

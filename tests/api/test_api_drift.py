@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from infersight.collector.api.rollups import refresh_rollups
+from infersight.collector.api.rollups import (
+    LEVELS,
+    bucket_signature,
+    fine_signatures,
+    plan_range,
+    range_signatures,
+    refresh_rollups,
+)
 from infersight.drift import Reference, compare
 from infersight.storage.registry import set_reference
 from infersight.storage.rollups import WindowRollup
@@ -139,6 +146,47 @@ def test_rollups_give_the_same_answer_from_far_fewer_states(api: Api) -> None:
     _check_events_free(fresh, report, rows)
     assert fresh["versions"][0]["merge"]["cached_rollups"] > 0  # the unchanged ones
     assert fresh["versions"][0]["merge"]["raw_rows_read"] > merge["raw_rows_read"]
+
+
+def test_days_are_read_whole_and_a_stale_day_is_split(api: Api) -> None:
+    """A multi-day range reads the signatures of its whole days by day: each piece's
+    signature is the one its finest buckets give, also for pieces that cut a day (the day
+    is then read by finest bucket), and a late event in a rolled-up day splits it."""
+    ref = _reference()
+    rng = np.random.default_rng(3)
+    records = []
+    for h in range(0, 9 * 24, 3):  # a window every 3 hours for 9 days
+        start = T0 + timedelta(hours=h, minutes=h % 7)
+        for pkey in PARTITIONS:
+            records.append(WindowStateRecord("fraud", "1", start, start + MINUTE, pkey,
+                                             _window(ref, rng, 1.0 if h > 100 else 0.0), 15))
+    with api.sessions.begin() as session:
+        set_reference(session, "fraud", "1", ref.to_bytes())
+        upsert_window_states(session, records)
+    refresh_rollups(api.sessions, "fraud", lambda _s, _v: ref, now=T0 + timedelta(days=30))
+    start, end = T0 + timedelta(hours=5, minutes=13), T0 + timedelta(days=8, hours=7, minutes=41)
+    with api.sessions() as session:
+        fine = fine_signatures(session, "fraud", start, end)["1"]
+        split = range_signatures(session, "fraud", start, end)["1"]
+        assert split.days and (split.first, split.last) == (min(fine), max(fine))
+        for piece in [*plan_range(start, end), *plan_range(start, end, LEVELS[2:])]:
+            assert split.signature(piece.start, piece.end) == bucket_signature(
+                fine, piece.start, piece.end), piece
+    params = {"start": start.isoformat(), "end": end.isoformat()}
+    answer = api.get("/v1/models/fraud/drift", params=params).json()
+    report, rows = _expected(api, "fraud", ref, start, end)
+    _check(answer, report, rows)
+    assert answer["versions"][0]["merge"]["rollups_used"] >= 5
+
+    late = T0 + timedelta(days=3, hours=4, minutes=2)  # inside a rolled-up day
+    with api.sessions.begin() as session:
+        upsert_window_states(session, [WindowStateRecord(
+            "fraud", "1", late, late + MINUTE, PARTITIONS[1], _window(ref, rng, 3.0, 400), 400)])
+    fresh = api.get("/v1/models/fraud/drift", params=params).json()
+    report, rows = _expected(api, "fraud", ref, start, end)
+    _check_events_free(fresh, report, rows)
+    assert fresh["versions"][0]["merge"]["raw_rows_read"] > answer["versions"][0]["merge"][
+        "raw_rows_read"]
 
 
 def _check_events_free(answer: dict[str, Any], report: Any, rows: int) -> None:

@@ -148,7 +148,7 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
         drift_config = row.drift_config
         closed_until = window_closing(session, model, context.config.lateness_fraction
                                       ).closed_until(row.window_seconds or context.config.window_s)
-        signatures = rollups.fine_signatures(session, model, start, end, version)
+        signatures = rollups.range_signatures(session, model, start, end, version)
         versions: list[VersionDrift] = []
         without: list[str] = []
         for name in sorted(signatures):
@@ -158,8 +158,8 @@ def drift_ranking(context: ApiContext, model: str, start: datetime, end: datetim
                 continue
             reference, source = cached.reference, cached.source
             fine = signatures[name]
-            lo = max(start, min(fine))
-            hi = min(end, max(fine) + timedelta(seconds=rollups.FINEST))
+            lo = max(start, fine.first)
+            hi = min(end, fine.last + timedelta(seconds=rollups.FINEST))
             pieces = rollups.plan_range(lo, hi)
             parts = rollups.collect_parts(session, model, name, pieces, fine,
                                           cache=context.states,

@@ -306,11 +306,11 @@ def _histogram(context: ApiContext, model: str, feature: str, version: str | Non
             known = ", ".join(sorted(reference.features))
             raise ApiError(404, "unknown_feature",
                            f"{model!r} v{chosen} has no feature {feature!r}; features: {known}")
-        signatures = rollups.fine_signatures(session, model, start, end, chosen).get(chosen, {})
+        signatures = rollups.range_signatures(session, model, start, end, chosen).get(chosen)
         state = reference.new_window()
-        if signatures:
-            lo = max(start, min(signatures))
-            hi = min(end, max(signatures) + timedelta(seconds=rollups.FINEST))
+        if signatures is not None:
+            lo = max(start, signatures.first)
+            hi = min(end, signatures.last + timedelta(seconds=rollups.FINEST))
             parts = rollups.collect_parts(session, model, chosen, rollups.plan_range(lo, hi),
                                           signatures)
             state = rollups.merge_parts(reference, parts).state
