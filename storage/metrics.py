@@ -16,7 +16,7 @@ from typing import Any
 from infersight.storage.models import MetricPoint
 from infersight.storage.types import utc_now
 from infersight.storage.upsert import upsert
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 DATASET_LEVEL = ""
@@ -47,6 +47,10 @@ def _stored_value(value: float | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
+EVALUATION_MARKERS = ("count", "request_count")
+"""The whole-model points whose ``evaluated_at`` tells when a window's drift state (``count``)
+and its health state (``request_count``) were last evaluated: always rewritten."""
+
 _KEY = ("model", "version", "window_start", "feature", "metric")
 _UPDATE = ("window_end", "value", "sample_size", "evaluated_at")
 
@@ -69,7 +73,19 @@ def upsert_metric_points(session: Session, points: Iterable[MetricPointRecord]) 
         }
         for p in points
     ]
-    return upsert(session, MetricPoint, rows, conflict=_KEY, update=_UPDATE)
+    return upsert(session, MetricPoint, rows, conflict=_KEY, update=_UPDATE,
+                  update_where=_changed)
+
+
+def _changed(excluded: Any, table: Any) -> Any:
+    """A re-evaluated point is rewritten only if it changed (a late label changes a window's
+    performance points, not its hundreds of drift points); the points the stale-window sweep
+    reads ``evaluated_at`` of are always rewritten."""
+    c = table.c
+    return or_(*(c.metric == marker for marker in EVALUATION_MARKERS),
+               c.value.is_distinct_from(excluded.value),
+               c.sample_size.is_distinct_from(excluded.sample_size),
+               c.window_end.is_distinct_from(excluded.window_end))
 
 
 def _points_query(

@@ -21,6 +21,9 @@ from sqlalchemy.sql.elements import ColumnElement
 Row = Mapping[str, Any]
 SetClause = Callable[[Any, Table], Mapping[str, ColumnElement[Any] | Any]]
 """Builds extra ``SET`` expressions from ``(excluded, table)``, e.g. a ``max`` of both."""
+UpdateWhere = Callable[[Any, Table], ColumnElement[bool]]
+"""Builds the condition under which a conflicting row is updated, from ``(excluded, table)``
+(e.g. only when a value changed: an unchanged row is left as it is, no new row version)."""
 
 COPY_MIN_ROWS = 500
 """From this many rows on, Postgres upserts go through ``COPY`` and a temporary table."""
@@ -59,12 +62,14 @@ def upsert(
     conflict: Sequence[str],
     update: Sequence[str],
     extra_set: SetClause | None = None,
+    update_where: UpdateWhere | None = None,
 ) -> int:
-    """Insert ``rows``; where ``conflict`` columns match a row, overwrite the ``update`` columns.
+    """Insert ``rows``; where ``conflict`` columns match a row, overwrite the ``update`` columns
+    (only where ``update_where`` holds, if given).
 
     Columns missing from the rows take their Python defaults (e.g. ``updated_at``), so list
     only columns the rows carry (or that have such a default) in ``update``.
-    Returns the number of distinct rows written.
+    Returns the number of distinct rows given.
     """
     if not rows:
         return 0
@@ -76,14 +81,16 @@ def upsert(
         and session.get_bind().dialect.name == "postgresql"
         and _carries_required_columns(destination, rows[0])
     ):
-        _copy_upsert(session, destination, rows, conflict, update)
+        _copy_upsert(session, destination, rows, conflict, update, update_where)
         return len(rows)
     stmt = dialect_insert(session, destination)
     set_: dict[str, Any] = {name: stmt.excluded[name] for name in update}
     if extra_set is not None:
         set_.update(extra_set(stmt.excluded, destination))
     if set_:
-        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(conflict), set_=set_,
+            where=None if update_where is None else update_where(stmt.excluded, destination))
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     session.execute(stmt, rows)
@@ -142,6 +149,7 @@ def _copy_upsert(
     rows: Sequence[Row],
     conflict: Sequence[str],
     update: Sequence[str],
+    update_where: UpdateWhere | None = None,
 ) -> None:
     connection = session.connection()
     dialect = connection.dialect
@@ -180,7 +188,9 @@ def _copy_upsert(
     stmt = postgresql.insert(destination).from_select(names, source)
     set_ = {name: stmt.excluded[name] for name in update}
     stmt = (
-        stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
+        stmt.on_conflict_do_update(
+            index_elements=list(conflict), set_=set_,
+            where=None if update_where is None else update_where(stmt.excluded, destination))
         if set_
         else stmt.on_conflict_do_nothing(index_elements=list(conflict))
     )

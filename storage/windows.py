@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from infersight.storage.metrics import EVALUATION_MARKERS
 from infersight.storage.models import HealthState, MetricPoint, WindowState
 from infersight.storage.rollups import execute_rows
 from infersight.storage.types import utc_now
@@ -193,7 +194,7 @@ def stale_windows(
     ``updated_at`` precedes its commit): the ``count`` metric point of drift states, the
     ``request_count`` point of health states."""
     stale: set[tuple[str, str, datetime]] = set()
-    for table, metric in ((WindowState, "count"), (HealthState, "request_count")):
+    for table, metric in zip((WindowState, HealthState), EVALUATION_MARKERS, strict=True):
         stale.update(_unevaluated(session, table, metric, since, margin_s))
     return sorted(stale)
 
