@@ -883,8 +883,11 @@ def _skew_run(skewed: bool, partitions: int, share: float) -> dict[str, Any]:
                    INFERSIGHT_WORKER_METRICS_PORT=str(port))
         worker_log = Path("/tmp") / f"bench-skew-worker-{os.getpid()}.log"
         with open(worker_log, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "infersight", "worker"], cwd=REPO,
-                                    env=env, stdout=log, stderr=log)
+            profile = os.environ.get("BENCH_PROFILE")  # a path: the worker runs under cProfile
+            command = [sys.executable, "-m", "infersight", "worker"]
+            if profile:
+                command[1:1] = ["-m", "cProfile", "-o", f"{profile}.skew.{int(skewed)}"]
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
         samples: list[tuple[float, int]] = []
         deadline = time.time() + 900
         while time.time() < deadline and (not samples or samples[-1][1] < total):
