@@ -252,13 +252,14 @@ def test_sigkilled_workers_persist_the_quality_rates_of_pandas(
         wait_until_done(database, GROUP, produced)
     finally:
         assert worker.stop() == 0, last_lines(log)
-    assert last_lines(log, 100000).count("sought to stored offsets") == len(at_kill) + 1
+    assert last_lines(log, 100000).count("sought to stored offsets") >= len(at_kill) + 1
 
     want = expected_points(wire_frame(MESSAGES))
     got = {(start, feature, metric): (value, size) for (model, _v, start, feature, metric),
            (value, size) in metric_snapshot(database).items()
            if model == MODEL and metric in QUALITY and feature != "@prediction"}
-    assert sorted(got.keys() - want.keys()) == [] and sorted(want.keys() - got.keys()) == []
+    assert not want.keys() - got.keys(), f"not persisted: {sorted(want.keys() - got.keys())}"
+    assert not got.keys() - want.keys(), f"unexpected: {sorted(got.keys() - want.keys())}"
     wrong = []
     for key, (value, size) in sorted(want.items()):
         got_value, got_size = got[key]
@@ -267,5 +268,5 @@ def test_sigkilled_workers_persist_the_quality_rates_of_pandas(
         elif size is not None and got_size != size:
             wrong.append(f"{key}: sample size {got_size} != {size}")
     assert not wrong, f"{len(wrong)} of {len(want)} points differ:\n" + "\n".join(wrong)
-    assert sum(want[(s, "", "count")][0] for s, f, m in want if (f, m) == ("", "count")) \
-        == WINDOWS * PER_WINDOW
+    assert sum(value for (_s, f, m), (value, _n) in got.items() if (f, m) == ("", "count")) \
+        == WINDOWS * PER_WINDOW  # every event counted once
