@@ -821,6 +821,146 @@ def _labelled_run(mode: str, labelled: bool, rate: float, duration: float,
             "judgements": scraped.get("infersight_alert_judgements_total", 0.0)}
 
 
+# --- (skew) ------------------------------------------------------------------------------------
+
+
+def part_skew(partitions: int, share: float = 0.5) -> None:
+    """One worker on the same backlog twice: the model's skew off, then on with offline rows
+    uploaded for ``share`` of the prediction ids before the stream is produced."""
+    results = {skewed: _skew_run(skewed, partitions, share) for skewed in (False, True)}
+    plain, skewed = results[False], results[True]
+    print(f"(skew, backlog) one worker, producer → Tansu → worker → Postgres; {plain['describe']}")
+    for name, r in (("plain", plain), (f"skew, {share:.0%} rows", skewed)):
+        print(f"    {name:<15} {r['events']:>9,} events ({r['pairs']:,.0f} skew pairs, "
+              f"{r['compared']:,} offline rows compared) in "
+              f"{r['seconds']:>6.1f} s = {r['events'] / r['seconds']:>8,.0f} events/s; "
+              f"{r['evaluations']:,.0f} window evaluations, "
+              f"{r['judgements']:,.0f} alert judgements")
+        total = sum(r["stages"].values())
+        if total:
+            print("        stages: " + ", ".join(
+                f"{k} {v:.1f} s ({v / total:.0%})" for k, v in r["stages"].items()))
+    ratio = (skewed["events"] / skewed["seconds"]) / (plain["events"] / plain["seconds"])
+    print(f"    skew / plain throughput: {ratio:.2f} (target ≥ 0.5)")
+
+
+def skew_offline_rows(templates: list[bytes], messages: int, batch: int, share: float,
+                      seed: int = 5) -> dict[str, dict[str, Any]]:
+    """Offline values for ``share`` of the prediction ids of ``messages`` messages made from
+    ``templates``: the served features, with one numeric and one categorical value changed in
+    a tenth of the rows (so the skew metrics have something to find)."""
+    import msgspec
+
+    rng = np.random.default_rng(seed)
+    served = [[e["features"] for e in msgspec.json.decode(t)["events"]] for t in templates]
+    rows: dict[str, dict[str, Any]] = {}
+    for n in range(messages):
+        for i in rng.choice(batch, int(batch * share), replace=False).tolist():
+            row = dict(served[n % len(served)][i])
+            if rng.random() < 0.1:
+                row[NUMERIC[0]] = row[NUMERIC[0]] + 1.0
+                row[CATEGORICAL[0]] = "offline-only"
+            rows[f"{n:010d}-{i:03d}"] = row
+    return rows
+
+
+def _skew_run(skewed: bool, partitions: int, share: float) -> dict[str, Any]:
+    """150k predictions over one hour of event time in the topics before one worker starts;
+    with ``skewed``, the model's skew on and offline rows stored for ``share`` of the ids."""
+    from infersight.sdk.wire import EVENTS_TOPIC, LABELS_TOPIC
+    from infersight.storage import skew_rows
+    from infersight.storage.db import make_engine, session_factory, upgrade
+    from infersight.storage.registry import configure_model, set_reference
+    from infersight.storage.types import utc_now
+    from kafka import KafkaProducer
+    from sqlalchemy import text
+
+    from tests.collector.harness import create_topics
+    from tests.support.postgres import temporary_database
+    from tests.support.tansu import TansuBroker, free_port
+
+    batch, window_s, messages = 500, 60, 300
+    span = timedelta(hours=1)
+    first_ts = datetime.now(UTC).replace(second=0, microsecond=0) - span
+    templates = [t.replace(MODEL_SLOT.encode(), b"benc") for t in memory_templates(64, batch)]
+    total = messages * batch
+    broker = TansuBroker(log_path=Path("/tmp") / f"bench-tansu-{os.getpid()}.log")
+    broker.start()
+    create_topics(broker.bootstrap, {EVENTS_TOPIC: partitions, LABELS_TOPIC: partitions})
+    _fast_gzip()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5,
+                             max_request_size=16 * 1024 * 1024)
+    uploaded = 0
+    with temporary_database("infersight_bench") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with session_factory(engine).begin() as session:
+            configure_model(session, "benc", window_seconds=window_s, skew_enabled=skewed)
+            set_reference(session, "benc", "1", reference_bytes())
+        if skewed:  # every offline row stored before the stream is produced
+            offline = skew_offline_rows(templates, messages, batch, share)
+            started = time.perf_counter()
+            with session_factory(engine).begin() as session:
+                skew_rows.store_offline(session, "benc", "1", offline,
+                                        utc_now() + timedelta(days=7))
+            uploaded = len(offline)
+            print(f"    (skew) stored {uploaded:,} offline rows in "
+                  f"{time.perf_counter() - started:.1f} s")
+        for n in range(messages):
+            stamp = (first_ts + span * (n / messages)).isoformat(timespec="microseconds")
+            value = templates[n % len(templates)].replace(ID_SLOT.encode(), b"%010d" % n).replace(
+                TS_SLOT.encode(), stamp.encode())
+            producer.send(EVENTS_TOPIC, value, partition=n % partitions)
+        producer.flush(120)
+        port = free_port()
+        env = dict(os.environ, INFERSIGHT_DATABASE_URL=url,
+                   INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+                   INFERSIGHT_WINDOW=f"{window_s}s", INFERSIGHT_WORKER_GROUP="bench",
+                   INFERSIGHT_WORKER_SESSION_TIMEOUT="6s",
+                   INFERSIGHT_WORKER_METRICS_PORT=str(port))
+        worker_log = Path("/tmp") / f"bench-skew-worker-{os.getpid()}.log"
+        with open(worker_log, "wb") as log:
+            profile = os.environ.get("BENCH_PROFILE")  # a path: the worker runs under cProfile
+            command = [sys.executable, "-m", "infersight", "worker"]
+            if profile:
+                command[1:1] = ["-m", "cProfile", "-o", f"{profile}.skew.{int(skewed)}"]
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        samples: list[tuple[float, int]] = []
+        deadline = time.time() + 900
+        while time.time() < deadline and (not samples or samples[-1][1] < total):
+            with engine.connect() as conn:
+                committed = conn.execute(text(
+                    "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
+                    "WHERE consumer_group = 'bench' AND topic = :topic"),
+                    {"topic": EVENTS_TOPIC}).scalar_one()
+            samples.append((time.time(), int(committed) * batch))
+            time.sleep(0.25)
+        time.sleep(2)
+        scraped = _scrape(port)
+        with engine.connect() as conn:
+            compared = conn.execute(text(
+                "SELECT count(*) FROM offline_rows WHERE compared")).scalar_one()
+        proc.terminate()
+        proc.wait(30)
+        engine.dispose()
+    producer.close(10)
+    broker.stop()
+    first = next(t for t, n in samples if n > 0)
+    before = max((t for t, n in samples if n == 0 and t < first), default=first)
+    done = next((t for t, n in samples if n >= total), samples[-1][0])
+    stages = {s: scraped.get(f'infersight_stage_seconds_total{{stage="{s}"}}', 0.0)
+              for s in STAGES}
+    describe = (f"{total:,} predictions of 25 features in messages of {batch}, {partitions} "
+                f"partitions, {window_s} s windows, one hour of event time already in the "
+                f"topics; with skew: offline rows for {share:.0%} of the ids (a tenth of them "
+                "differing in 2 features), stored before the stream")
+    return {"events": min(samples[-1][1], total), "seconds": done - (first + before) / 2,
+            "stages": stages, "describe": describe, "uploaded": uploaded,
+            "pairs": scraped.get("infersight_skew_pairs_total", 0.0), "compared": compared,
+            "evaluations": scraped.get("infersight_window_evaluations_total", 0.0),
+            "judgements": scraped.get("infersight_alert_judgements_total", 0.0)}
+
+
 def _scrape_or_none(port: int) -> dict[str, float] | None:
     try:
         return _scrape(port)
@@ -830,7 +970,7 @@ def _scrape_or_none(port: int) -> dict[str, float] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["a", "b", "all", "memory", "eval", "labelled"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "all", "memory", "eval", "labelled", "skew"], default="all")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=60_000.0)
     parser.add_argument("--batch", type=int, default=500)
@@ -852,6 +992,8 @@ def main() -> None:
         part_eval()
     if args.part == "labelled":
         part_labelled(args.mode, args.rate, args.duration, args.partitions)
+    if args.part == "skew":
+        part_skew(args.partitions)
     if args.part == "memory":
         part_memory(args.events, args.batch, args.span_hours, args.ahead)
 
