@@ -22,6 +22,7 @@ import msgspec
 from infersight.storage.index_codec import key_hash
 from infersight.storage.models import ModelVersion, OfflineRow
 from infersight.storage.recordset import recordset, recordset_sql
+from infersight.storage.types import UtcDateTime
 from infersight.storage.upsert import dialect_insert
 from sqlalchemy import (
     BigInteger,
@@ -102,6 +103,25 @@ def keep_served(session: Session, rows: Sequence[Mapping[str, Any]], expires_at:
           "served": encode_features(r["features"]), "window_start": r["window_start"],
           "compared": False, "expires_at": expires_at} for r in rows),
         key=lambda r: (r["model"], r["version"], r["key_hash"]))
+    if session.get_bind().dialect.name == "postgresql":  # one statement per batch
+        unique = {(r["model"], r["version"], r["key_hash"]): r for r in reversed(records)}
+        session.execute(text(
+            f"INSERT INTO {table.name} (model, version, key_hash, prediction_id, served, "
+            "window_start, compared, expires_at) SELECT model, version, key_hash, "
+            "prediction_id, decode(served, 'base64'), window_start, false, :expires FROM "
+            + recordset_sql("k", {"model": "text", "version": "text", "key_hash": "bigint",
+                                  "prediction_id": "text", "served": "text",
+                                  "window_start": "timestamptz"})
+            + " ORDER BY n ON CONFLICT (model, version, key_hash) DO UPDATE SET "
+            "served = excluded.served, window_start = excluded.window_start "
+            f"WHERE {table.name}.served IS NULL AND NOT {table.name}.compared"
+        ).bindparams(bindparam("expires", type_=UtcDateTime())), {
+            "expires": expires_at,
+            "k": recordset([{name: r[name] for name in (
+                "model", "version", "key_hash", "prediction_id", "served", "window_start")}
+                for r in sorted(unique.values(), key=lambda r: (
+                    r["model"], r["version"], r["key_hash"]))])})
+        return
     insert = dialect_insert(session, table)
     stmt = insert.on_conflict_do_update(
         index_elements=["model", "version", "key_hash"],
@@ -160,6 +180,16 @@ def mark_compared(session: Session, keys: Sequence[SkewKey]) -> None:
     if not keys:
         return
     ordered = sorted({(k[0], k[1], _hash(k)) for k in keys})
+    if session.get_bind().dialect.name == "postgresql":  # one statement, a probe per key
+        session.execute(text(
+            f"UPDATE {table.name} o SET offline = NULL, served = NULL, compared = true FROM "
+            f"(SELECT r.ctid AS row_id FROM "
+            + recordset_sql("k", {"model": "text", "version": "text", "h": "bigint"})
+            + f" CROSS JOIN LATERAL (SELECT ctid FROM {table.name} p WHERE p.model = k.model "
+            "AND p.version = k.version AND p.key_hash = k.h FOR UPDATE) r) s "
+            "WHERE o.ctid = s.row_id"),
+            {"k": recordset([{"model": m, "version": v, "h": h} for m, v, h in ordered])})
+        return
     stmt = (update(table)
             .where(c.model == bindparam("m"), c.version == bindparam("v"),
                    c.key_hash == bindparam("h"))

@@ -91,3 +91,26 @@ def test_a_batch_is_looked_up_in_one_statement_probing_the_key_whatever_the_stat
     assert "Index Scan using pk_offline_rows" in plan, plan
     assert "Seq Scan on offline_rows" not in plan and "Hash Join" not in plan, plan
     session.rollback()
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # SQLite: an executemany
+def test_served_values_are_kept_and_pairs_marked_in_one_statement_per_batch(
+        session: Session, engine: Engine, unique_name: str) -> None:
+    m = unique_name
+    skew_rows.store_offline(session, m, "1", {f"p{i}": {"x": 0.0} for i in range(0, 600, 2)},
+                            LATER)
+    served = [_served(m, f"p{i}", float(i)) for i in range(600)]
+    with statements(engine) as kept:
+        skew_rows.keep_served(session, [*served, _served(m, "p1", 99.0)], LATER)
+    keys = [(m, "1", f"p{i}") for i in range(0, 600, 3)]
+    with statements(engine) as marked:
+        skew_rows.mark_compared(session, keys)
+    assert (len(kept), len(marked)) == (1, 1)
+    found = skew_rows.lookup(session, [(m, "1", f"p{i}") for i in range(600)])
+    assert all(found[(m, "1", f"p{i}")].compared == (i % 3 == 0) for i in range(600))
+    ready = {r.prediction_id: r.served for r in skew_rows.claim_ready(session, limit=10_000)
+             if r.model == m}
+    assert ready == {}  # the version has no reference yet: nothing is ready
+    waiting = skew_rows.waiting(session, m, "1")
+    assert waiting["served"] == len([i for i in range(600) if i % 3 and i % 2])
+    session.rollback()
