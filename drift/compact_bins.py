@@ -58,8 +58,12 @@ def _numeric_bins(profile: NumericProfile, column: Any) -> ArrayI:
     values, _ = to_float(column)
     out = np.full(values.size, profile.coarse_starts.size, dtype=np.int64)  # missing
     finite = np.isfinite(values)
-    fine = profile.assign(values[finite])
-    out[finite] = np.searchsorted(profile.coarse_starts, fine, side="right") - 1
+    if profile.edges.size:  # fine bin j holds the values with j search edges <= value
+        search = np.append(profile.edges, np.nextafter(profile.edges[-1], np.inf))
+        out[finite] = np.searchsorted(search[profile.coarse_starts[1:] - 1], values[finite],
+                                      side="right")
+    else:
+        out[finite] = 0
     return out
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from . import _codec
 from .categorical import CategoricalProfile, category_key, factorize
@@ -224,7 +225,7 @@ def segment_columns(batch: Any, names: Sequence[str]) -> dict[str, Any]:
     ...                  {"features": {}, "tags": {}}], ["country", "os"])
     {'country': ['BR', None], 'os': ['ios', None]}
     """
-    if hasattr(batch, "columns") and hasattr(batch, "__getitem__"):  # a DataFrame
+    if isinstance(batch, pd.DataFrame):
         return {n: batch[n].to_numpy() for n in names if n in batch.columns}
     if isinstance(batch, Mapping):
         return {n: batch[n] for n in names if n in batch}
@@ -278,6 +279,8 @@ class SegmentResult:
         yield SegmentRow(label, None, "count", float(self.rows), self.rows)
         yield SegmentRow(label, None, "share", self.share, self.rows)
         for metric, value in self.prediction.items():
+            if metric == "n":
+                continue  # the sample size of the others
             yield SegmentRow(label, PREDICTION_COLUMN, metric, value,
                              self.rows if metric in ("count", "missing_rate")
                              else int(self.prediction.get("n", 0)))

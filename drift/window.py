@@ -32,7 +32,7 @@ from .loghist import LogHistogram
 from .multivariate import ReconstructionState
 from .numeric import NumericProfile, NumericState
 from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
-from .predictions import PredictionSpec, ReadPredictions, labelled_rows
+from .predictions import PredictionSpec, ReadPredictions, labelled_mask
 from .quality import UnexpectedFeatures, unexpected_counts
 from .segment_state import SegmentedState
 from .segments import segment_columns
@@ -106,8 +106,10 @@ def _new_performance(spec: PredictionSpec) -> PerformanceState:
     return ClassificationState(spec.classes, spec.positive_label)
 
 
-def _add_outcomes(state: PerformanceState, truth: list[Any], read: ReadPredictions) -> None:
-    """Add labelled rows (a row without a label or a prediction is skipped)."""
+def _add_outcomes(state: PerformanceState, truth: list[Any], read: ReadPredictions
+                  ) -> tuple[tuple[Any, ...], npt.NDArray[np.bool_]]:
+    """Add labelled rows (a row without a label or a prediction is skipped); return the
+    columns added and the mask of the rows that were."""
     if isinstance(state, RegressionState):
         assert read.values is not None
         t, _ = to_float(truth)
@@ -115,17 +117,23 @@ def _add_outcomes(state: PerformanceState, truth: list[Any], read: ReadPredictio
             raise ValueError("y_true and predictions have different lengths")
         ok = np.isfinite(t) & np.isfinite(read.values)
         state.update(t[ok], read.values[ok])
-        return
-    y_t, y_p, scores = labelled_rows(truth, read)
-    state.update(y_t, y_p, scores)
+        return (t[ok], read.values[ok]), ok
+    y_t, y_p, scores, ok = labelled_mask(truth, read)
+    columns = (y_t[ok], y_p[ok], scores[ok] if scores is not None else None)
+    state.update(*columns)
+    return columns, ok
 
 
-def _take(read: ReadPredictions, rows: npt.NDArray[np.intp]) -> ReadPredictions:
-    """The predictions of some rows."""
-    def arr(a: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64] | None:
-        return None if a is None else a[rows]
-    labels = None if read.labels is None else [read.labels[i] for i in rows.tolist()]
-    return ReadPredictions(arr(read.scores), labels, arr(read.values), arr(read.probabilities))
+def _add_segment_outcomes(segments: SegmentedState, slots: Mapping[str, npt.NDArray[np.int64]],
+                          spec: PredictionSpec, columns: tuple[Any, ...]) -> None:
+    """Split the labelled rows added to the whole window by segment (``slots`` of those rows)."""
+    for key, column in slots.items():
+        for slot in np.unique(column).tolist():
+            rows = column == slot
+            state = _new_performance(spec)
+            parts: list[Any] = [c[rows] if c is not None else None for c in columns]
+            state.update(*parts)
+            segments.add_outcomes(key, slot, state)
 
 
 class WindowState:
@@ -278,17 +286,15 @@ class WindowState:
             return  # an embedding model's labels are not scored
         read = spec.read(predictions)
         truth = list(y_true.tolist() if hasattr(y_true, "tolist") else y_true)
-        if self.performance is None:
-            self.performance = _new_performance(spec)
-        _add_outcomes(self.performance, truth, read)
+        slots = None  # checked before anything is added
         if self.segments is not None and ref.segments is not None:
             slots = ref.segments.slots(dict(segments or {}), len(truth))
-            for key, column in slots.items():
-                for slot in np.unique(column).tolist():
-                    rows = np.flatnonzero(column == slot)
-                    state = _new_performance(spec)
-                    _add_outcomes(state, [truth[i] for i in rows.tolist()], _take(read, rows))
-                    self.segments.add_outcomes(key, slot, state)
+        if self.performance is None:
+            self.performance = _new_performance(spec)
+        columns, added = _add_outcomes(self.performance, truth, read)
+        if self.segments is not None and slots is not None:
+            _add_segment_outcomes(self.segments, {k: s[added] for k, s in slots.items()}, spec,
+                                  columns)
 
     def add_skew(self, prediction_ids: Sequence[str], served: Sequence[Mapping[str, Any]],
                  offline: Sequence[Mapping[str, Any]]) -> None:

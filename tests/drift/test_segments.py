@@ -179,6 +179,7 @@ def test_segment_rows_carry_the_label_and_sample_sizes() -> None:
     assert by_key[(None, "count")].value == result.rows
     assert by_key[(None, "accuracy")].sample_size == result.labelled
     assert by_key[("@prediction", "psi")].sample_size == result.rows  # no missing scores
+    assert ("@prediction", "n") not in by_key
     assert by_key[("x", "psi")].sample_size == result.features["x"]["n"] < result.rows
     assert ("x", "hellinger") not in by_key and ("x", "hellinger") in {
         (r.feature, r.metric) for r in result.metric_rows(["hellinger"])}
@@ -222,6 +223,14 @@ def test_vocabulary_is_the_top_k_normalised_values_ties_broken_by_value() -> Non
     assert key.reference is not None and key.reference[:, 0].tolist() == [3, 2, 2, 2, 1]
     with pytest.raises(ValueError, match="top_k"):
         Reference.from_data({"f": [1.0]}, segments={"k": ["a"]}, segment_top_k=0)
+
+
+def test_the_segments_of_a_key_add_up_to_the_whole_reference() -> None:
+    key = REFERENCE.segments.key("country")
+    assert key.reference is not None
+    whole = REFERENCE.segments.layout.whole_reference()
+    np.testing.assert_array_equal(key.reference[:, 1:].sum(axis=0), whole)
+    assert key.reference[:, 0].sum() == len(REF_FRAME)
 
 
 def test_a_state_stays_bounded_by_keys_times_k_however_many_values_arrive() -> None:
