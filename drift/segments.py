@@ -47,15 +47,14 @@ import pandas as pd
 from . import _codec
 from .categorical import CategoricalProfile, category_key, factorize
 from .compact_bins import PREDICTION_COLUMN, CompactLayout, segment_histogram
-from .distances import all_distances
 from .performance import (
     ClassificationState,
     RegressionState,
     classification_metrics,
     regression_metrics,
 )
+from .segment_drift import segment_drift
 from .segment_state import SegmentedState
-from .stattests import chi2_two_sample
 
 if TYPE_CHECKING:
     from .reference import Reference
@@ -293,29 +292,6 @@ class SegmentResult:
                     yield SegmentRow(label, name, metric, metrics[metric], size)
 
 
-def column_drift(current: ArrayI, reference: ArrayI) -> dict[str, float]:
-    """Drift metrics of one column's compact bins (missing bin last): ``count``, ``n``,
-    ``missing_rate``, and when both sides have values ``psi``, ``js_distance``,
-    ``hellinger``, ``kl_divergence``, ``chi2_pvalue``.
-
-    Examples
-    --------
-    >>> out = column_drift(np.array([30, 10, 0]), np.array([50, 50, 0]))
-    >>> out["count"], out["missing_rate"], round(out["js_distance"], 4)
-    (40.0, 0.0, 0.2209)
-    """
-    count = int(current.sum())
-    values, ref_values = current[:-1], reference[:-1]
-    n, m = int(values.sum()), int(ref_values.sum())
-    out = {"count": float(count), "n": float(n)}
-    if count:
-        out["missing_rate"] = float(current[-1]) / count
-    if n and m:
-        out.update(all_distances(values, ref_values))
-        out["chi2_pvalue"] = chi2_two_sample(values, ref_values)[1]
-    return out
-
-
 def _performance(state: ClassificationState | RegressionState | None) -> dict[str, float]:
     if isinstance(state, ClassificationState) and state.count:
         metrics = classification_metrics(state)
@@ -359,21 +335,21 @@ def compare_segments(reference: Reference, window: WindowState) -> list[SegmentR
     for key in profile.keys:
         counts = state.counts[key.name]
         performance = state.performance[key.name]
+        ref = whole_reference if key.reference is None else key.reference
+        drift = {name: segment_drift(counts[:, 1 + start: 1 + start + size],
+                                     ref[..., 1 + start: 1 + start + size])
+                 for name, start, size in offsets}
         for slot, value in enumerate([*key.values, OTHER, MISSING]):
             rows = int(counts[slot, 0])
             if rows == 0:
                 continue
-            ref_row = whole_reference if key.reference is None else key.reference[slot]
             result = SegmentResult(key.name, value, rows, rows / window.rows if window.rows
                                    else float("nan"))
-            for name, start, size in offsets:
-                cur = counts[slot, 1 + start: 1 + start + size]
-                drift = column_drift(cur, ref_row[1 + start: 1 + start + size])
-                if name == PREDICTION_COLUMN:
-                    if drift["count"]:
-                        result.prediction = drift
-                else:
-                    result.features[name] = drift
+            for name, per_segment in drift.items():
+                if name != PREDICTION_COLUMN:
+                    result.features[name] = per_segment[slot]
+                elif per_segment[slot]["count"]:
+                    result.prediction = per_segment[slot]
             perf_state = performance[slot]
             metrics = _performance(perf_state)
             result.labelled = perf_state.count if perf_state is not None else 0

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from infersight.drift import Reference, WindowState, _codec
+from infersight.drift.segment_drift import segment_drift
 from infersight.drift.segments import (
     MISSING,
     OTHER,
@@ -361,3 +362,25 @@ def test_segments_and_values_cannot_name_the_same_key() -> None:
 
 def test_a_segment_result_label() -> None:
     assert SegmentResult("country", "BR", 1, 1.0).label == "country=BR"
+
+
+def test_segment_drift_rows_match_scipy_including_one_degree_of_freedom() -> None:
+    rng = np.random.default_rng(11)
+    current = rng.integers(0, 6, (200, 5)) * (rng.uniform(size=(200, 5)) < 0.6)
+    reference = rng.integers(0, 6, (200, 5)) * (rng.uniform(size=(200, 5)) < 0.6)
+    rows = segment_drift(current, reference)
+    tested = 0
+    for cur, ref, row in zip(current, reference, rows, strict=True):
+        cur_values, ref_values = cur[:-1], ref[:-1]
+        if not cur_values.sum() or not ref_values.sum():
+            assert "psi" not in row and row["n"] == cur_values.sum()
+            continue
+        table = np.vstack([ref_values, cur_values])
+        table = table[:, table.sum(axis=0) > 0]
+        expected = chi2_contingency(table)[1] if table.shape[1] > 1 else 1.0
+        tested += table.shape[1] == 2
+        assert row["chi2_pvalue"] == pytest.approx(expected, rel=1e-9, abs=1e-300)
+        assert row["js_distance"] == pytest.approx(
+            jensenshannon(cur_values, ref_values, base=2), abs=1e-12)
+        assert row["psi"] == pytest.approx(_psi(cur_values, ref_values), rel=1e-9, abs=1e-15)
+    assert tested > 5  # rows with one degree of freedom (Yates' correction) were checked
