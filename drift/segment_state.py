@@ -14,15 +14,17 @@ Examples
 >>> a.merge(b)
 >>> a.counts["os"].tolist()
 [[2, 1, 1], [0, 0, 0], [1, 0, 1]]
->>> SegmentedState.from_dict(a.to_dict()).to_dict() == a.to_dict()
+>>> SegmentedState.from_blob(a.to_blob()).to_blob() == a.to_blob()
 True
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -31,6 +33,8 @@ from .compact_bins import segment_histogram
 from .performance import ClassificationState, RegressionState
 
 PerformanceState = ClassificationState | RegressionState
+_LEVEL = 6
+"""zlib level of :meth:`SegmentedState.to_blob` (deterministic: the same state, the same bytes)."""
 ArrayI = npt.NDArray[np.int64]
 
 
@@ -89,6 +93,20 @@ class SegmentedState:
                 "p": [[slot, s.to_dict()] for slot, s in enumerate(self.performance[key])
                       if s is not None]}
         return {"v": 1, "w": self.width, "keys": keys}
+
+    def to_blob(self) -> bytes:
+        """:meth:`to_dict` as deflated msgpack: most segments' histograms and score
+        histograms are sparse, and the write path rewrites a window's state on every commit."""
+        return zlib.compress(msgspec.msgpack.encode(self.to_dict()), _LEVEL)
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> SegmentedState:
+        """Inverse of :meth:`to_blob`."""
+        try:
+            data = msgspec.msgpack.decode(zlib.decompress(blob))
+        except (zlib.error, msgspec.DecodeError) as exc:
+            raise _codec.FormatError(f"corrupt segmented state: {exc}") from exc
+        return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SegmentedState:

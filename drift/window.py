@@ -374,7 +374,7 @@ class WindowState:
         if self.skew:  # absent until offline values join
             body["skew"] = {name: state.to_dict() for name, state in self.skew.items()}
         if self.segments is not None:  # absent when the reference declares no segment keys
-            body["segments"] = self.segments.to_dict()
+            body["segments"] = self.segments.to_blob()
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -400,7 +400,7 @@ class WindowState:
             window.skew = {str(name): SkewState.from_dict(d)
                            for name, d in (body.get("skew") or {}).items()}
             if body.get("segments") is not None:
-                window.segments = SegmentedState.from_dict(body["segments"])
+                window.segments = SegmentedState.from_blob(bytes(body["segments"]))
             perf = body["performance"]
             if perf is not None:
                 window.performance = (RegressionState.from_dict(perf)
