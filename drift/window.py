@@ -203,6 +203,10 @@ class WindowState:
         preds = predictions if predictions is not None else cols.predictions
         lat = latency_ms if latency_ms is not None else cols.latency_ms
         self._check_lengths(cols, preds, lat)
+        slots = None  # read and checked before anything is added
+        if self.segments is not None and ref.segments is not None:
+            slots = ref.segments.slots(dict(segments) if segments is not None else
+                                       segment_columns(batch, ref.segments.names), cols.rows)
         self.unexpected.update(unexpected_counts(batch, ref.features))
         for name, profile in ref.features.items():  # factorised once for every reader
             column = cols.features.get(name)
@@ -214,14 +218,11 @@ class WindowState:
             self.reconstruction.update(ref.multivariate.errors(cols.features, cols.rows),
                                        ref.multivariate.edges)
         binned = self._update_predictions(ref, preds) if preds is not None else None
-        if self.segments is not None and ref.segments is not None:
-            seg_cols = dict(segments) if segments is not None else segment_columns(
-                batch, ref.segments.names)
+        if self.segments is not None and ref.segments is not None and slots is not None:
             columns = dict(cols.features)
             if binned is not None:
                 columns[PREDICTION_COLUMN] = binned
-            self.segments.update(ref.segments.slots(seg_cols, cols.rows),
-                                 ref.segments.layout.assign(columns, cols.rows))
+            self.segments.update(slots, ref.segments.layout.assign(columns, cols.rows))
         if lat is not None:
             values, _ = to_float(lat)
             values = values[np.isfinite(values) & (values >= 0)]

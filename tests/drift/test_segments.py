@@ -390,3 +390,14 @@ def test_segment_drift_rows_match_scipy_including_one_degree_of_freedom() -> Non
             jensenshannon(cur_values, ref_values, base=2), abs=1e-12)
         assert row["psi"] == pytest.approx(_psi(cur_values, ref_values), rel=1e-9, abs=1e-15)
     assert tested > 5  # rows with one degree of freedom (Yates' correction) were checked
+
+
+def test_a_segment_column_of_the_wrong_length_adds_nothing() -> None:
+    window = REFERENCE.new_window()
+    with pytest.raises(ValueError, match="segment key 'country' has 1 values"):
+        window.update({"x": [0.1, 0.2], "c": ["a", "b"]}, predictions=[0.3, 0.4],
+                      segments={"country": ["BR"]})
+    with pytest.raises(ValueError, match="segment key 'country' has 1 values"):
+        window.add_labels([1, 0], [0.3, 0.4], segments={"country": ["BR"]})
+    assert window.rows == 0 and window.performance is None
+    assert window.to_bytes() == REFERENCE.new_window().to_bytes()
