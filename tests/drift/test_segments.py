@@ -401,3 +401,18 @@ def test_a_segment_column_of_the_wrong_length_adds_nothing() -> None:
         window.add_labels([1, 0], [0.3, 0.4], segments={"country": ["BR"]})
     assert window.rows == 0 and window.performance is None
     assert window.to_bytes() == REFERENCE.new_window().to_bytes()
+
+
+def test_wire_events_give_their_tags_as_segment_values() -> None:
+    from datetime import UTC, datetime
+
+    from infersight.sdk.wire.columnar import PredictionBlock
+
+    block = PredictionBlock(model="m", version="1", prediction_id=["a", "b", "c"],
+                            ts=[datetime(2024, 1, 1, tzinfo=UTC)] * 3,
+                            features={"x": [0.1, 0.2, None], "c": ["a", "b", "c"]},
+                            prediction=[0.2, 0.9, 0.5], tags={"country": ["BR", None, "DE"]})
+    window = REFERENCE.new_window()
+    window.update(block.rows())
+    assert {r.label: r.rows for r in compare_segments(REFERENCE, window)} == {
+        "country=BR": 1, "country=@other": 1, "country=@missing": 1}
