@@ -26,6 +26,7 @@ from .performance import (
 )
 from .reference import Reference
 from .report import PREDICTION, DriftReport, FeatureDrift, MetricRow, TestResult
+from .segments import SegmentResult, SegmentRow, compare_segments, rank_segments
 from .window import WindowState
 
 __all__ = [
@@ -40,10 +41,14 @@ __all__ = [
     "Reference",
     "RegressionState",
     "Rule",
+    "SegmentResult",
+    "SegmentRow",
     "TestResult",
     "WindowState",
     "classification_metrics",
     "compare",
     "compare_configured",
+    "compare_segments",
+    "rank_segments",
     "regression_metrics",
 ]

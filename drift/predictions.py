@@ -287,6 +287,19 @@ def labelled_rows(y_true: Any, read: ReadPredictions
     >>> t.tolist(), p.tolist(), s.tolist()
     (['1'], ['1'], [0.9])
     """
+    keys, predicted, scores, ok = labelled_mask(y_true, read)
+    return keys[ok], predicted[ok], scores[ok] if scores is not None else None
+
+
+def labelled_mask(y_true: Any, read: ReadPredictions) -> tuple[
+        npt.NDArray[np.object_], npt.NDArray[np.object_], ArrayF | None, npt.NDArray[np.bool_]]:
+    """:func:`labelled_rows` before filtering: every row's truth and prediction keys and
+    scores, and the mask of the rows that count.
+
+    >>> spec = PredictionSpec("binary", "score", ["0", "1"], "1")
+    >>> labelled_mask([1, None, 0], spec.read([0.9, 0.8, float("nan")]))[3].tolist()
+    [True, False, False]
+    """
     truth = list(y_true.tolist() if hasattr(y_true, "tolist") else y_true)
     labels = read.labels or [None] * len(truth)
     if len(truth) != len(labels):
@@ -298,11 +311,11 @@ def labelled_rows(y_true: Any, read: ReadPredictions
     ok = np.array([k is not None for k in keys.tolist()], dtype=bool) & np.array(
         [q is not None for q in predicted.tolist()], dtype=bool)
     if read.probabilities is not None:
-        return keys[ok], predicted[ok], read.probabilities[ok]
+        return keys, predicted, read.probabilities, ok
     scores = read.scores
     if scores is not None:
         ok &= np.isfinite(scores)
-    return keys[ok], predicted[ok], scores[ok] if scores is not None else None
+    return keys, predicted, scores, ok
 
 
 def _label_of(p: Any) -> str | None:

@@ -24,6 +24,7 @@ import pandas as pd
 from . import _codec
 from .categorical import TOP_K, CategoricalProfile
 from .columns import FeatureKind, infer_kind, to_float
+from .compact_bins import PREDICTION_COLUMN, CompactLayout, prediction_column
 from .embedding import EmbeddingProfile, vectors_of
 from .estimation import CBPE
 from .multivariate import ReconstructionProfile
@@ -36,6 +37,7 @@ from .performance import (
 )
 from .predictions import PredictionSpec, labelled_rows
 from .sampling_error import classification_stderrs, regression_stderrs
+from .segments import SEGMENT_TOP_K, SegmentProfile
 
 if TYPE_CHECKING:
     from .window import WindowState
@@ -90,7 +92,8 @@ class Reference:
                  prediction_spec: PredictionSpec | None = None,
                  prediction: Profile | None = None, labels: Profile | None = None,
                  performance: dict[str, float] | None = None, cbpe: CBPE | None = None,
-                 multivariate: ReconstructionProfile | None = None) -> None:
+                 multivariate: ReconstructionProfile | None = None,
+                 segments: SegmentProfile | None = None) -> None:
         self.features = features
         self.rows = rows
         self.prediction_spec = prediction_spec
@@ -101,6 +104,8 @@ class Reference:
         self.multivariate = multivariate
         """The reconstruction-error transform (:mod:`~infersight.drift.multivariate`), or None
         with fewer than two features taking part."""
+        self.segments = segments
+        """The segment keys (:mod:`~infersight.drift.segments`), or None when none is declared."""
         self.fingerprint = self._layout_fingerprint()
 
     @property
@@ -117,7 +122,9 @@ class Reference:
     def from_data(cls, features: Any, predictions: Any = None, labels: Any = None,
                   task: str | None = None, positive_label: Any = None,
                   feature_types: Mapping[str, str] | None = None, threshold: float = 0.5,
-                  top_k: int = TOP_K) -> Reference:
+                  top_k: int = TOP_K, segments: Mapping[str, Any] | None = None,
+                  segment_values: Mapping[str, Any] | None = None,
+                  segment_top_k: int = SEGMENT_TOP_K) -> Reference:
         """Profile reference data.
 
         Parameters
@@ -139,6 +146,10 @@ class Reference:
             Decision threshold of a binary model's score.
         top_k
             Size of each categorical feature's vocabulary.
+        segments, segment_values, segment_top_k
+            Segment keys (:mod:`~infersight.drift.segments`): ``{key: column}`` aligned with
+            the rows (the ``segment_top_k`` most frequent values are kept), and ``{key:
+            [values]}`` for a key the reference data lacks (a tag).
 
         Examples
         --------
@@ -173,9 +184,15 @@ class Reference:
         multivariate = ReconstructionProfile.fit({n: columns[n] for n in tabular}, {
             name: p if isinstance(p, CategoricalProfile) else None for name, p in tabular.items()})
         if predictions is None and labels is None:
-            return cls(profiles, rows, multivariate=multivariate)
-        return cls._with_outputs(profiles, rows, predictions, labels, task, positive_label,
-                                 threshold, multivariate)
+            ref = cls(profiles, rows, multivariate=multivariate)
+        else:
+            ref = cls._with_outputs(profiles, rows, predictions, labels, task, positive_label,
+                                    threshold, multivariate)
+        if segments or segment_values:
+            ref.segments = fit_segments(ref, columns, predictions, segments, segment_values,
+                                        segment_top_k)
+            ref.fingerprint = ref._layout_fingerprint()
+        return ref
 
     @classmethod
     def _with_outputs(cls, profiles: dict[str, Profile], rows: int, predictions: Any,
@@ -251,6 +268,8 @@ class Reference:
                      + self.prediction.components.tobytes())
         if self.multivariate is not None:
             h.update(self.multivariate.fingerprint())
+        if self.segments is not None:  # absent: the fingerprint of a reference without them
+            h.update(self.segments.fingerprint())
         return h.digest()
 
     def to_bytes(self) -> bytes:
@@ -266,6 +285,8 @@ class Reference:
         }
         if self.multivariate is not None:  # absent from references profiled before it existed
             body["multivariate"] = self.multivariate.to_dict()
+        if self.segments is not None:  # absent from references without segment keys
+            body["segments"] = self.segments.to_dict()
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -281,9 +302,30 @@ class Reference:
             perf = {str(k): float(v) for k, v in body["performance"].items()}
             multivariate = ReconstructionProfile.from_dict(body["multivariate"]) \
                 if body.get("multivariate") else None
-            return cls(features, int(body["rows"]), spec, pred, labels, perf, cbpe, multivariate)
+            ref = cls(features, int(body["rows"]), spec, pred, labels, perf, cbpe, multivariate)
+            if body.get("segments"):
+                ref.segments = SegmentProfile.from_dict(body["segments"], CompactLayout.of(ref))
+                ref.fingerprint = ref._layout_fingerprint()
+            return ref
+        except _codec.FormatError:
+            raise
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise _codec.FormatError(f"corrupt reference payload: {exc!r}") from exc
+
+
+def fit_segments(ref: Reference, columns: Mapping[str, Any], predictions: Any,
+                 segments: Mapping[str, Any] | None, segment_values: Mapping[str, Any] | None,
+                 top_k: int) -> SegmentProfile:
+    """The segment profile of a reference profiled from ``columns`` and ``predictions``."""
+    binned = dict(columns)
+    spec = ref.prediction_spec
+    if spec is not None and predictions is not None and ref.prediction is not None:
+        read = spec.read(predictions if isinstance(predictions, np.ndarray)
+                         else _to_list(predictions))
+        binned[PREDICTION_COLUMN] = prediction_column(spec, read)
+    seg_columns = _columns(segments) if segments else None
+    return SegmentProfile.fit(CompactLayout.of(ref), binned, ref.rows, seg_columns,
+                              segment_values, top_k)
 
 
 def _columns(features: Any) -> dict[str, Any]:

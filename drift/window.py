@@ -21,17 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 import datasketches as ds
 import numpy as np
+import numpy.typing as npt
 
 from . import _codec
 from .categorical import CategoricalProfile, CategoricalState, Factorized, factorize
 from .columns import Columns, to_columns, to_float
+from .compact_bins import PREDICTION_COLUMN, prediction_column
 from .embedding import EmbeddingProfile, EmbeddingState
 from .loghist import LogHistogram
 from .multivariate import ReconstructionState
 from .numeric import NumericProfile, NumericState
 from .performance import SCORE_BINS, ClassificationState, RegressionState, score_histogram
-from .predictions import labelled_rows
+from .predictions import PredictionSpec, ReadPredictions, labelled_mask
 from .quality import UnexpectedFeatures, unexpected_counts
+from .segment_state import SegmentedState
+from .segments import segment_columns
 from .skew import SkewState, update_features
 
 if TYPE_CHECKING:
@@ -96,6 +100,42 @@ def _update_state(state: State, profile: Profile, column: Any, rows: int) -> Non
         raise TypeError("state and profile kinds differ")
 
 
+def _new_performance(spec: PredictionSpec) -> PerformanceState:
+    if spec.task == "regression":
+        return RegressionState()
+    return ClassificationState(spec.classes, spec.positive_label)
+
+
+def _add_outcomes(state: PerformanceState, truth: list[Any], read: ReadPredictions
+                  ) -> tuple[tuple[Any, ...], npt.NDArray[np.bool_]]:
+    """Add labelled rows (a row without a label or a prediction is skipped); return the
+    columns added and the mask of the rows that were."""
+    if isinstance(state, RegressionState):
+        assert read.values is not None
+        t, _ = to_float(truth)
+        if t.size != read.values.size:
+            raise ValueError("y_true and predictions have different lengths")
+        ok = np.isfinite(t) & np.isfinite(read.values)
+        state.update(t[ok], read.values[ok])
+        return (t[ok], read.values[ok]), ok
+    y_t, y_p, scores, ok = labelled_mask(truth, read)
+    columns = (y_t[ok], y_p[ok], scores[ok] if scores is not None else None)
+    state.update(*columns)
+    return columns, ok
+
+
+def _add_segment_outcomes(segments: SegmentedState, slots: Mapping[str, npt.NDArray[np.int64]],
+                          spec: PredictionSpec, columns: tuple[Any, ...]) -> None:
+    """Split the labelled rows added to the whole window by segment (``slots`` of those rows)."""
+    for key, column in slots.items():
+        for slot in np.unique(column).tolist():
+            rows = column == slot
+            state = _new_performance(spec)
+            parts: list[Any] = [c[rows] if c is not None else None for c in columns]
+            state.update(*parts)
+            segments.add_outcomes(key, slot, state)
+
+
 class WindowState:
     """Statistics of one window (or any merge of windows/partitions) for one reference.
 
@@ -122,7 +162,11 @@ class WindowState:
         self.skew: dict[str, SkewState] = {}
         """Train/serve skew by key per feature (:mod:`~.skew`), from the requests whose
         offline values were joined to the window's served ones."""
+        self.segments: SegmentedState | None = None
+        """Per-segment counts and performance (a reference declaring segment keys)."""
         if reference is not None:
+            if reference.segments is not None:
+                self.segments = reference.segments.new_state()
             if reference.multivariate is not None:
                 self.reconstruction = reference.multivariate.new_state()
             self.features = {n: _new_state(p) for n, p in reference.features.items()}
@@ -144,18 +188,25 @@ class WindowState:
             raise ValueError("this window state was built for a different reference")
         self.reference = reference
 
-    def update(self, batch: Any, predictions: Any = None, latency_ms: Any = None) -> None:
+    def update(self, batch: Any, predictions: Any = None, latency_ms: Any = None,
+               segments: Mapping[str, Any] | None = None) -> None:
         """Add a batch: a DataFrame, a mapping name→array, or a list of decoded events.
 
         ``predictions``/``latency_ms`` (arrays aligned with the rows) override the ones read
         from events. Features absent from the batch count as missing; names the reference
         lacks are counted in ``unexpected`` (rows carrying a value), not profiled.
+        ``segments`` (``{key: column}``) gives the rows' segment values; without it they
+        are read from the batch (:func:`~.segments.segment_columns`).
         """
         ref = self._bound()
         cols = to_columns(batch, ref.features)
         preds = predictions if predictions is not None else cols.predictions
         lat = latency_ms if latency_ms is not None else cols.latency_ms
         self._check_lengths(cols, preds, lat)
+        slots = None  # read and checked before anything is added
+        if self.segments is not None and ref.segments is not None:
+            slots = ref.segments.slots(dict(segments) if segments is not None else
+                                       segment_columns(batch, ref.segments.names), cols.rows)
         self.unexpected.update(unexpected_counts(batch, ref.features))
         for name, profile in ref.features.items():  # factorised once for every reader
             column = cols.features.get(name)
@@ -166,8 +217,12 @@ class WindowState:
         if ref.multivariate is not None and self.reconstruction is not None and cols.rows:
             self.reconstruction.update(ref.multivariate.errors(cols.features, cols.rows),
                                        ref.multivariate.edges)
-        if preds is not None:
-            self._update_predictions(ref, preds)
+        binned = self._update_predictions(ref, preds) if preds is not None else None
+        if self.segments is not None and ref.segments is not None and slots is not None:
+            columns = dict(cols.features)
+            if binned is not None:
+                columns[PREDICTION_COLUMN] = binned
+            self.segments.update(slots, ref.segments.layout.assign(columns, cols.rows))
         if lat is not None:
             values, _ = to_float(lat)
             values = values[np.isfinite(values) & (values >= 0)]
@@ -181,13 +236,14 @@ class WindowState:
             if values is not None and len(values) != cols.rows:
                 raise ValueError(f"{what} has {len(values)} values, the batch has {cols.rows} rows")
 
-    def _update_predictions(self, ref: Reference, preds: Any) -> None:
+    def _update_predictions(self, ref: Reference, preds: Any) -> Any:
+        """Profile the predictions; return the column profiled (None for an embedding)."""
         spec, profile, state = ref.prediction_spec, ref.prediction, self.prediction
         if spec is None or profile is None or state is None:
-            return  # the reference has no predictions: nothing to compare them with
+            return None  # the reference has no predictions: nothing to compare them with
         if spec.kind == "embedding":
             _update_state(state, profile, preds, len(preds))
-            return
+            return None
         read = spec.read(preds, need_labels=spec.kind != "score")
         if spec.kind == "score" and read.scores is not None:
             _update_state(state, profile, read.scores, len(read.scores))
@@ -198,8 +254,10 @@ class WindowState:
             _update_state(state, profile, read.values, len(read.values))
         elif read.labels is not None:
             _update_state(state, profile, read.labels, len(read.labels))
+        return prediction_column(spec, read)
 
-    def add_labels(self, y_true: Any, predictions: Any) -> None:
+    def add_labels(self, y_true: Any, predictions: Any,
+                   segments: Mapping[str, Any] | None = None) -> None:
         """Add joined ground truth: true labels and the predictions they belong to.
 
         ``predictions`` are in any accepted form (scores, labels, probability vectors,
@@ -207,6 +265,8 @@ class WindowState:
         multiclass model's class probabilities (vectors aligned with the reference's classes,
         or ``{"score": {class: prob}}`` naming every class) feed its one-vs-rest ROC AUC;
         rows without them still count for accuracy, precision, recall and F1.
+        ``segments`` (``{key: column}``) gives the rows' segment values (a key left out:
+        ``@missing``).
 
         Examples
         --------
@@ -227,22 +287,15 @@ class WindowState:
             return  # an embedding model's labels are not scored
         read = spec.read(predictions)
         truth = list(y_true.tolist() if hasattr(y_true, "tolist") else y_true)
-        if spec.task == "regression":
-            assert read.values is not None
-            t, _ = to_float(truth)
-            if t.size != read.values.size:
-                raise ValueError("y_true and predictions have different lengths")
-            ok = np.isfinite(t) & np.isfinite(read.values)
-            if self.performance is None:
-                self.performance = RegressionState()
-            assert isinstance(self.performance, RegressionState)
-            self.performance.update(t[ok], read.values[ok])
-            return
-        y_t, y_p, scores = labelled_rows(truth, read)
+        slots = None  # checked before anything is added
+        if self.segments is not None and ref.segments is not None:
+            slots = ref.segments.slots(dict(segments or {}), len(truth))
         if self.performance is None:
-            self.performance = ClassificationState(spec.classes, spec.positive_label)
-        assert isinstance(self.performance, ClassificationState)
-        self.performance.update(y_t, y_p, scores)
+            self.performance = _new_performance(spec)
+        columns, added = _add_outcomes(self.performance, truth, read)
+        if self.segments is not None and slots is not None:
+            _add_segment_outcomes(self.segments, {k: s[added] for k, s in slots.items()}, spec,
+                                  columns)
 
     def add_skew(self, prediction_ids: Sequence[str], served: Sequence[Mapping[str, Any]],
                  offline: Sequence[Mapping[str, Any]]) -> None:
@@ -290,6 +343,11 @@ class WindowState:
                 self.performance = type(other.performance).from_dict(other.performance.to_dict())
             else:
                 self.performance.merge(other.performance)  # type: ignore[arg-type]
+        if other.segments is not None:
+            if self.segments is None:
+                self.segments = SegmentedState.from_dict(other.segments.to_dict())
+            else:
+                self.segments.merge(other.segments)
 
     def latency_quantiles(self) -> dict[str, float]:
         """``latency_p50_ms``, ``latency_p95_ms``, ``latency_p99_ms`` (empty if no latency)."""
@@ -316,6 +374,8 @@ class WindowState:
             body["unexpected"] = self.unexpected.to_dict()
         if self.skew:  # absent until offline values join
             body["skew"] = {name: state.to_dict() for name, state in self.skew.items()}
+        if self.segments is not None:  # absent when the reference declares no segment keys
+            body["segments"] = self.segments.to_blob()
         return _codec.pack(_MAGIC, _VERSION, body)
 
     @classmethod
@@ -340,6 +400,8 @@ class WindowState:
                 window.unexpected = UnexpectedFeatures.from_dict(body["unexpected"])
             window.skew = {str(name): SkewState.from_dict(d)
                            for name, d in (body.get("skew") or {}).items()}
+            if body.get("segments") is not None:
+                window.segments = SegmentedState.from_blob(bytes(body["segments"]))
             perf = body["performance"]
             if perf is not None:
                 window.performance = (RegressionState.from_dict(perf)
