@@ -212,7 +212,7 @@ def breakdown(context: Any, start: datetime, end: datetime) -> dict[str, float]:
 
 
 def bench_queries(url: str, days: int, runs: int, reference: Any, series: bool = True) -> None:
-    from infersight.collector.api.rollups import refresh_rollups
+    from infersight.collector.api.rollup_maintainer import refresh_rollups
     from infersight.storage.apikeys import create_api_key
     from infersight.storage.db import make_engine
     from infersight.storage.registry import set_reference

@@ -88,7 +88,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from infersight.collector.api.rollups import RollupMaintainer
+        from infersight.collector.api.rollup_maintainer import RollupMaintainer
 
         maintainer = None
         if config.rollups:

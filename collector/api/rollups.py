@@ -10,7 +10,7 @@ window states: state merges by addition, so the grouping does not matter.
 
 A rollup is used only while its source signature (rows, latest ``updated_at``) equals the
 window states' current one; otherwise the bucket is split into smaller buckets, down to
-the raw window states. :class:`RollupMaintainer` keeps rollups of complete buckets fresh
+the raw window states. :mod:`~infersight.collector.api.rollup_maintainer` keeps rollups of complete buckets fresh
 in the background (smallest buckets first, each built from the level below).
 
 >>> from datetime import UTC, datetime
@@ -33,23 +33,21 @@ from itertools import accumulate
 from typing import Any
 
 from infersight.storage.rollups import (
-    RollupRecord,
     Signature,
     bucket_of,
     load_rollups,
     split_window_signatures,
-    upsert_rollups,
     window_signatures,
 )
 from infersight.storage.windows import read_window_states
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 LEVELS: tuple[int, ...] = (604_800, 86_400, 21_600, 3_600, 600)
 """Rollup bucket lengths in seconds, largest first; all divide one another."""
 FINEST = LEVELS[-1]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +83,7 @@ def plan_range(start: datetime, end: datetime, levels: Sequence[int] = LEVELS) -
     return [*plan_range(start, first, rest), *middle, *plan_range(last, end, rest)]
 
 
-def _lower_levels(seconds: int, levels: Sequence[int]) -> tuple[int, ...]:
+def lower_levels(seconds: int, levels: Sequence[int]) -> tuple[int, ...]:
     return tuple(level for level in levels if level < seconds)
 
 
@@ -235,7 +233,7 @@ class RangeSignatures:
     @classmethod
     def of(cls, fine: dict[datetime, Signature]) -> RangeSignatures:
         """Signatures of finest buckets only (as :func:`fine_signatures` gives them)."""
-        return cls(fine, {}, min(fine, default=_EPOCH), max(fine, default=_EPOCH))
+        return cls(fine, {}, min(fine, default=EPOCH), max(fine, default=EPOCH))
 
 
 def range_signatures(
@@ -329,7 +327,7 @@ def collect_parts(
                 result.window_rows += sig.rows
             else:
                 todo.extend(plan_range(piece.start, piece.end,
-                                       _lower_levels(int(piece.seconds or 0), levels)))
+                                       lower_levels(int(piece.seconds or 0), levels)))
     if wanted:
         for record in load_rollups(
             session, model, min(k[2] for k in wanted), max(k[2] for k in wanted)
@@ -384,129 +382,3 @@ def fine_signatures(
     ).items():
         out.setdefault(row_version, {})[bucket] = sig
     return out
-
-
-def refresh_rollups(
-    sessions: sessionmaker[Session],
-    model: str,
-    reference_for: Callable[[Session, str], Any | None],
-    *,
-    now: datetime | None = None,
-    since: datetime | None = None,
-    levels: Sequence[int] = LEVELS,
-    write_sessions: sessionmaker[Session] | None = None,
-) -> int:
-    """Build or rebuild the stale rollups of complete buckets of ``model``; returns how many.
-
-    Levels are refreshed smallest first so each bucket is merged from fresh smaller ones.
-    A bucket holding a single window-state row gets no rollup (it would only copy it).
-    Each rollup is merged in a read transaction of ``sessions`` and stored in a short one
-    of ``write_sessions`` (default ``sessions``), so a SQLite writer lock is held only for
-    the write.
-    """
-    writer = write_sessions or sessions
-    now = now or datetime.now(UTC)
-    since = since or _EPOCH
-    written = 0
-    for size in sorted(levels):
-        with sessions.begin() as session:
-            signatures = fine_signatures(session, model, since, now)
-            stored = {
-                (r.version, r.bucket_seconds, r.bucket_start): r.signature
-                for r in load_rollups(session, model, since, now)
-                if r.bucket_seconds == size
-            }
-        for version, fine in signatures.items():
-            buckets = sorted({bucket_of(b, size) for b in fine})
-            for bucket in buckets:
-                end = bucket + timedelta(seconds=size)
-                if end > now:
-                    continue
-                sig = bucket_signature(fine, bucket, end)
-                if sig is None or sig.rows < 2 or stored.get((version, size, bucket)) == sig:
-                    continue
-                written += _build_rollup(
-                    sessions, writer, model, version, bucket, size, reference_for, levels
-                )
-    return written
-
-
-def _build_rollup(
-    sessions: sessionmaker[Session],
-    writer: sessionmaker[Session],
-    model: str,
-    version: str,
-    bucket: datetime,
-    size: int,
-    reference_for: Callable[[Session, str], Any | None],
-    levels: Sequence[int],
-) -> int:
-    end = bucket + timedelta(seconds=size)
-    with sessions.begin() as session:
-        reference = reference_for(session, version)
-        if reference is None:
-            return 0
-        # Signature first, then the states: a state newer than the signature only makes the
-        # rollup look stale later (rebuilt), never fresh with old data.
-        fine = fine_signatures(session, model, bucket, end, version).get(version, {})
-        sig = bucket_signature(fine, bucket, end)
-        if sig is None:
-            return 0
-        pieces = plan_range(bucket, end, _lower_levels(size, levels))
-        result = merge_parts(reference, collect_parts(session, model, version, pieces, fine,
-                                                      levels))
-        if result.skipped:
-            return 0  # states of another reference: leave the bucket to the raw path
-        record = RollupRecord(version, size, bucket, sig, int(result.state.rows),
-                              bytes(result.state.to_bytes()))
-    with writer.begin() as session:
-        upsert_rollups(session, model, [record])
-    return 1
-
-
-class RollupMaintainer:
-    """A daemon thread that refreshes every model's rollups every ``interval_s`` seconds."""
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        models: Callable[[Session], list[str]],
-        reference_for: Callable[[Session, str, str], Any | None],
-        interval_s: float,
-        write_sessions: sessionmaker[Session] | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._write_sessions = write_sessions
-        self._models = models
-        self._reference_for = reference_for
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def run_once(self) -> int:
-        with self._sessions.begin() as session:
-            names = self._models(session)
-        written = 0
-        for model in names:
-            def reference(session: Session, version: str, model: str = model) -> Any | None:
-                return self._reference_for(session, model, version)
-
-            written += refresh_rollups(self._sessions, model, reference,
-                                       write_sessions=self._write_sessions)
-        return written
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.run_once()
-            except Exception:  # the database may be down for a while: try again later
-                log.exception("rollup refresh failed")
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="infersight-rollups", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)

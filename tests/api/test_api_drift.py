@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from infersight.collector.api.rollup_maintainer import refresh_rollups
 from infersight.collector.api.rollups import (
     LEVELS,
     bucket_signature,
     fine_signatures,
     plan_range,
     range_signatures,
-    refresh_rollups,
 )
 from infersight.drift import Reference, compare
 from infersight.storage.registry import set_reference
