@@ -177,10 +177,11 @@ def _numeric_pairs(served: Sequence[Any], offline: Sequence[Any], atol: float,
 
 def _categorical_pairs(served: Sequence[Any], offline: Sequence[Any]
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    keys = [(_key(s), _key(o)) for s, o in zip(served, offline, strict=True)]
-    differs = np.array([s != o for s, o in keys], dtype=bool)
+    differs = np.fromiter(  # the same value of the same type is the same key: no normalising
+        (not (type(s) is type(o) and s == o and s is not None) and _key(s) != _key(o)
+         for s, o in zip(served, offline, strict=True)), dtype=bool, count=len(served))
     difference = np.where(differs, np.inf, 0.0)
-    return differs, difference, np.zeros(len(keys), dtype=bool)
+    return differs, difference, np.zeros(len(served), dtype=bool)
 
 
 def _key(value: Any) -> str | None:

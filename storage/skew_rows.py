@@ -142,8 +142,10 @@ class OfflineFound:
 
 def lookup(session: Session, keys: Sequence[SkewKey]) -> dict[SkewKey, OfflineFound]:
     """The rows of ``keys``, locked against a concurrent join (Postgres: one statement, a
-    primary-key probe per key, the keys one JSON parameter (:mod:`~infersight.storage.recordset`); SQLite: ``IN`` lists of 500)."""
-    ordered = sorted(set(keys), key=lambda k: (k[0], k[1], _hash(k)))
+    primary-key probe per key, the keys one JSON parameter,
+    :mod:`~infersight.storage.recordset`; SQLite: ``IN`` lists of 500)."""
+    hashes = {k: _hash(k) for k in keys}
+    ordered = sorted(hashes, key=lambda k: (k[0], k[1], hashes[k]))
     if not ordered:
         return {}
     found: dict[SkewKey, OfflineFound] = {}
@@ -156,13 +158,13 @@ def lookup(session: Session, keys: Sequence[SkewKey]) -> dict[SkewKey, OfflineFo
                 f"FROM {table.name} o WHERE o.model = k.model AND o.version = k.version "
                 "AND o.key_hash = k.h FOR UPDATE) r ORDER BY k.n"
             ).columns(column("n", BigInteger()), c.offline, c.compared),
-            {"k": recordset([{"model": k[0], "version": k[1], "h": _hash(k)}
+            {"k": recordset([{"model": k[0], "version": k[1], "h": hashes[k]}
                              for k in ordered])},
         )
         for n, offline, compared in rows:
             found[ordered[n - 1]] = _found(offline, compared)
         return found
-    by_row = {(k[0], k[1], _hash(k)): k for k in ordered}
+    by_row = {(k[0], k[1], hashes[k]): k for k in ordered}
     for chunk in _chunks(list(by_row)):
         query = select(c.model, c.version, c.key_hash, c.offline, c.compared).where(
             tuple_(c.model, c.version, c.key_hash).in_(list(chunk)))
