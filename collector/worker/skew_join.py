@@ -79,7 +79,7 @@ def join_served(session: Session, aggregator: BatchAggregator, served: Sequence[
         if row is not None and row.compared:
             continue
         if row is not None and row.offline is not None and s.comparable:
-            pairs[s.key].append((p.prediction_id, served_features(p), row.offline))
+            pairs[s.key].append((p.prediction_id, p.features, row.offline))  # vectors skipped
             compared.append((p.model, p.version, p.prediction_id))
         elif row is None or row.offline is not None:  # served first, or no reference yet
             keep.append({"model": p.model, "version": p.version,
