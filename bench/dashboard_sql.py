@@ -79,7 +79,8 @@ def seed(conn: psycopg.Connection[Any], models: int, days: int, features: int) -
 def scans(plan: dict[str, Any]) -> list[str]:
     found = []
     index = plan.get("Index Name", "")
-    if plan.get("Relation Name") == "metric_points" or "metric_points" in index:
+    relation = str(plan.get("Relation Name", ""))  # the table or one of its day partitions
+    if relation.startswith("metric_points") or "metric_points" in index:
         found.append(f"{plan['Node Type']} {index}".strip())
     for child in plan.get("Plans", []):
         found += scans(child)
