@@ -1,11 +1,12 @@
-"""Worker benchmarks (issue "Pipeline", item 8).
+"""Worker benchmarks: aggregation, end to end, memory, evaluation, labelled traffic, skew.
 
 (a) aggregation only: decoded batches → window state, events/s on one core
     (20 numeric + 5 categorical features); also decode and serialise on their own.
 (b) end to end: producer → Tansu (Kafka protocol) → 2 worker processes → Postgres,
     sustained events/s over the run and the p95 delay from producing an event to a
     persisted metric point that counts it; where the workers' time goes (their
-    ``infersight_stage_seconds`` counters, scraped from ``/metrics``).
+    ``infersight_stage_seconds`` counters, scraped from ``/metrics``) and the CPU seconds
+    of every process (workers, Tansu, Postgres, the producer) over the run.
 (memory) one worker's resident memory over a long stream (it must stay bounded
     regardless of stream length): ``--events`` (default 10,000,000) events of several models with 1- and
     5-minute windows over hours of event time, producer → Tansu → ONE worker (default
@@ -22,8 +23,10 @@
     time stamps at ``--rate`` for ``--duration`` s, 2 s windows), ``--mode backlog`` (150k
     predictions over one hour of event time, 1-minute windows, in the topics before the worker
     starts) or ``both``. ``BENCH_PROFILE=/path`` runs the worker under cProfile.
+(skew) one worker on the backlog of (labelled), plain and then with the model's train/serve
+    skew on and offline rows stored for half the prediction ids, side by side.
 
-Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory|eval|labelled]
+Run: ``.venv/bin/python bench/pipeline.py [--part a|b|all|memory|eval|labelled|skew]
 [--mode live|backlog|both] [--duration 60] [--rate 60000] [--events 10000000]``.
 Needs Postgres on 127.0.0.1:5432 for (b) and (memory). Prints figures; asserts nothing.
 """

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 #: ``feature`` of the rows describing the model output.
 PREDICTION = "@prediction"
-_ROW_METRICS = frozenset({"count", "missing_rate", "missing_rate_stderr"})
+_ROW_METRICS = frozenset({"count", "missing_rate", "missing_rate_stderr", "invalid_rate"})
 """Feature metrics over every row of the window (missing ones included)."""
 
 

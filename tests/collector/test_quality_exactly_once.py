@@ -167,7 +167,7 @@ def expected_points(frame: pd.DataFrame) -> dict[Key, tuple[float, int | None]]:
                 invalid = ~missing & ~finite
                 # missing_rate counts missing and invalid values over every row
                 want[(start, name, "missing_rate")] = ((missing | invalid).sum() / rows, rows)
-                want[(start, name, "invalid_rate")] = (invalid.sum() / rows, None)
+                want[(start, name, "invalid_rate")] = (invalid.sum() / rows, rows)
                 x = values[finite].astype(float)
                 lo, hi = REFERENCE[name].min(), REFERENCE[name].max()
                 if len(x):  # over the finite values only
