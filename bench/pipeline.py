@@ -229,8 +229,7 @@ def part_b(duration: float, rate: float, batch: int, workers: int) -> None:
 
         poller = threading.Thread(target=poll_database, daemon=True)
         poller.start()
-        broker_pid = broker._process.pid if broker._process is not None else 0
-        cpu_pids = {"workers": [p.pid for p in procs], "broker (Tansu)": [broker_pid]}
+        cpu_pids = {"workers": [p.pid for p in procs], "broker (Tansu)": [broker.pid or 0]}
         cpu_start = {name: sum(map(_cpu_seconds, pids)) for name, pids in cpu_pids.items()}
         postgres_start = _postgres_cpu()
         bench_start = time.process_time()
@@ -713,7 +712,7 @@ def _labelled_run(mode: str, labelled: bool, rate: float, duration: float,
 
     from tests.collector.harness import create_topics
     from tests.support.postgres import temporary_database
-    from tests.support.tansu import TansuBroker, free_port
+    from tests.support.tansu import TansuBroker
 
     batch = 500
     if mode == "backlog":  # 150k predictions over an hour of event time, 1-minute windows
@@ -764,19 +763,8 @@ def _labelled_run(mode: str, labelled: bool, rate: float, duration: float,
             for item in stream:
                 send(item, datetime.now(UTC))
             producer.flush(120)
-        port = free_port()
-        env = dict(os.environ, INFERSIGHT_DATABASE_URL=url,
-                   INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
-                   INFERSIGHT_WINDOW=f"{window_s}s", INFERSIGHT_WORKER_GROUP="bench",
-                   INFERSIGHT_WORKER_SESSION_TIMEOUT="6s",
-                   INFERSIGHT_WORKER_METRICS_PORT=str(port))
-        worker_log = Path("/tmp") / f"bench-labelled-worker-{os.getpid()}.log"
-        with open(worker_log, "wb") as log:
-            profile = os.environ.get("BENCH_PROFILE")  # a path: the worker runs under cProfile
-            command = [sys.executable, "-m", "infersight", "worker"]
-            if profile:
-                command[1:1] = ["-m", "cProfile", "-o", f"{profile}.{mode}.{int(labelled)}"]
-            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        proc, port = _bench_worker(url, broker.bootstrap, window_s, "labelled",
+                                   f"{mode}.{int(labelled)}")
         samples: list[tuple[float, int]] = []
         stop = threading.Event()
 
@@ -814,11 +802,7 @@ def _labelled_run(mode: str, labelled: bool, rate: float, duration: float,
         engine.dispose()
     producer.close(10)
     broker.stop()
-    first = next(t for t, n in samples if n > 0)
-    before = max((t for t, n in samples if n == 0 and t < first), default=first)
-    done = next((t for t, n in samples if n >= total), samples[-1][0])
-    stages = {s: scraped.get(f'infersight_stage_seconds_total{{stage="{s}"}}', 0.0)
-              for s in STAGES}
+    seconds, stages = _run_figures(samples, total, scraped)
     describe = (f"{messages * batch:,} predictions of 25 features in messages of {batch}, "
                 f"{partitions} partitions per topic, {window_s} s windows, "
                 + ("one hour of event time already in the topics" if mode == "backlog"
@@ -826,7 +810,7 @@ def _labelled_run(mode: str, labelled: bool, rate: float, duration: float,
                 + "; labels for half the predictions, each label message reaching ~25 "
                   "past windows")
     return {"events": min(samples[-1][1], total), "labels": label_count,
-            "seconds": done - (first + before) / 2, "stages": stages, "describe": describe,
+            "seconds": seconds, "stages": stages, "describe": describe,
             "evaluations": scraped.get("infersight_window_evaluations_total", 0.0),
             "judgements": scraped.get("infersight_alert_judgements_total", 0.0)}
 
@@ -887,7 +871,7 @@ def _skew_run(skewed: bool, partitions: int, share: float) -> dict[str, Any]:
 
     from tests.collector.harness import create_topics
     from tests.support.postgres import temporary_database
-    from tests.support.tansu import TansuBroker, free_port
+    from tests.support.tansu import TansuBroker
 
     batch, window_s, messages = 500, 60, 300
     span = timedelta(hours=1)
@@ -922,19 +906,8 @@ def _skew_run(skewed: bool, partitions: int, share: float) -> dict[str, Any]:
                 TS_SLOT.encode(), stamp.encode())
             producer.send(EVENTS_TOPIC, value, partition=n % partitions)
         producer.flush(120)
-        port = free_port()
-        env = dict(os.environ, INFERSIGHT_DATABASE_URL=url,
-                   INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
-                   INFERSIGHT_WINDOW=f"{window_s}s", INFERSIGHT_WORKER_GROUP="bench",
-                   INFERSIGHT_WORKER_SESSION_TIMEOUT="6s",
-                   INFERSIGHT_WORKER_METRICS_PORT=str(port))
-        worker_log = Path("/tmp") / f"bench-skew-worker-{os.getpid()}.log"
-        with open(worker_log, "wb") as log:
-            profile = os.environ.get("BENCH_PROFILE")  # a path: the worker runs under cProfile
-            command = [sys.executable, "-m", "infersight", "worker"]
-            if profile:
-                command[1:1] = ["-m", "cProfile", "-o", f"{profile}.skew.{int(skewed)}"]
-            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        proc, port = _bench_worker(url, broker.bootstrap, window_s, "skew",
+                                   f"skew.{int(skewed)}")
         samples: list[tuple[float, int]] = []
         deadline = time.time() + 900
         while time.time() < deadline and (not samples or samples[-1][1] < total):
@@ -955,20 +928,49 @@ def _skew_run(skewed: bool, partitions: int, share: float) -> dict[str, Any]:
         engine.dispose()
     producer.close(10)
     broker.stop()
+    seconds, stages = _run_figures(samples, total, scraped)
+    describe = (f"{total:,} predictions of 25 features in messages of {batch}, {partitions} "
+                f"partitions, {window_s} s windows, one hour of event time already in the "
+                f"topics; with skew: offline rows for {share:.0%} of the ids (a tenth of them "
+                "differing in 2 features), stored before the stream")
+    return {"events": min(samples[-1][1], total), "seconds": seconds, "stages": stages, "describe": describe, "uploaded": uploaded,
+            "pairs": scraped.get("infersight_skew_pairs_total", 0.0), "compared": compared,
+            "evaluations": scraped.get("infersight_window_evaluations_total", 0.0),
+            "judgements": scraped.get("infersight_alert_judgements_total", 0.0)}
+
+
+def _bench_worker(url: str, bootstrap: str, window_s: float, name: str,
+                  profile_suffix: str) -> tuple[subprocess.Popen[bytes], int]:
+    """One ``infersight worker`` process of group ``bench`` on ``url`` and ``bootstrap``,
+    logging to ``/tmp/bench-<name>-worker-<pid>.log``; under cProfile (written to
+    ``$BENCH_PROFILE.<profile_suffix>``) when ``BENCH_PROFILE`` names a path. Returns the
+    process and its metrics port."""
+    from tests.support.tansu import free_port
+
+    port = free_port()
+    env = dict(os.environ, INFERSIGHT_DATABASE_URL=url,
+               INFERSIGHT_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+               INFERSIGHT_WINDOW=f"{window_s}s", INFERSIGHT_WORKER_GROUP="bench",
+               INFERSIGHT_WORKER_SESSION_TIMEOUT="6s",
+               INFERSIGHT_WORKER_METRICS_PORT=str(port))
+    command = [sys.executable, "-m", "infersight", "worker"]
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        command[1:1] = ["-m", "cProfile", "-o", f"{profile}.{profile_suffix}"]
+    with open(Path("/tmp") / f"bench-{name}-worker-{os.getpid()}.log", "wb") as log:
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log), port
+
+
+def _run_figures(samples: list[tuple[float, int]], total: int, scraped: dict[str, float]
+                 ) -> tuple[float, dict[str, float]]:
+    """Seconds from the first commit to the one reaching ``total`` (the first commit's time
+    taken halfway from the last empty sample), and the worker's seconds per stage."""
     first = next(t for t, n in samples if n > 0)
     before = max((t for t, n in samples if n == 0 and t < first), default=first)
     done = next((t for t, n in samples if n >= total), samples[-1][0])
     stages = {s: scraped.get(f'infersight_stage_seconds_total{{stage="{s}"}}', 0.0)
               for s in STAGES}
-    describe = (f"{total:,} predictions of 25 features in messages of {batch}, {partitions} "
-                f"partitions, {window_s} s windows, one hour of event time already in the "
-                f"topics; with skew: offline rows for {share:.0%} of the ids (a tenth of them "
-                "differing in 2 features), stored before the stream")
-    return {"events": min(samples[-1][1], total), "seconds": done - (first + before) / 2,
-            "stages": stages, "describe": describe, "uploaded": uploaded,
-            "pairs": scraped.get("infersight_skew_pairs_total", 0.0), "compared": compared,
-            "evaluations": scraped.get("infersight_window_evaluations_total", 0.0),
-            "judgements": scraped.get("infersight_alert_judgements_total", 0.0)}
+    return done - (first + before) / 2, stages
 
 
 def _scrape_or_none(port: int) -> dict[str, float] | None:

@@ -30,8 +30,7 @@ HELD = b"\xc1"
 HELD_VALUE: dict[str, Any] = {"infersight_bootstrap_event": True}
 """What a held row's prediction reads as (the bootstrap marker key, no event)."""
 
-FLOAT32_MAX = 3.4e38
-"""The largest magnitude a prediction kept as a 32-bit ``score`` may have."""
+_FLOAT32_MAX = 3.4e38
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -51,7 +50,7 @@ def key_hash(model: str, prediction_id: str) -> int:
 
 def split_prediction(value: Any) -> tuple[float | None, bytes | None]:
     """A prediction as its stored ``(score, value)``: a float in ``score``, else MessagePack."""
-    if type(value) is float and abs(value) <= FLOAT32_MAX:
+    if type(value) is float and abs(value) <= _FLOAT32_MAX:
         return value, None
     return None, _encoder.encode(value)
 

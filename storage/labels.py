@@ -18,7 +18,6 @@ from typing import Any
 
 from infersight.storage.held import BOOTSTRAP_KEY
 from infersight.storage.index_codec import (
-    FLOAT32_MAX,
     HELD,
     as_float32,
     decode_value,
@@ -117,14 +116,11 @@ def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> s
     for r in rows:
         h = key_hash(r["model"], r["prediction_id"])
         by_hash[h] = r
-        prediction = r["prediction"]
-        if type(prediction) is float and abs(prediction) <= FLOAT32_MAX:
-            score, value = as_float32(prediction), None  # the common case, inline
-        elif _is_held(prediction):
+        if _is_held(r["prediction"]):
             score, value = None, HELD
             held.append(h)
         else:
-            score, value = split_prediction(prediction)
+            score, value = split_prediction(r["prediction"])
             score = None if score is None else as_float32(score)
         records.append((h, r["ts"], ids[(r["model"], r["version"], r["window_start"])],
                         score, value))

@@ -104,7 +104,9 @@ def keep_served(session: Session, rows: Sequence[Mapping[str, Any]], expires_at:
           "compared": False, "expires_at": expires_at} for r in rows),
         key=lambda r: (r["model"], r["version"], r["key_hash"]))
     if session.get_bind().dialect.name == "postgresql":  # one statement per batch
-        unique = {(r["model"], r["version"], r["key_hash"]): r for r in reversed(records)}
+        unique: dict[tuple[str, str, int], dict[str, Any]] = {}
+        for r in records:  # a re-delivery in the same batch: the first is kept
+            unique.setdefault((r["model"], r["version"], r["key_hash"]), r)
         session.execute(text(
             f"INSERT INTO {table.name} (model, version, key_hash, prediction_id, served, "
             "window_start, compared, expires_at) SELECT model, version, key_hash, "
@@ -119,8 +121,7 @@ def keep_served(session: Session, rows: Sequence[Mapping[str, Any]], expires_at:
             "expires": expires_at,
             "k": recordset([{name: r[name] for name in (
                 "model", "version", "key_hash", "prediction_id", "served", "window_start")}
-                for r in sorted(unique.values(), key=lambda r: (
-                    r["model"], r["version"], r["key_hash"]))])})
+                for r in unique.values()])})
         return
     insert = dialect_insert(session, table)
     stmt = insert.on_conflict_do_update(
